@@ -1,0 +1,56 @@
+# The two commands a newcomer needs: `make demo` and `make check`. Both install what is
+# missing first (scripts/deps.sh), then build with meson.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+MESON_FLAGS ?= -Dwerror=true
+BRAID := $(BUILD)/src/braid
+
+.PHONY: all deps build demo check test-build test-asan test-fuzz bench clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_FLAGS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+demo: build
+	$(BRAID) demo
+
+# Every suite in the normal build, unit and sim again under ASan+UBSan, and a short
+# libFuzzer run of every target; then one line with the totals.
+check: deps
+	@rm -f .check-logs
+	$(MAKE) --no-print-directory test-build test-asan test-fuzz; status=$$?; \
+	  /usr/bin/python3 scripts/test_summary.py $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD); \
+	  summary=$$?; [ $$status -eq 0 ] && [ $$summary -eq 0 ]
+
+test-build: build
+	meson test -C $(BUILD) --print-errorlogs --no-rebuild --num-processes 2
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) $(MESON_FLAGS) -Db_sanitize=address,undefined -Db_lundef=false
+
+test-asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  meson test -C $(ASAN_BUILD) --print-errorlogs --no-rebuild --suite unit --suite sim
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) $(MESON_FLAGS) -Dfuzz=true
+
+test-fuzz: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	meson test -C $(FUZZ_BUILD) --print-errorlogs --no-rebuild --suite fuzz
+
+bench: build
+	bash bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

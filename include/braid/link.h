@@ -1,0 +1,85 @@
+/* Per-link measurement and health, shared by the sender and the receiver.
+ * Estimators: smoothed RTT and its variation (RFC 6298 gains), minimum RTT, loss over a
+ * sliding window of probe intervals, RFC 3550 interarrival jitter. Health: a state machine
+ * healthy / degraded / down with thresholds and hysteresis. All times in microseconds. */
+#ifndef BRAID_LINK_H
+#define BRAID_LINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct braid_rtt {
+	uint64_t srtt_us;
+	uint64_t rttvar_us;
+	uint64_t min_us;
+	uint64_t latest_us;
+	bool has_sample;
+};
+void braid_rtt_update(struct braid_rtt *rtt, uint64_t sample_us);
+
+/* Loss from pairs (sent, received) of cumulative counters reported at each probe reply.
+ * The window keeps the last BRAID_LOSS_WINDOW intervals. */
+#define BRAID_LOSS_WINDOW 16
+struct braid_loss {
+	uint64_t sent[BRAID_LOSS_WINDOW + 1];
+	uint64_t received[BRAID_LOSS_WINDOW + 1];
+	unsigned count; /* samples stored, up to BRAID_LOSS_WINDOW + 1 */
+	unsigned head;  /* index of the newest sample */
+};
+/* Adds a sample of cumulative counters; counters never go backwards (a smaller value is ignored). */
+void braid_loss_add(struct braid_loss *loss, uint64_t sent_total, uint64_t received_total);
+/* Fraction lost over the window, in [0, 1]; 0 without at least two samples. */
+double braid_loss_fraction(const struct braid_loss *loss);
+
+/* RFC 3550 A.8 interarrival jitter in microseconds, from send and arrival times of the
+ * same packet on the same link (each on its own clock; only differences matter). */
+struct braid_jitter {
+	double jitter_us;
+	int64_t last_transit_us;
+	bool has_transit;
+};
+void braid_jitter_update(struct braid_jitter *jitter, uint64_t sent_us, uint64_t arrived_us);
+
+enum braid_link_state {
+	BRAID_LINK_DOWN = 0,
+	BRAID_LINK_DEGRADED = 1,
+	BRAID_LINK_HEALTHY = 2,
+};
+const char *braid_link_state_name(enum braid_link_state state);
+
+struct braid_health_settings {
+	uint64_t probe_interval_us;  /* default 50 ms */
+	unsigned down_after_missed;  /* silent probe intervals before DOWN; default 3 */
+	unsigned up_after_replies;   /* consecutive replies before a DOWN link is usable; default 3 */
+	double degraded_loss;        /* loss above this: DEGRADED; default 0.10 */
+	double recovered_loss;       /* loss below this: HEALTHY again; default 0.05 */
+	uint64_t degraded_rtt_us;    /* RTT above this: DEGRADED; 0 = never; default 0 */
+	unsigned min_operational;    /* live links needed for the session to be operational; default 1 */
+};
+void braid_health_settings_default(struct braid_health_settings *s);
+
+struct braid_link_health {
+	enum braid_link_state state;
+	uint64_t last_reply_us;   /* last time the far side was heard on this link */
+	unsigned replies_in_row;  /* since the link went DOWN */
+	bool ever_up;
+	uint32_t transitions;     /* number of state changes, for stats */
+};
+
+/* A link starts DOWN and becomes HEALTHY on its first reply (a link never heard from
+ * needs no hysteresis). Returns true when the state changed. */
+void braid_health_init(struct braid_link_health *h);
+bool braid_health_on_reply(struct braid_link_health *h, const struct braid_health_settings *s,
+			   uint64_t now_us, double loss, uint64_t srtt_us);
+/* Call at least once per probe interval: marks the link DOWN after silence. */
+bool braid_health_on_tick(struct braid_link_health *h, const struct braid_health_settings *s,
+			  uint64_t now_us);
+/* When the next on_tick could change the state (UINT64_MAX when never). */
+uint64_t braid_health_deadline(const struct braid_link_health *h,
+			       const struct braid_health_settings *s);
+static inline bool braid_link_state_live(enum braid_link_state state)
+{
+	return state != BRAID_LINK_DOWN;
+}
+
+#endif

@@ -1,0 +1,78 @@
+/* The receiving side, sans-I/O: serves many sessions, each isolated (its own links,
+ * reorder buffer, counters). Datagrams in, released media out at the sender's timing.
+ *
+ *   handle_datagram(from, bytes, now)
+ *   poll_transmit() -> (to, bytes)        replies to senders; drain after every input
+ *   poll_output(now) -> (session, media)  media whose release time has come, in order
+ *   send_reverse(session, bytes, now)     a datagram from the next hop back to the sender
+ *   poll_event(), next_timeout(), handle_timeout(now)
+ */
+#ifndef BRAID_RECEIVER_H
+#define BRAID_RECEIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "braid/addr.h"
+#include "braid/link.h"
+#include "braid/stats.h"
+
+struct braid_receiver_settings {
+	uint64_t latency_us;           /* release = sender timestamp + offset + latency; default 1 s */
+	const uint8_t *psk;            /* copied; NULL = unauthenticated */
+	size_t psk_len;
+	uint64_t session_timeout_us;   /* a silent session ends; default 30 s */
+	size_t max_sessions;           /* default 64 */
+	size_t reorder_capacity;       /* packets held per session; default 65536 */
+	uint64_t seed;                 /* for receiver nonces; the caller draws it at random */
+	struct braid_health_settings health;
+};
+void braid_receiver_settings_default(struct braid_receiver_settings *s);
+
+struct braid_receiver;
+
+struct braid_receiver *braid_receiver_new(const struct braid_receiver_settings *s, uint64_t now_us);
+void braid_receiver_free(struct braid_receiver *r);
+
+/* 0, or the reason the datagram was dropped (also counted). */
+int braid_receiver_handle_datagram(struct braid_receiver *r, const struct braid_addr *from,
+				   const uint8_t *buf, size_t len, uint64_t now_us);
+/* Length (> 0) and destination of the next datagram to send, or 0. */
+int braid_receiver_poll_transmit(struct braid_receiver *r, struct braid_addr *to, uint8_t *buf,
+				 size_t cap);
+/* Next released media datagram: its length and session, or -1 when none is due. */
+long braid_receiver_poll_output(struct braid_receiver *r, uint64_t now_us, uint32_t *session_id,
+				uint8_t *buf, size_t cap);
+/* Releases everything still held, in order, regardless of time (clean shutdown). */
+void braid_receiver_flush(struct braid_receiver *r);
+/* Queues a datagram from the next hop back to a session's sender. 0 or a braid_error. */
+int braid_receiver_send_reverse(struct braid_receiver *r, uint32_t session_id,
+				const uint8_t *payload, size_t len, uint64_t now_us);
+int braid_receiver_poll_event(struct braid_receiver *r, struct braid_event *ev);
+
+uint64_t braid_receiver_next_timeout(const struct braid_receiver *r);
+void braid_receiver_handle_timeout(struct braid_receiver *r, uint64_t now_us);
+
+struct braid_session_stats {
+	uint32_t session_id;
+	uint64_t packets_out, bytes_out; /* released */
+	uint64_t duplicates, late, lost, reordered_held;
+	uint64_t retransmitted;          /* arrivals flagged as resends */
+	uint64_t reverse_packets, reverse_bytes;
+	unsigned link_count;
+};
+struct braid_receiver_stats {
+	unsigned sessions;
+	uint64_t packets_in, bytes_in;   /* every datagram received */
+	uint64_t packets_out, bytes_out, duplicates, late, lost, retransmitted;
+	struct braid_drop_stats drops;
+};
+void braid_receiver_get_stats(const struct braid_receiver *r, struct braid_receiver_stats *out);
+/* Session ids, up to max; returns how many sessions exist. */
+size_t braid_receiver_sessions(const struct braid_receiver *r, uint32_t *ids, size_t max);
+/* 0 or BRAID_ERR_SESSION. *link_count gets the number of links (up to max written). */
+int braid_receiver_session_stats(const struct braid_receiver *r, uint32_t session_id,
+				 struct braid_session_stats *out, struct braid_link_stats *links,
+				 size_t max, size_t *link_count);
+
+#endif

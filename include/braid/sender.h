@@ -1,0 +1,93 @@
+/* The sending side of a session, sans-I/O: media in, datagrams per link out.
+ *
+ *   push(media, now)                  a datagram from the encoder
+ *   handle_datagram(link, bytes, now) a datagram that arrived on a link
+ *   poll_transmit() -> (link, bytes)  drain after every call until it returns 0
+ *   poll_output() -> bytes            datagrams from the far side for the encoder
+ *   poll_event()                      link state changes, failovers
+ *   next_timeout() / handle_timeout(now)
+ *
+ * Nothing here reads a clock or touches a socket; the caller owns both. */
+#ifndef BRAID_SENDER_H
+#define BRAID_SENDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "braid/link.h"
+#include "braid/sched.h"
+#include "braid/stats.h"
+#include "braid/wire.h"
+
+#define BRAID_MAX_LINKS 32
+
+struct braid_sender_settings {
+	enum braid_sched_mode mode;        /* default broadcast */
+	uint64_t latency_us;               /* the receiver's budget; default 1 s */
+	struct braid_health_settings health;
+	const uint8_t *psk;                /* pre-shared key, copied; NULL = unauthenticated */
+	size_t psk_len;
+	uint32_t session_id;               /* the caller draws it at random; 0 is not allowed */
+	uint8_t nonce[BRAID_NONCE_SIZE];   /* the caller draws it at random */
+	size_t history_packets;            /* resend history; default 16384 (power of two) */
+};
+void braid_sender_settings_default(struct braid_sender_settings *s);
+
+struct braid_link_config {
+	const char *name;  /* up to 32 printable characters; copied */
+	uint32_t weight;   /* weighted mode; 0 = 1 */
+	uint32_t priority; /* backup mode; lower is preferred */
+};
+
+struct braid_sender;
+
+/* NULL when the settings are invalid or memory is short. */
+struct braid_sender *braid_sender_new(const struct braid_sender_settings *s, uint64_t now_us);
+void braid_sender_free(struct braid_sender *s);
+
+/* Returns the new link's id (>= 0) or BRAID_ERR_FULL / _INVAL / _EXISTS (name in use). */
+int braid_sender_add_link(struct braid_sender *s, const struct braid_link_config *cfg,
+			  uint64_t now_us);
+/* Packets in flight on it are resent on the others. 0 or BRAID_ERR_LINK. */
+int braid_sender_remove_link(struct braid_sender *s, uint16_t link_id, uint64_t now_us);
+
+/* Media from the encoder. 0, or BRAID_ERR_TOO_BIG / BRAID_ERR_INVAL (dropped, counted). */
+int braid_sender_push(struct braid_sender *s, const uint8_t *payload, size_t len, uint64_t now_us);
+/* A datagram received on a link's socket. Bad ones are dropped and counted; returns 0 or
+ * the reason as a negative braid_error. */
+int braid_sender_handle_datagram(struct braid_sender *s, uint16_t link_id, const uint8_t *buf,
+				 size_t len, uint64_t now_us);
+
+/* Next datagram to send: its length (> 0), the link to send it on, or 0 when none.
+ * buf must hold BRAID_MAX_DATAGRAM bytes. */
+int braid_sender_poll_transmit(struct braid_sender *s, uint16_t *link_id, uint8_t *buf, size_t cap);
+/* Next datagram from the far side for the encoder: its length, or -1 when none. */
+long braid_sender_poll_output(struct braid_sender *s, uint8_t *buf, size_t cap);
+/* 1 when an event was written, 0 when none. */
+int braid_sender_poll_event(struct braid_sender *s, struct braid_event *ev);
+
+uint64_t braid_sender_next_timeout(const struct braid_sender *s);
+void braid_sender_handle_timeout(struct braid_sender *s, uint64_t now_us);
+
+/* Queues a BYE on every link (the session ends at the receiver). */
+void braid_sender_close(struct braid_sender *s, uint64_t now_us);
+
+struct braid_sender_stats {
+	uint64_t packets_in, bytes_in;        /* from the encoder */
+	uint64_t packets_out, bytes_out;      /* data datagrams sent, all links */
+	uint64_t retransmitted;               /* resends (failover, NACK) */
+	uint64_t expired;                     /* never sent: older than the latency budget */
+	uint64_t reverse_packets, reverse_bytes; /* from the far side to the encoder */
+	uint64_t queue_drops;                 /* transmit queue overflow */
+	uint64_t rejected_input;              /* too large */
+	struct braid_drop_stats drops;
+	uint32_t failovers;
+	unsigned live_links;
+	int operational;                      /* live_links >= health.min_operational */
+};
+void braid_sender_get_stats(const struct braid_sender *s, struct braid_sender_stats *out);
+/* Writes up to max link stats; returns the number of links. */
+size_t braid_sender_get_link_stats(const struct braid_sender *s, struct braid_link_stats *out,
+				   size_t max);
+
+#endif

@@ -1,0 +1,48 @@
+/* Counters and events that the sender and receiver report. docs/stats.md documents how
+ * the programs print them. */
+#ifndef BRAID_STATS_H
+#define BRAID_STATS_H
+
+#include <stdint.h>
+
+#include "braid/link.h"
+#include "braid/wire.h"
+
+struct braid_link_stats {
+	uint16_t id;
+	char name[BRAID_LINK_NAME_MAX + 1];
+	enum braid_link_state state;
+	double rtt_ms;     /* smoothed; sender only (0 at the receiver) */
+	double loss;       /* fraction over the recent window */
+	double jitter_ms;  /* RFC 3550 interarrival jitter of data on this link */
+	uint64_t packets_sent, bytes_sent;
+	uint64_t packets_received, bytes_received;
+	uint32_t down_events; /* times the link went from live to down */
+};
+
+/* Datagrams dropped before they reach a session, by reason. */
+struct braid_drop_stats {
+	uint64_t malformed;       /* truncated, wrong version/type/flags, bad lengths */
+	uint64_t auth;            /* missing or wrong tag */
+	uint64_t unknown_session;
+	uint64_t unknown_link;
+	uint64_t oversized;       /* payload larger than BRAID_MAX_PAYLOAD */
+};
+
+enum braid_event_kind {
+	BRAID_EVENT_LINK_STATE = 1, /* a link changed state */
+	BRAID_EVENT_SESSION_NEW,    /* receiver: a sender registered */
+	BRAID_EVENT_SESSION_END,    /* receiver: a session ended (BYE or silence) */
+	BRAID_EVENT_FAILOVER,       /* sender: packets resent off a link that went down */
+};
+
+struct braid_event {
+	enum braid_event_kind kind;
+	uint64_t time_us;
+	uint32_t session_id;
+	uint16_t link_id;
+	enum braid_link_state old_state, new_state;
+	uint64_t count; /* FAILOVER: packets resent */
+};
+
+#endif

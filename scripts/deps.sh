@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building, testing, benchmarking and the demo need.
+# Idempotent: packages already present are not touched, and apt is not called at all
+# when nothing is missing. Run as root (or with sudo available).
+set -eu
+
+packages=(
+  # build
+  build-essential meson ninja-build pkg-config
+  # sanitizers and libFuzzer for clang
+  clang libclang-rt-14-dev llvm
+  # tests and benchmarks
+  python3 binutils valgrind procps iproute2
+  # interop peers and stream tools
+  ffmpeg srt-tools tshark
+  # SVG rendering check for the simulator's plots
+  librsvg2-bin
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "deps: installing ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    echo "deps: need root to install: ${missing[*]}" >&2; exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture; answer before installing.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

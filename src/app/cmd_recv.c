@@ -1,0 +1,115 @@
+/* braid recv: the gateway's side. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "braid/udp.h"
+#include "cli.h"
+#include "commands.h"
+#include "recv_node.h"
+
+static const char recv_usage[] =
+	"usage: braid recv --listen [ADDR]:PORT --output udp://HOST:PORT | file://PATH | -\n"
+	"                  [--latency MS] [--psk FILE] [--stats FILE|-] [--stats-interval MS]\n"
+	"\n"
+	"  --listen   where the links of every sender arrive\n"
+	"  --output   where the merged stream goes: a UDP destination, a file, or - for stdout\n"
+	"  --latency  the fixed latency budget in ms (default 1000)\n"
+	"  --psk      a file holding the pre-shared key (senders need the same)\n"
+	"  --stats    JSON lines of statistics to a file or - for stdout\n";
+
+static void parse_output(const char *v, struct braid_recv_config *cfg)
+{
+	if (strcmp(v, "-") == 0) {
+		cfg->output = BRAID_OUTPUT_STDOUT;
+	} else if (strncmp(v, "file://", 7) == 0 && v[7]) {
+		cfg->output = BRAID_OUTPUT_FILE;
+		cfg->output_path = v + 7;
+	} else if (braid_cli_parse_udp_url(v, 0, &cfg->output_addr)) {
+		cfg->output = BRAID_OUTPUT_UDP;
+	} else {
+		braid_cli_usage_error("recv", "--output: '%s' is not udp://HOST:PORT, file://PATH or -", v);
+	}
+}
+
+static void parse_args(int argc, char **argv, struct braid_recv_config *cfg, uint8_t *psk)
+{
+	const char *v;
+	bool have_listen = false, have_output = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(recv_usage, stdout);
+			exit(0);
+		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--listen"))) {
+			have_listen = braid_cli_parse_udp_url(v, 1, &cfg->listen);
+			if (!have_listen)
+				braid_cli_usage_error("recv", "--listen: '%s' is not [ADDR]:PORT", v);
+		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--output"))) {
+			parse_output(v, cfg);
+			have_output = true;
+		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--latency"))) {
+			if (!braid_cli_parse_duration(v, 1000, &cfg->core.latency_us) ||
+			    cfg->core.latency_us < 20000 || cfg->core.latency_us > 60000000)
+				braid_cli_usage_error("recv", "--latency: '%s' is not 20..60000 ms", v);
+		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--psk"))) {
+			char err[256];
+			if (!braid_cli_read_psk(v, psk, &cfg->core.psk_len, err, sizeof(err)))
+				braid_cli_usage_error("recv", "--psk: %s", err);
+			cfg->core.psk = psk;
+		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--stats"))) {
+			cfg->stats_path = v;
+		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--stats-interval"))) {
+			if (!braid_cli_parse_duration(v, 1000, &cfg->stats_interval_us) ||
+			    cfg->stats_interval_us < 10000)
+				braid_cli_usage_error("recv", "--stats-interval: '%s' is not >= 10 ms", v);
+		} else {
+			braid_cli_usage_error("recv", "unknown argument '%s' (see --help)", argv[i]);
+		}
+	}
+	if (!have_listen)
+		braid_cli_usage_error("recv", "--listen is required");
+	if (!have_output)
+		braid_cli_usage_error("recv", "--output is required");
+}
+
+static void on_signal(struct braid_loop *loop, int signo, void *arg)
+{
+	(void)signo;
+	(void)arg;
+	braid_loop_stop(loop);
+}
+
+int braid_cmd_recv(int argc, char **argv)
+{
+	static struct braid_recv_config cfg;
+	static uint8_t psk[BRAID_PSK_MAX + 1];
+	memset(&cfg, 0, sizeof(cfg));
+	braid_receiver_settings_default(&cfg.core);
+	cfg.stats_interval_us = 1000000;
+	cfg.live_view = true;
+	parse_args(argc, argv, &cfg, psk);
+
+	struct braid_loop *loop = braid_loop_new();
+	if (!loop) {
+		fprintf(stderr, "braid recv: cannot create the event loop\n");
+		return 1;
+	}
+	static const int signals[] = { SIGINT, SIGTERM, 0 };
+	braid_loop_watch_signals(loop, signals, on_signal, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	char err[256];
+	struct braid_recv_node *node = braid_recv_node_open(loop, &cfg, err, sizeof(err));
+	if (!node) {
+		fprintf(stderr, "braid recv: %s\n", err);
+		braid_loop_free(loop);
+		return 1;
+	}
+	int rc = braid_loop_run(loop);
+	/* Release what is still held before the final figures, so they count it. */
+	braid_recv_node_flush(node);
+	braid_recv_node_report(node, true);
+	braid_recv_node_close(node);
+	braid_loop_free(loop);
+	return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,138 @@
+/* braid send: the field unit's side. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "braid/udp.h"
+#include "cli.h"
+#include "commands.h"
+#include "send_node.h"
+
+static const char send_usage[] =
+	"usage: braid send --input udp://[ADDR]:PORT | - --to HOST:PORT --link SPEC [--link SPEC]...\n"
+	"                  [--mode broadcast|roundrobin|weighted|backup] [--latency MS]\n"
+	"                  [--psk FILE] [--stats FILE|-] [--stats-interval MS]\n"
+	"\n"
+	"  --input    where the encoder sends its UDP stream, or - for MPEG-TS on stdin\n"
+	"  --to       the gateway running 'braid recv'\n"
+	"  --link     an interface name, a local address, or key=value pairs:\n"
+	"             name=, dev=, addr=, to=HOST:PORT, weight=, priority=\n"
+	"  --mode     how packets are spread (default broadcast)\n"
+	"  --latency  the receiver's latency budget in ms (default 1000)\n"
+	"  --psk      a file holding the pre-shared key (the receiver needs the same)\n"
+	"  --stats    JSON lines of statistics to a file or - for stdout\n";
+
+static void parse_mode(const char *value, struct braid_sender_settings *core)
+{
+	int mode = braid_sched_mode_parse(value);
+	if (mode < 0)
+		braid_cli_usage_error("send", "--mode: unknown mode '%s' "
+				      "(broadcast, roundrobin, weighted, backup)", value);
+	core->mode = (enum braid_sched_mode)mode;
+}
+
+static void parse_psk(const char *cmd, const char *path, uint8_t *key, size_t *len)
+{
+	char err[256];
+	if (!braid_cli_read_psk(path, key, len, err, sizeof(err)))
+		braid_cli_usage_error(cmd, "--psk: %s", err);
+}
+
+static void parse_args(int argc, char **argv, struct braid_send_config *cfg, uint8_t *psk)
+{
+	const char *v;
+	bool have_input = false, have_to = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(send_usage, stdout);
+			exit(0);
+		} else if ((v = braid_cli_option("send", argc, argv, &i, "--input"))) {
+			have_input = true;
+			cfg->input_stdin = strcmp(v, "-") == 0;
+			if (!cfg->input_stdin && !braid_cli_parse_udp_url(v, 1, &cfg->input))
+				braid_cli_usage_error("send", "--input: '%s' is not udp://[ADDR]:PORT or -", v);
+		} else if ((v = braid_cli_option("send", argc, argv, &i, "--to"))) {
+			have_to = braid_addr_parse(v, 0, &cfg->to) == 0;
+			if (!have_to)
+				braid_cli_usage_error("send", "--to: '%s' is not HOST:PORT", v);
+		} else if ((v = braid_cli_option("send", argc, argv, &i, "--link"))) {
+			char err[256];
+			if (cfg->link_count == BRAID_MAX_LINKS)
+				braid_cli_usage_error("send", "--link: at most %d links", BRAID_MAX_LINKS);
+			if (!braid_cli_parse_link(v, (unsigned)cfg->link_count,
+						  &cfg->links[cfg->link_count], err, sizeof(err)))
+				braid_cli_usage_error("send", "--link '%s': %s", v, err);
+			cfg->link_count++;
+		} else if ((v = braid_cli_option("send", argc, argv, &i, "--mode"))) {
+			parse_mode(v, &cfg->core);
+		} else if ((v = braid_cli_option("send", argc, argv, &i, "--latency"))) {
+			if (!braid_cli_parse_duration(v, 1000, &cfg->core.latency_us) ||
+			    cfg->core.latency_us < 20000 || cfg->core.latency_us > 60000000)
+				braid_cli_usage_error("send", "--latency: '%s' is not 20..60000 ms", v);
+		} else if ((v = braid_cli_option("send", argc, argv, &i, "--psk"))) {
+			parse_psk("send", v, psk, &cfg->core.psk_len);
+			cfg->core.psk = psk;
+		} else if ((v = braid_cli_option("send", argc, argv, &i, "--stats"))) {
+			cfg->stats_path = v;
+		} else if ((v = braid_cli_option("send", argc, argv, &i, "--stats-interval"))) {
+			if (!braid_cli_parse_duration(v, 1000, &cfg->stats_interval_us) ||
+			    cfg->stats_interval_us < 10000)
+				braid_cli_usage_error("send", "--stats-interval: '%s' is not >= 10 ms", v);
+		} else {
+			braid_cli_usage_error("send", "unknown argument '%s' (see --help)", argv[i]);
+		}
+	}
+	if (!have_input)
+		braid_cli_usage_error("send", "--input is required");
+	if (cfg->link_count == 0)
+		braid_cli_usage_error("send", "--link is required (at least one)");
+	for (size_t i = 0; i < cfg->link_count; i++)
+		if (!have_to && !cfg->links[i].to.len)
+			braid_cli_usage_error("send", "--to is required (link %s has no to=)",
+					      cfg->links[i].name);
+	for (size_t i = 0; i < cfg->link_count; i++)
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(cfg->links[i].name, cfg->links[j].name) == 0)
+				braid_cli_usage_error("send", "--link: name '%s' used twice",
+						      cfg->links[i].name);
+}
+
+static void on_signal(struct braid_loop *loop, int signo, void *arg)
+{
+	(void)signo;
+	(void)arg;
+	braid_loop_stop(loop);
+}
+
+int braid_cmd_send(int argc, char **argv)
+{
+	static struct braid_send_config cfg;
+	static uint8_t psk[BRAID_PSK_MAX + 1];
+	memset(&cfg, 0, sizeof(cfg));
+	braid_sender_settings_default(&cfg.core);
+	cfg.stats_interval_us = 1000000;
+	cfg.live_view = true;
+	parse_args(argc, argv, &cfg, psk);
+
+	struct braid_loop *loop = braid_loop_new();
+	if (!loop) {
+		fprintf(stderr, "braid send: cannot create the event loop\n");
+		return 1;
+	}
+	static const int signals[] = { SIGINT, SIGTERM, 0 };
+	braid_loop_watch_signals(loop, signals, on_signal, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	char err[256];
+	struct braid_send_node *node = braid_send_node_open(loop, &cfg, err, sizeof(err));
+	if (!node) {
+		fprintf(stderr, "braid send: %s\n", err);
+		braid_loop_free(loop);
+		return 1;
+	}
+	int rc = braid_loop_run(loop);
+	braid_send_node_report(node, true);
+	braid_send_node_close(node);
+	braid_loop_free(loop);
+	return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,45 @@
+/* A running receiver: the listening socket, the receiver core, the output (a UDP
+ * destination with one socket per session so replies find their way back, a file, or
+ * stdout), timers and reports, on an event loop owned by the caller. */
+#ifndef BRAID_APP_RECV_NODE_H
+#define BRAID_APP_RECV_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "braid/loop.h"
+#include "braid/receiver.h"
+#include "send_node.h"
+
+enum braid_output_kind {
+	BRAID_OUTPUT_UDP,
+	BRAID_OUTPUT_FILE,
+	BRAID_OUTPUT_STDOUT,
+};
+
+struct braid_recv_config {
+	struct braid_addr listen;
+	enum braid_output_kind output;
+	struct braid_addr output_addr; /* UDP */
+	const char *output_path;       /* FILE */
+	struct braid_receiver_settings core; /* seed is drawn by the node */
+	const char *stats_path;
+	uint64_t stats_interval_us;
+	bool live_view;
+	braid_event_fn on_event;       /* NULL: events are printed on stderr */
+	void *event_arg;
+};
+
+struct braid_recv_node;
+
+struct braid_recv_node *braid_recv_node_open(struct braid_loop *loop,
+					     const struct braid_recv_config *cfg, char *err,
+					     size_t err_len);
+/* Releases everything still held, in order, now (at shutdown). */
+void braid_recv_node_flush(struct braid_recv_node *n);
+void braid_recv_node_close(struct braid_recv_node *n);
+const struct braid_receiver *braid_recv_node_receiver(const struct braid_recv_node *n);
+int braid_recv_node_listen_addr(const struct braid_recv_node *n, struct braid_addr *out);
+void braid_recv_node_report(struct braid_recv_node *n, bool final);
+
+#endif

@@ -1,0 +1,237 @@
+#include "report.h"
+
+#include <string.h>
+#include <unistd.h>
+
+bool braid_report_open(struct braid_report *r, const char *role, const char *path, bool live,
+		       uint64_t now_us)
+{
+	memset(r, 0, sizeof(*r));
+	r->role = role;
+	r->start_us = now_us;
+	r->rates.at_us = now_us;
+	r->live = live && isatty(STDERR_FILENO);
+	if (!path)
+		return true;
+	if (strcmp(path, "-") == 0) {
+		r->json = stdout;
+		return true;
+	}
+	r->json = fopen(path, "w");
+	r->close_json = r->json != NULL;
+	return r->json != NULL;
+}
+
+void braid_report_close(struct braid_report *r)
+{
+	if (r->close_json)
+		fclose(r->json);
+	else if (r->json)
+		fflush(r->json);
+	r->json = NULL;
+}
+
+double braid_report_bitrate(struct braid_report *r, uint16_t link_id, uint64_t bytes,
+			    uint64_t now_us)
+{
+	struct braid_rate_memory *m = &r->rates;
+	double seconds = (double)(now_us - m->at_us) / 1e6;
+	for (size_t i = 0; i < m->count; i++) {
+		if (m->ids[i] != link_id)
+			continue;
+		double bps = seconds > 0 && bytes >= m->bytes[i]
+				     ? (double)(bytes - m->bytes[i]) * 8.0 / seconds : 0.0;
+		m->bytes[i] = bytes;
+		return bps;
+	}
+	if (m->count < BRAID_REPORT_MAX_LINKS) {
+		m->ids[m->count] = link_id;
+		m->bytes[m->count++] = bytes;
+	}
+	return 0.0;
+}
+
+void braid_report_rates_done(struct braid_report *r, uint64_t now_us)
+{
+	r->rates.at_us = now_us;
+}
+
+static void json_link(FILE *f, const struct braid_link_stats *l, double bps, bool first)
+{
+	fprintf(f,
+		"%s{\"id\":%u,\"name\":\"%s\",\"state\":\"%s\",\"rtt_ms\":%.2f,\"loss\":%.4f,"
+		"\"jitter_ms\":%.2f,\"packets_sent\":%llu,\"bytes_sent\":%llu,"
+		"\"packets_received\":%llu,\"bytes_received\":%llu,\"bitrate_kbps\":%.1f,"
+		"\"down_events\":%u}",
+		first ? "" : ",", l->id, l->name, braid_link_state_name(l->state), l->rtt_ms,
+		l->loss, l->jitter_ms, (unsigned long long)l->packets_sent,
+		(unsigned long long)l->bytes_sent, (unsigned long long)l->packets_received,
+		(unsigned long long)l->bytes_received, bps / 1000.0, l->down_events);
+}
+
+static void json_drops(FILE *f, const struct braid_drop_stats *d)
+{
+	fprintf(f,
+		"\"dropped\":{\"malformed\":%llu,\"auth\":%llu,\"unknown_session\":%llu,"
+		"\"unknown_link\":%llu,\"oversized\":%llu}",
+		(unsigned long long)d->malformed, (unsigned long long)d->auth,
+		(unsigned long long)d->unknown_session, (unsigned long long)d->unknown_link,
+		(unsigned long long)d->oversized);
+}
+
+/* The live view: one line per link, then a totals line, redrawn in place. */
+static void live_begin(struct braid_report *r)
+{
+	for (unsigned i = 0; i < r->live_lines; i++)
+		fputs("\033[1A\033[2K", stderr);
+	r->live_lines = 0;
+}
+
+static void live_link(struct braid_report *r, const struct braid_link_stats *l, double bps)
+{
+	static const char *colour[] = { "\033[31m", "\033[33m", "\033[32m" };
+	fprintf(stderr, "  %-12s %s%-8s\033[0m rtt %7.1f ms  loss %5.1f %%  jitter %6.1f ms  %8.2f Mbit/s\n",
+		l->name, colour[l->state], braid_link_state_name(l->state), l->rtt_ms,
+		l->loss * 100.0, l->jitter_ms, bps / 1e6);
+	r->live_lines++;
+}
+
+void braid_report_sender(struct braid_report *r, const struct braid_sender *s, uint64_t now_us,
+			 bool final)
+{
+	struct braid_link_stats links[BRAID_REPORT_MAX_LINKS];
+	size_t n = braid_sender_get_link_stats(s, links, BRAID_REPORT_MAX_LINKS);
+	if (n > BRAID_REPORT_MAX_LINKS)
+		n = BRAID_REPORT_MAX_LINKS;
+	double bps[BRAID_REPORT_MAX_LINKS];
+	for (size_t i = 0; i < n; i++)
+		bps[i] = braid_report_bitrate(r, links[i].id, links[i].bytes_sent, now_us);
+	braid_report_rates_done(r, now_us);
+	struct braid_sender_stats st;
+	braid_sender_get_stats(s, &st);
+	if (r->json) {
+		fprintf(r->json, "{\"t\":%.3f,\"role\":\"send\",\"final\":%s,\"links\":[",
+			(double)(now_us - r->start_us) / 1e6, final ? "true" : "false");
+		for (size_t i = 0; i < n; i++)
+			json_link(r->json, &links[i], bps[i], i == 0);
+		fprintf(r->json,
+			"],\"totals\":{\"in\":%llu,\"bytes_in\":%llu,\"out\":%llu,\"bytes_out\":%llu,"
+			"\"retransmitted\":%llu,\"expired\":%llu,\"reverse\":%llu,\"failovers\":%u,"
+			"\"live_links\":%u,\"operational\":%s,",
+			(unsigned long long)st.packets_in, (unsigned long long)st.bytes_in,
+			(unsigned long long)st.packets_out, (unsigned long long)st.bytes_out,
+			(unsigned long long)st.retransmitted, (unsigned long long)st.expired,
+			(unsigned long long)st.reverse_packets, st.failovers, st.live_links,
+			st.operational ? "true" : "false");
+		json_drops(r->json, &st.drops);
+		fputs("}}\n", r->json);
+		fflush(r->json);
+	}
+	if (r->live && !final) {
+		live_begin(r);
+		for (size_t i = 0; i < n; i++)
+			live_link(r, &links[i], bps[i]);
+		fprintf(stderr, "  in %llu  sent %llu  resent %llu  live links %u/%zu\n",
+			(unsigned long long)st.packets_in, (unsigned long long)st.packets_out,
+			(unsigned long long)st.retransmitted, st.live_links, n);
+		r->live_lines++;
+	}
+}
+
+static void json_session(FILE *f, const struct braid_receiver *rx, uint32_t id, bool first,
+			 struct braid_report *r, uint64_t now_us)
+{
+	struct braid_session_stats ss;
+	struct braid_link_stats links[BRAID_REPORT_MAX_LINKS];
+	size_t n = 0;
+	if (braid_receiver_session_stats(rx, id, &ss, links, BRAID_REPORT_MAX_LINKS, &n) < 0)
+		return;
+	if (n > BRAID_REPORT_MAX_LINKS)
+		n = BRAID_REPORT_MAX_LINKS;
+	fprintf(f, "%s{\"session\":\"%08x\",\"out\":%llu,\"duplicates\":%llu,\"late\":%llu,"
+		"\"lost\":%llu,\"retransmitted\":%llu,\"links\":[", first ? "" : ",", id,
+		(unsigned long long)ss.packets_out, (unsigned long long)ss.duplicates,
+		(unsigned long long)ss.late, (unsigned long long)ss.lost,
+		(unsigned long long)ss.retransmitted);
+	for (size_t i = 0; i < n; i++) {
+		double bps = braid_report_bitrate(r, links[i].id, links[i].bytes_received, now_us);
+		json_link(f, &links[i], bps, i == 0);
+		if (r->live)
+			live_link(r, &links[i], bps);
+	}
+	fputs("]}", f);
+}
+
+void braid_report_receiver(struct braid_report *r, const struct braid_receiver *rx,
+			   uint64_t now_us, bool final)
+{
+	struct braid_receiver_stats st;
+	braid_receiver_get_stats(rx, &st);
+	uint32_t ids[64];
+	size_t n = braid_receiver_sessions(rx, ids, 64);
+	if (n > 64)
+		n = 64;
+	bool live = r->live && !final;
+	if (live)
+		live_begin(r);
+	FILE *f = r->json ? r->json : fopen("/dev/null", "w");
+	if (!f)
+		return;
+	r->live = live;
+	fprintf(f, "{\"t\":%.3f,\"role\":\"recv\",\"final\":%s,\"sessions\":[",
+		(double)(now_us - r->start_us) / 1e6, final ? "true" : "false");
+	for (size_t i = 0; i < n; i++)
+		json_session(f, rx, ids[i], i == 0, r, now_us);
+	braid_report_rates_done(r, now_us);
+	fprintf(f,
+		"],\"totals\":{\"in\":%llu,\"bytes_in\":%llu,\"out\":%llu,\"bytes_out\":%llu,"
+		"\"duplicates\":%llu,\"late\":%llu,\"lost\":%llu,\"retransmitted\":%llu,",
+		(unsigned long long)st.packets_in, (unsigned long long)st.bytes_in,
+		(unsigned long long)st.packets_out, (unsigned long long)st.bytes_out,
+		(unsigned long long)st.duplicates, (unsigned long long)st.late,
+		(unsigned long long)st.lost, (unsigned long long)st.retransmitted);
+	json_drops(f, &st.drops);
+	fputs("}}\n", f);
+	fflush(f);
+	if (f != r->json)
+		fclose(f);
+	if (live) {
+		fprintf(stderr, "  out %llu  duplicates %llu  late %llu  lost %llu  dropped %llu\n",
+			(unsigned long long)st.packets_out, (unsigned long long)st.duplicates,
+			(unsigned long long)st.late, (unsigned long long)st.lost,
+			(unsigned long long)(st.drops.malformed + st.drops.auth +
+					     st.drops.unknown_session + st.drops.unknown_link +
+					     st.drops.oversized));
+		r->live_lines++;
+	}
+	r->live = r->live || (live != (r->live && !final));
+}
+
+void braid_report_event(struct braid_report *r, const struct braid_event *ev,
+			const char *link_name)
+{
+	double t = (double)(ev->time_us - r->start_us) / 1e6;
+	char line[160];
+	switch (ev->kind) {
+	case BRAID_EVENT_LINK_STATE:
+		snprintf(line, sizeof(line), "link %s: %s -> %s", link_name ? link_name : "?",
+			 braid_link_state_name(ev->old_state), braid_link_state_name(ev->new_state));
+		break;
+	case BRAID_EVENT_FAILOVER:
+		snprintf(line, sizeof(line), "link %s failed: %llu packets resent on other links",
+			 link_name ? link_name : "?", (unsigned long long)ev->count);
+		break;
+	case BRAID_EVENT_SESSION_NEW:
+		snprintf(line, sizeof(line), "session %08x started", ev->session_id);
+		break;
+	case BRAID_EVENT_SESSION_END:
+		snprintf(line, sizeof(line), "session %08x ended", ev->session_id);
+		break;
+	default:
+		return;
+	}
+	if (r->live) {
+		live_begin(r);
+	}
+	fprintf(stderr, "[%8.3f] braid %s: %s\n", t, r->role, line);
+}

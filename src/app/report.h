@@ -1,0 +1,54 @@
+/* How braid send and braid recv report: JSON lines (docs/stats.md) to a file or stdout,
+ * a compact live view on a terminal, and one line per event on stderr. */
+#ifndef BRAID_APP_REPORT_H
+#define BRAID_APP_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "braid/receiver.h"
+#include "braid/sender.h"
+#include "braid/stats.h"
+
+#define BRAID_REPORT_MAX_LINKS 32
+
+/* Byte counters of each link at the previous report, to turn totals into bitrates. */
+struct braid_rate_memory {
+	uint16_t ids[BRAID_REPORT_MAX_LINKS];
+	uint64_t bytes[BRAID_REPORT_MAX_LINKS];
+	size_t count;
+	uint64_t at_us;
+};
+
+struct braid_report {
+	FILE *json;       /* NULL: no JSON lines */
+	bool close_json;
+	bool live;        /* redraw a live view on stderr */
+	unsigned live_lines; /* lines drawn last time, to move back over them */
+	const char *role; /* "send" or "recv" */
+	uint64_t start_us;
+	struct braid_rate_memory rates;
+};
+
+/* path: a file, "-" for stdout, or NULL. live: draw the terminal view (when stderr is a
+ * terminal). Returns false (errno set) when the file cannot be opened. */
+bool braid_report_open(struct braid_report *r, const char *role, const char *path, bool live,
+		       uint64_t now_us);
+void braid_report_close(struct braid_report *r);
+
+/* The bitrate of each link since the last call, in bit/s, by the bytes it moved. */
+double braid_report_bitrate(struct braid_report *r, uint16_t link_id, uint64_t bytes,
+			    uint64_t now_us);
+void braid_report_rates_done(struct braid_report *r, uint64_t now_us);
+
+void braid_report_sender(struct braid_report *r, const struct braid_sender *s, uint64_t now_us,
+			 bool final);
+void braid_report_receiver(struct braid_report *r, const struct braid_receiver *rx,
+			   uint64_t now_us, bool final);
+/* One line on stderr for an event ("link lte2 down", "failover: 12 packets resent"). */
+void braid_report_event(struct braid_report *r, const struct braid_event *ev,
+			const char *link_name);
+
+#endif

@@ -1,0 +1,47 @@
+/* A running sender: the encoder's input socket (or stdin), one socket per link, the
+ * sender core, timers and reports, on an event loop owned by the caller. `braid send`
+ * runs one; `braid demo` runs one beside a receiver in the same loop. */
+#ifndef BRAID_APP_SEND_NODE_H
+#define BRAID_APP_SEND_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "braid/loop.h"
+#include "braid/sender.h"
+#include "cli.h"
+
+typedef void (*braid_event_fn)(void *arg, const struct braid_event *ev, const char *link_name);
+
+struct braid_send_config {
+	bool input_stdin;             /* read MPEG-TS from stdin instead of a socket */
+	struct braid_addr input;      /* where the encoder sends */
+	struct braid_addr to;         /* default destination of every link */
+	struct braid_link_spec links[BRAID_MAX_LINKS];
+	size_t link_count;
+	struct braid_sender_settings core; /* session_id and nonce are drawn by the node */
+	const char *stats_path;       /* JSON lines: a file, "-", or NULL */
+	uint64_t stats_interval_us;
+	bool live_view;
+	braid_event_fn on_event;      /* NULL: events are printed on stderr */
+	void *event_arg;
+};
+
+struct braid_send_node;
+
+/* Opens sockets and starts. On failure returns NULL and writes the reason to err. */
+struct braid_send_node *braid_send_node_open(struct braid_loop *loop,
+					     const struct braid_send_config *cfg, char *err,
+					     size_t err_len);
+/* Sends BYE on every link and closes everything. */
+void braid_send_node_close(struct braid_send_node *n);
+const struct braid_sender *braid_send_node_sender(const struct braid_send_node *n);
+/* True once stdin input has ended and everything was given time to arrive. */
+bool braid_send_node_finished(const struct braid_send_node *n);
+/* The input socket's bound address (to tell an encoder where to send). */
+int braid_send_node_input_addr(const struct braid_send_node *n, struct braid_addr *out);
+/* Prints the final report. */
+void braid_send_node_report(struct braid_send_node *n, bool final);
+
+#endif

@@ -1,0 +1,139 @@
+#include "rx_session.h"
+
+#include <string.h>
+
+#include "braid/error.h"
+
+#define WRAP_BASE ((uint64_t)1 << 32)
+
+int braid__rx_session_init(struct braid__rx_session *s, uint32_t id, size_t reorder_capacity,
+			   uint64_t now_us)
+{
+	memset(s, 0, sizeof(*s));
+	s->rxbuf = braid_rxbuf_new(reorder_capacity);
+	if (!s->rxbuf)
+		return BRAID_ERR_NOMEM;
+	s->used = true;
+	s->id = id;
+	s->stats.session_id = id;
+	s->last_heard_us = now_us;
+	return 0;
+}
+
+void braid__rx_session_free(struct braid__rx_session *s)
+{
+	braid_rxbuf_free(s->rxbuf);
+	memset(s, 0, sizeof(*s));
+}
+
+struct braid__rx_link *braid__rx_session_link(struct braid__rx_session *s, uint16_t link_id)
+{
+	for (size_t i = 0; i < BRAID__RX_MAX_LINKS; i++)
+		if (s->links[i].used && s->links[i].id == link_id)
+			return &s->links[i];
+	return NULL;
+}
+
+struct braid__rx_link *braid__rx_session_add_link(struct braid__rx_session *s, uint16_t link_id,
+						  const char *name, uint64_t now_us)
+{
+	struct braid__rx_link *l = braid__rx_session_link(s, link_id);
+	if (!l) {
+		for (size_t i = 0; i < BRAID__RX_MAX_LINKS && !l; i++)
+			if (!s->links[i].used)
+				l = &s->links[i];
+		if (!l)
+			return NULL;
+		memset(l, 0, sizeof(*l));
+		l->used = true;
+		l->id = link_id;
+		braid_health_init(&l->health);
+		l->health.last_reply_us = now_us;
+		s->stats.link_count++;
+	}
+	strcpy(l->name, name);
+	return l;
+}
+
+bool braid__rx_link_heard(struct braid__rx_link *l, const struct braid_health_settings *hs,
+			  const struct braid_addr *from, uint64_t now_us)
+{
+	if (from && from->len && !braid_addr_equal(from, &l->addr))
+		l->addr = *from; /* NAT rebinding or a modem's new address: same link */
+	return braid_health_on_reply(&l->health, hs, now_us, 0.0, 0);
+}
+
+static void update_clock(struct braid__rx_session *s, struct braid__rx_link *l, uint64_t ts,
+			 uint64_t now_us)
+{
+	int64_t transit = (int64_t)now_us - (int64_t)ts;
+	if (!s->has_offset || transit < s->offset_us) {
+		s->offset_us = transit;
+		s->has_offset = true;
+	}
+	if (!l->has_transit) {
+		l->transit_us = (double)transit;
+		l->has_transit = true;
+	} else {
+		l->transit_us += ((double)transit - l->transit_us) / 8.0;
+	}
+	braid_jitter_update(&l->jitter, ts, now_us);
+}
+
+void braid__rx_session_data(struct braid__rx_session *s, struct braid__rx_link *l,
+			    const struct braid_packet *p, uint64_t latency_us, uint64_t now_us)
+{
+	const struct braid_data *d = &p->body.data;
+	if (!s->seen_data) {
+		s->ts_highest = WRAP_BASE + d->timestamp_us;
+		s->seq_highest = WRAP_BASE + d->seq;
+		s->seen_data = true;
+	}
+	uint64_t ts = braid_extend32(d->timestamp_us, s->ts_highest);
+	uint64_t seq = braid_extend32(d->seq, s->seq_highest);
+	if (ts > s->ts_highest)
+		s->ts_highest = ts;
+	if (seq > s->seq_highest)
+		s->seq_highest = seq;
+	l->data_received++;
+	update_clock(s, l, ts, now_us);
+	if (p->header.flags & BRAID_FLAG_RETRANSMIT)
+		s->stats.retransmitted++;
+
+	int64_t release = (int64_t)ts + s->offset_us + (int64_t)latency_us;
+	uint64_t release_at = release > 0 ? (uint64_t)release : 0;
+	/* Duplicates and late arrivals are counted by the reorder buffer. */
+	braid_rxbuf_insert(s->rxbuf, seq, release_at, d->payload, d->payload_len);
+}
+
+struct braid__rx_link *braid__rx_session_best_link(struct braid__rx_session *s)
+{
+	struct braid__rx_link *best = NULL, *recent = NULL;
+	for (size_t i = 0; i < BRAID__RX_MAX_LINKS; i++) {
+		struct braid__rx_link *l = &s->links[i];
+		if (!l->used || !l->addr.len)
+			continue;
+		if (!recent || l->health.last_reply_us > recent->health.last_reply_us)
+			recent = l;
+		if (!braid_link_state_live(l->health.state))
+			continue;
+		if (!best || (l->has_transit && (!best->has_transit ||
+						 l->transit_us < best->transit_us)))
+			best = l;
+	}
+	return best ? best : recent;
+}
+
+void braid__rx_link_stats(const struct braid__rx_link *l, struct braid_link_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = l->id;
+	strcpy(out->name, l->name);
+	out->state = l->health.state;
+	out->jitter_ms = l->jitter.jitter_us / 1000.0;
+	out->packets_sent = l->packets_sent;
+	out->bytes_sent = l->bytes_sent;
+	out->packets_received = l->packets_received;
+	out->bytes_received = l->bytes_received;
+	out->down_events = l->down_events;
+}

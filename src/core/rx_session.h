@@ -1,0 +1,68 @@
+/* Internal: one session at the receiver — its links, its reorder buffer, its clock
+ * offset. Sessions share nothing, so one sender's trouble never touches another's. */
+#ifndef BRAID_CORE_RX_SESSION_H
+#define BRAID_CORE_RX_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "braid/addr.h"
+#include "braid/link.h"
+#include "braid/receiver.h"
+#include "braid/rxbuf.h"
+#include "braid/stats.h"
+#include "braid/wire.h"
+
+#define BRAID__RX_MAX_LINKS 32
+
+struct braid__rx_link {
+	bool used;
+	uint16_t id;
+	char name[BRAID_LINK_NAME_MAX + 1];
+	struct braid_addr addr; /* where it was last heard from; replies go there */
+	struct braid_link_health health;
+	struct braid_jitter jitter;
+	double transit_us;      /* smoothed arrival - send time: compares links' delays */
+	bool has_transit;
+	uint64_t data_received; /* reported back in probe replies */
+	uint64_t packets_received, bytes_received, packets_sent, bytes_sent;
+	uint32_t down_events;
+};
+
+struct braid__rx_session {
+	bool used;
+	bool closing; /* BYE seen: ends once everything held is released */
+	uint32_t id;
+	uint8_t sender_nonce[BRAID_NONCE_SIZE];
+	uint8_t receiver_nonce[BRAID_NONCE_SIZE];
+	uint8_t key[16];
+	bool keyed;
+	struct braid__rx_link links[BRAID__RX_MAX_LINKS];
+	struct braid_rxbuf *rxbuf;
+	int64_t offset_us; /* min over packets of (arrival - sender timestamp) */
+	bool has_offset;
+	uint64_t ts_highest, seq_highest; /* extended; start at 2^32 so older values fit below */
+	bool seen_data;
+	uint64_t last_heard_us;
+	uint32_t reverse_seq;
+	struct braid_session_stats stats;
+};
+
+int braid__rx_session_init(struct braid__rx_session *s, uint32_t id, size_t reorder_capacity,
+			   uint64_t now_us);
+void braid__rx_session_free(struct braid__rx_session *s);
+struct braid__rx_link *braid__rx_session_link(struct braid__rx_session *s, uint16_t link_id);
+/* Finds or adds a link. NULL when the session has no room left. */
+struct braid__rx_link *braid__rx_session_add_link(struct braid__rx_session *s, uint16_t link_id,
+						  const char *name, uint64_t now_us);
+/* The far side was heard on a link: liveness, NAT rebinding. True when its state changed. */
+bool braid__rx_link_heard(struct braid__rx_link *l, const struct braid_health_settings *hs,
+			  const struct braid_addr *from, uint64_t now_us);
+/* Stores a data packet for release. */
+void braid__rx_session_data(struct braid__rx_session *s, struct braid__rx_link *l,
+			    const struct braid_packet *p, uint64_t latency_us, uint64_t now_us);
+/* The live link with the lowest delay (for reverse traffic); the last heard when none is. */
+struct braid__rx_link *braid__rx_session_best_link(struct braid__rx_session *s);
+void braid__rx_link_stats(const struct braid__rx_link *l, struct braid_link_stats *out);
+
+#endif

@@ -1,0 +1,638 @@
+/* The sending side of a session. Media goes into the history first; what leaves is a
+ * queue of small descriptors (which packet, which link) encoded straight into the caller's
+ * buffer at poll time, so a packet sent on three links is copied once. */
+#include "braid/sender.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "braid/error.h"
+#include "history.h"
+#include "pktq.h"
+#include "sender_link.h"
+
+#define TX_QUEUE_SIZE 65536
+#define OUTPUT_QUEUE_SIZE 1024
+#define EVENT_QUEUE_SIZE 64
+#define NACK_MAX_RESENDS 1024
+
+struct tx_item {
+	uint8_t type;  /* BRAID_PKT_* */
+	uint8_t flags; /* BRAID_FLAG_RETRANSMIT */
+	uint8_t slot;
+	uint64_t seq;  /* DATA */
+};
+
+struct braid_sender {
+	struct braid_sender_settings settings;
+	uint8_t *psk;
+	uint8_t key[16];
+	bool has_key;
+	uint8_t receiver_nonce[BRAID_NONCE_SIZE];
+	uint64_t now;
+	bool closing;
+
+	struct braid__sender_link links[BRAID_MAX_LINKS];
+	uint16_t next_link_id;
+	struct braid_sched sched;
+	struct braid_sched_link sched_links[BRAID_MAX_LINKS];
+	uint8_t sched_slot[BRAID_MAX_LINKS];
+	size_t sched_count;
+
+	struct braid__history history;
+	uint64_t next_seq;    /* next sequence number for pushed media */
+	uint64_t next_unsent; /* first pushed packet not yet scheduled */
+
+	struct tx_item *tx;
+	size_t tx_head, tx_count;
+	struct braid__pktq output;
+	uint64_t reverse_highest;
+	uint64_t reverse_window; /* bit i: reverse_highest - i was seen */
+	bool reverse_seen;
+
+	struct braid_event events[EVENT_QUEUE_SIZE];
+	size_t event_head, event_count;
+
+	struct braid_sender_stats stats;
+};
+
+void braid_sender_settings_default(struct braid_sender_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->mode = BRAID_SCHED_BROADCAST;
+	s->latency_us = 1000000;
+	braid_health_settings_default(&s->health);
+	s->history_packets = 16384;
+}
+
+static void push_event(struct braid_sender *s, const struct braid_event *ev)
+{
+	if (s->event_count == EVENT_QUEUE_SIZE) { /* keep the newest */
+		s->event_head = (s->event_head + 1) % EVENT_QUEUE_SIZE;
+		s->event_count--;
+	}
+	s->events[(s->event_head + s->event_count++) % EVENT_QUEUE_SIZE] = *ev;
+}
+
+static bool tx_push(struct braid_sender *s, uint8_t type, uint8_t flags, size_t slot,
+		    uint64_t seq)
+{
+	if (s->tx_count == TX_QUEUE_SIZE) {
+		s->stats.queue_drops++;
+		return false;
+	}
+	struct tx_item *it = &s->tx[(s->tx_head + s->tx_count++) % TX_QUEUE_SIZE];
+	it->type = type;
+	it->flags = flags;
+	it->slot = (uint8_t)slot;
+	it->seq = seq;
+	return true;
+}
+
+/* The scheduler sees the links whose handshake is done, in slot order. */
+static void rebuild_sched(struct braid_sender *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
+		struct braid__sender_link *l = &s->links[i];
+		if (!l->used || !l->acked)
+			continue;
+		s->sched_links[n] = (struct braid_sched_link){
+			.id = l->id, .state = l->health.state,
+			.weight = l->weight, .priority = l->priority,
+		};
+		s->sched_slot[n++] = (uint8_t)i;
+	}
+	s->sched_count = n;
+	if (s->sched.next >= n)
+		s->sched.next = 0;
+}
+
+static void sync_sched_state(struct braid_sender *s)
+{
+	for (size_t i = 0; i < s->sched_count; i++)
+		s->sched_links[i].state = s->links[s->sched_slot[i]].health.state;
+}
+
+/* Sends one history entry on the links the policy picks. `avoid` (a slot, or -1) is left
+ * out when another link can take it. Returns false when no link could. */
+static bool schedule_entry(struct braid_sender *s, struct braid__history_entry *e, uint8_t flags,
+			   int avoid)
+{
+	size_t picked[BRAID_MAX_LINKS];
+	size_t n = braid_sched_pick(&s->sched, s->sched_links, s->sched_count, picked,
+				    BRAID_MAX_LINKS);
+	size_t sent = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t slot = s->sched_slot[picked[i]];
+		if ((int)slot == avoid && n > 1)
+			continue;
+		if (tx_push(s, BRAID_PKT_DATA, flags, slot, e->seq)) {
+			e->link_mask |= (uint64_t)1 << slot;
+			sent++;
+		}
+	}
+	if (sent && (flags & BRAID_FLAG_RETRANSMIT))
+		s->stats.retransmitted += sent;
+	return sent > 0;
+}
+
+static bool expired(const struct braid_sender *s, const struct braid__history_entry *e)
+{
+	return s->now - e->pushed_us > s->settings.latency_us;
+}
+
+/* Media pushed before any link finished its handshake waits here; send what is still
+ * useful once one has. */
+static void flush_pending(struct braid_sender *s)
+{
+	if (!s->sched_count)
+		return;
+	for (; s->next_unsent < s->next_seq; s->next_unsent++) {
+		struct braid__history_entry *e = braid__history_get(&s->history, s->next_unsent);
+		if (!e || expired(s, e)) {
+			s->stats.expired++;
+			continue;
+		}
+		if (!schedule_entry(s, e, 0, -1))
+			break;
+	}
+}
+
+struct braid_sender *braid_sender_new(const struct braid_sender_settings *set, uint64_t now_us)
+{
+	if (!set || set->session_id == 0 || set->mode >= BRAID_SCHED_MODE_COUNT ||
+	    set->history_packets == 0 || set->health.probe_interval_us == 0 ||
+	    (set->psk && set->psk_len == 0))
+		return NULL;
+	struct braid_sender *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->settings = *set;
+	s->now = now_us;
+	braid_sched_init(&s->sched, set->mode);
+	s->tx = calloc(TX_QUEUE_SIZE, sizeof(*s->tx));
+	if (set->psk) {
+		s->psk = malloc(set->psk_len);
+		if (s->psk)
+			memcpy(s->psk, set->psk, set->psk_len);
+	}
+	s->settings.psk = s->psk;
+	if (!s->tx || (set->psk && !s->psk) ||
+	    braid__history_init(&s->history, set->history_packets) < 0 ||
+	    braid__pktq_init(&s->output, OUTPUT_QUEUE_SIZE) < 0) {
+		braid_sender_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void braid_sender_free(struct braid_sender *s)
+{
+	if (!s)
+		return;
+	braid__history_free(&s->history);
+	braid__pktq_free(&s->output);
+	free(s->tx);
+	free(s->psk);
+	free(s);
+}
+
+static int slot_of(const struct braid_sender *s, uint16_t link_id)
+{
+	for (int i = 0; i < BRAID_MAX_LINKS; i++)
+		if (s->links[i].used && s->links[i].id == link_id)
+			return i;
+	return -1;
+}
+
+int braid_sender_add_link(struct braid_sender *s, const struct braid_link_config *cfg,
+			  uint64_t now_us)
+{
+	if (!cfg || !cfg->name || !braid__link_name_valid(cfg->name))
+		return BRAID_ERR_INVAL;
+	int free_slot = -1;
+	for (int i = 0; i < BRAID_MAX_LINKS; i++) {
+		if (s->links[i].used && strcmp(s->links[i].name, cfg->name) == 0)
+			return BRAID_ERR_EXISTS;
+		if (!s->links[i].used && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot < 0)
+		return BRAID_ERR_FULL;
+	s->now = now_us;
+	struct braid__sender_link *l = &s->links[free_slot];
+	braid__sender_link_init(l, s->next_link_id++, cfg, now_us);
+	return l->id;
+}
+
+/* Packets sent on a link that just failed, after the last probe it answered, may be
+ * lost: send them again on the others, as long as they can still make the deadline. */
+static void failover(struct braid_sender *s, size_t slot)
+{
+	struct braid__sender_link *l = &s->links[slot];
+	uint64_t margin = l->rtt.has_sample ? l->rtt.srtt_us : s->settings.health.probe_interval_us;
+	uint64_t since = l->last_answered_probe_us > margin ? l->last_answered_probe_us - margin : 0;
+	uint64_t live_mask = 0;
+	for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
+		if (i != slot && s->links[i].used && s->links[i].acked &&
+		    braid_link_state_live(s->links[i].health.state))
+			live_mask |= (uint64_t)1 << i;
+	uint64_t count = 0;
+	for (uint64_t seq = s->next_unsent; seq-- > 0;) {
+		struct braid__history_entry *e = braid__history_get(&s->history, seq);
+		if (!e || e->pushed_us < since || expired(s, e))
+			break;
+		if (!(e->link_mask & ((uint64_t)1 << slot)) || (e->link_mask & live_mask))
+			continue;
+		if (schedule_entry(s, e, BRAID_FLAG_RETRANSMIT, (int)slot))
+			count++;
+	}
+	s->stats.failovers++;
+	struct braid_event ev = { .kind = BRAID_EVENT_FAILOVER, .time_us = s->now,
+				  .session_id = s->settings.session_id, .link_id = l->id,
+				  .count = count };
+	push_event(s, &ev);
+}
+
+int braid_sender_remove_link(struct braid_sender *s, uint16_t link_id, uint64_t now_us)
+{
+	int slot = slot_of(s, link_id);
+	if (slot < 0)
+		return BRAID_ERR_LINK;
+	s->now = now_us;
+	struct braid__sender_link *l = &s->links[slot];
+	bool was_live = l->acked && braid_link_state_live(l->health.state);
+	l->health.state = BRAID_LINK_DOWN;
+	l->acked = false;
+	rebuild_sched(s);
+	if (was_live)
+		failover(s, (size_t)slot);
+	l->used = false;
+	return 0;
+}
+
+int braid_sender_push(struct braid_sender *s, const uint8_t *payload, size_t len, uint64_t now_us)
+{
+	s->now = now_us;
+	if (len > BRAID_MAX_PAYLOAD || (len && !payload)) {
+		s->stats.rejected_input++;
+		return len > BRAID_MAX_PAYLOAD ? BRAID_ERR_TOO_BIG : BRAID_ERR_INVAL;
+	}
+	struct braid__history_entry *e = braid__history_put(&s->history, s->next_seq, now_us,
+							    payload, len);
+	if (!e) {
+		s->stats.rejected_input++;
+		return BRAID_ERR_NOMEM;
+	}
+	s->next_seq++;
+	s->stats.packets_in++;
+	s->stats.bytes_in += len;
+	flush_pending(s);
+	return 0;
+}
+
+static void set_link_state(struct braid_sender *s, size_t slot, enum braid_link_state old)
+{
+	struct braid__sender_link *l = &s->links[slot];
+	struct braid_event ev = { .kind = BRAID_EVENT_LINK_STATE, .time_us = s->now,
+				  .session_id = s->settings.session_id, .link_id = l->id,
+				  .old_state = old, .new_state = l->health.state };
+	push_event(s, &ev);
+	sync_sched_state(s);
+	if (l->health.state == BRAID_LINK_DOWN && braid_link_state_live(old)) {
+		l->down_events++;
+		failover(s, slot);
+	}
+}
+
+static void on_hello_ack(struct braid_sender *s, size_t slot, const struct braid_packet *p)
+{
+	struct braid__sender_link *l = &s->links[slot];
+	const struct braid_hello_ack *ack = &p->body.hello_ack;
+	if (memcmp(ack->sender_nonce, s->settings.nonce, BRAID_NONCE_SIZE) != 0) {
+		s->stats.drops.unknown_session++;
+		return;
+	}
+	if (!s->has_key || memcmp(ack->receiver_nonce, s->receiver_nonce, BRAID_NONCE_SIZE)) {
+		/* A new receiver instance (or the first answer): agree on a fresh key. */
+		memcpy(s->receiver_nonce, ack->receiver_nonce, BRAID_NONCE_SIZE);
+		if (s->psk)
+			braid_wire_session_key(s->psk, s->settings.psk_len, s->settings.session_id,
+					       s->settings.nonce, s->receiver_nonce, s->key);
+		s->has_key = true;
+	}
+	enum braid_link_state old = l->health.state;
+	bool changed = braid__sender_link_on_reply(l, &s->settings.health, s->now,
+						   ack->echo_timestamp_us, NULL);
+	if (!l->acked) {
+		l->acked = true;
+		rebuild_sched(s);
+	}
+	if (changed)
+		set_link_state(s, slot, old);
+	flush_pending(s);
+}
+
+static void on_probe_reply(struct braid_sender *s, size_t slot, const struct braid_packet *p)
+{
+	struct braid__sender_link *l = &s->links[slot];
+	enum braid_link_state old = l->health.state;
+	if (braid__sender_link_on_reply(l, &s->settings.health, s->now,
+					p->body.probe_reply.echo_timestamp_us, &p->body.probe_reply))
+		set_link_state(s, slot, old);
+}
+
+static bool reverse_is_new(struct braid_sender *s, uint32_t seq32)
+{
+	uint64_t seq = braid_extend32(seq32, s->reverse_highest);
+	if (!s->reverse_seen || seq > s->reverse_highest) {
+		uint64_t shift = s->reverse_seen ? seq - s->reverse_highest : 64;
+		s->reverse_window = shift >= 64 ? 0 : s->reverse_window << shift;
+		s->reverse_window |= 1;
+		s->reverse_highest = seq;
+		s->reverse_seen = true;
+		return true;
+	}
+	uint64_t age = s->reverse_highest - seq;
+	if (age >= 64 || (s->reverse_window >> age) & 1)
+		return false;
+	s->reverse_window |= (uint64_t)1 << age;
+	return true;
+}
+
+static void on_reverse(struct braid_sender *s, const struct braid_packet *p)
+{
+	const struct braid_data *d = &p->body.data;
+	if (!reverse_is_new(s, d->seq))
+		return;
+	struct braid__pkt *out = braid__pktq_push(&s->output, d->payload_len);
+	if (!out) {
+		s->stats.queue_drops++;
+		return;
+	}
+	if (d->payload_len)
+		memcpy(out->buf, d->payload, d->payload_len);
+	s->stats.reverse_packets++;
+	s->stats.reverse_bytes += d->payload_len;
+}
+
+/* The live link with the lowest smoothed RTT, or -1. */
+static int best_link(const struct braid_sender *s)
+{
+	int best = -1;
+	for (size_t i = 0; i < s->sched_count; i++) {
+		const struct braid__sender_link *l = &s->links[s->sched_slot[i]];
+		if (!braid_link_state_live(l->health.state))
+			continue;
+		if (best < 0 || l->rtt.srtt_us < s->links[best].rtt.srtt_us)
+			best = s->sched_slot[i];
+	}
+	return best;
+}
+
+static void on_nack(struct braid_sender *s, const struct braid_packet *p)
+{
+	int slot = best_link(s);
+	unsigned budget = NACK_MAX_RESENDS;
+	if (slot < 0)
+		return;
+	for (unsigned i = 0; i < p->body.nack.range_count; i++) {
+		uint64_t first = braid_extend32(p->body.nack.ranges[i].first, s->next_seq);
+		for (uint64_t seq = first; seq < first + p->body.nack.ranges[i].count; seq++) {
+			struct braid__history_entry *e = braid__history_get(&s->history, seq);
+			if (!e || seq >= s->next_unsent || expired(s, e))
+				continue;
+			if (budget-- == 0)
+				return;
+			if (tx_push(s, BRAID_PKT_DATA, BRAID_FLAG_RETRANSMIT, (size_t)slot, seq)) {
+				e->link_mask |= (uint64_t)1 << slot;
+				s->stats.retransmitted++;
+			}
+		}
+	}
+}
+
+/* Checks a datagram's session, link and tag. 0 or the drop reason (counted). */
+static int admit(struct braid_sender *s, uint16_t link_id, const uint8_t *buf, size_t len,
+		 struct braid_header *h)
+{
+	int rc = braid_wire_peek(buf, len, h);
+	if (rc < 0) {
+		s->stats.drops.malformed++;
+		return rc;
+	}
+	if (h->session_id != s->settings.session_id) {
+		s->stats.drops.unknown_session++;
+		return BRAID_ERR_SESSION;
+	}
+	if (h->link_id != link_id) {
+		s->stats.drops.unknown_link++;
+		return BRAID_ERR_LINK;
+	}
+	bool keyed = h->flags & BRAID_FLAG_KEYED;
+	if (s->psk) {
+		bool hello = h->type == BRAID_PKT_HELLO_ACK;
+		const uint8_t *key = hello ? s->psk : s->key;
+		size_t key_len = hello ? s->settings.psk_len : sizeof(s->key);
+		if ((!hello && !s->has_key) || braid_wire_check_tag(buf, len, key, key_len) < 0) {
+			s->stats.drops.auth++;
+			return BRAID_ERR_AUTH;
+		}
+	} else if (keyed) {
+		s->stats.drops.auth++;
+		return BRAID_ERR_AUTH;
+	}
+	return 0;
+}
+
+int braid_sender_handle_datagram(struct braid_sender *s, uint16_t link_id, const uint8_t *buf,
+				 size_t len, uint64_t now_us)
+{
+	s->now = now_us;
+	struct braid_header h;
+	int rc = admit(s, link_id, buf, len, &h);
+	if (rc < 0)
+		return rc;
+	struct braid_packet p;
+	rc = braid_wire_decode(buf, len, &p);
+	if (rc < 0) {
+		if (rc == BRAID_ERR_TOO_BIG)
+			s->stats.drops.oversized++;
+		else
+			s->stats.drops.malformed++;
+		return rc;
+	}
+	size_t slot = (size_t)slot_of(s, link_id);
+	s->links[slot].packets_received++;
+	s->links[slot].bytes_received += len;
+	switch (h.type) {
+	case BRAID_PKT_HELLO_ACK:
+		on_hello_ack(s, slot, &p);
+		break;
+	case BRAID_PKT_PROBE_REPLY:
+		on_probe_reply(s, slot, &p);
+		break;
+	case BRAID_PKT_REVERSE:
+		on_reverse(s, &p);
+		break;
+	case BRAID_PKT_NACK:
+		on_nack(s, &p);
+		break;
+	case BRAID_PKT_BYE: /* the receiver forgot us: register every link again */
+		for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
+			s->links[i].acked = false;
+		s->has_key = false;
+		rebuild_sched(s);
+		break;
+	default:
+		s->stats.drops.malformed++;
+		return BRAID_ERR_TYPE;
+	}
+	return 0;
+}
+
+static int encode_item(struct braid_sender *s, const struct tx_item *it, uint8_t *buf, size_t cap)
+{
+	struct braid__sender_link *l = &s->links[it->slot];
+	struct braid_packet p = { .header = { .type = it->type, .flags = it->flags,
+					      .link_id = l->id,
+					      .session_id = s->settings.session_id } };
+	const uint8_t *key = NULL;
+	size_t key_len = 0;
+	if (s->psk) {
+		bool hello = it->type == BRAID_PKT_HELLO;
+		key = hello ? s->psk : s->key;
+		key_len = hello ? s->settings.psk_len : sizeof(s->key);
+		if (!hello && !s->has_key)
+			return 0;
+	}
+	if (it->type == BRAID_PKT_DATA) {
+		struct braid__history_entry *e = braid__history_get(&s->history, it->seq);
+		if (!e)
+			return 0;
+		p.body.data = (struct braid_data){ .seq = (uint32_t)e->seq,
+						   .timestamp_us = (uint32_t)e->pushed_us,
+						   .payload = e->payload, .payload_len = e->len };
+	} else {
+		braid__sender_link_fill_control(l, &p, s->settings.nonce, s->now);
+	}
+	int n = braid_wire_encode(&p, key, key_len, buf, cap);
+	if (n > 0 && it->type == BRAID_PKT_DATA) {
+		l->packets_sent++;
+		l->bytes_sent += (uint64_t)n;
+		s->stats.packets_out++;
+		s->stats.bytes_out += (uint64_t)n;
+	}
+	return n > 0 ? n : 0;
+}
+
+int braid_sender_poll_transmit(struct braid_sender *s, uint16_t *link_id, uint8_t *buf, size_t cap)
+{
+	while (s->tx_count) {
+		struct tx_item it = s->tx[s->tx_head];
+		s->tx_head = (s->tx_head + 1) % TX_QUEUE_SIZE;
+		s->tx_count--;
+		if (!s->links[it.slot].used)
+			continue;
+		int n = encode_item(s, &it, buf, cap);
+		if (n > 0) {
+			*link_id = s->links[it.slot].id;
+			return n;
+		}
+	}
+	return 0;
+}
+
+long braid_sender_poll_output(struct braid_sender *s, uint8_t *buf, size_t cap)
+{
+	struct braid__pkt *p = braid__pktq_peek(&s->output);
+	if (!p)
+		return -1;
+	size_t n = p->len < cap ? p->len : cap;
+	if (n)
+		memcpy(buf, p->buf, n);
+	braid__pktq_pop(&s->output);
+	return (long)n;
+}
+
+int braid_sender_poll_event(struct braid_sender *s, struct braid_event *ev)
+{
+	if (!s->event_count)
+		return 0;
+	*ev = s->events[s->event_head];
+	s->event_head = (s->event_head + 1) % EVENT_QUEUE_SIZE;
+	s->event_count--;
+	return 1;
+}
+
+uint64_t braid_sender_next_timeout(const struct braid_sender *s)
+{
+	uint64_t next = UINT64_MAX;
+	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
+		const struct braid__sender_link *l = &s->links[i];
+		if (!l->used)
+			continue;
+		uint64_t t = braid_health_deadline(&l->health, &s->settings.health);
+		if (t < next)
+			next = t;
+		if (!s->closing && l->next_probe_us < next)
+			next = l->next_probe_us;
+	}
+	return next;
+}
+
+void braid_sender_handle_timeout(struct braid_sender *s, uint64_t now_us)
+{
+	s->now = now_us;
+	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
+		struct braid__sender_link *l = &s->links[i];
+		if (!l->used)
+			continue;
+		enum braid_link_state old = l->health.state;
+		if (braid_health_on_tick(&l->health, &s->settings.health, now_us))
+			set_link_state(s, i, old);
+		if (s->closing || now_us < l->next_probe_us)
+			continue;
+		/* A link not registered, or silent, says HELLO: that also re-registers it
+		 * with a receiver that forgot the session. */
+		bool hello = !l->acked || l->health.state == BRAID_LINK_DOWN;
+		tx_push(s, hello ? BRAID_PKT_HELLO : BRAID_PKT_PROBE, 0, i, 0);
+		l->next_probe_us = now_us + s->settings.health.probe_interval_us;
+	}
+	flush_pending(s);
+}
+
+void braid_sender_close(struct braid_sender *s, uint64_t now_us)
+{
+	s->now = now_us;
+	s->closing = true;
+	for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
+		if (s->links[i].used && s->links[i].acked)
+			tx_push(s, BRAID_PKT_BYE, 0, i, 0);
+}
+
+void braid_sender_get_stats(const struct braid_sender *s, struct braid_sender_stats *out)
+{
+	*out = s->stats;
+	out->live_links = 0;
+	for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
+		if (s->links[i].used && s->links[i].acked &&
+		    braid_link_state_live(s->links[i].health.state))
+			out->live_links++;
+	out->operational = out->live_links >= s->settings.health.min_operational;
+}
+
+size_t braid_sender_get_link_stats(const struct braid_sender *s, struct braid_link_stats *out,
+				   size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
+		if (!s->links[i].used)
+			continue;
+		if (n < max)
+			braid__sender_link_stats(&s->links[i], &out[n]);
+		n++;
+	}
+	return n;
+}

@@ -1,0 +1,95 @@
+#include "sender_link.h"
+
+#include <string.h>
+
+/* Echoed timestamps older than this are not believed (a stale or forged reply). */
+#define MAX_RTT_US 10000000u
+
+bool braid__link_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > BRAID_LINK_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (name[i] < 0x21 || name[i] > 0x7e)
+			return false;
+	return true;
+}
+
+void braid__sender_link_init(struct braid__sender_link *l, uint16_t id,
+			     const struct braid_link_config *cfg, uint64_t now_us)
+{
+	memset(l, 0, sizeof(*l));
+	l->used = true;
+	l->id = id;
+	strcpy(l->name, cfg->name);
+	l->weight = cfg->weight;
+	l->priority = cfg->priority;
+	braid_health_init(&l->health);
+	l->next_probe_us = now_us; /* say HELLO at once */
+}
+
+void braid__sender_link_fill_control(struct braid__sender_link *l, struct braid_packet *p,
+				     const uint8_t nonce[BRAID_NONCE_SIZE], uint64_t now_us)
+{
+	if (p->header.type == BRAID_PKT_HELLO) {
+		struct braid_hello *h = &p->body.hello;
+		memcpy(h->sender_nonce, nonce, BRAID_NONCE_SIZE);
+		h->timestamp_us = (uint32_t)now_us;
+		h->name_len = (uint8_t)strlen(l->name);
+		memcpy(h->name, l->name, h->name_len + 1u);
+	} else if (p->header.type == BRAID_PKT_PROBE) {
+		uint32_t seq = l->probe_seq++;
+		p->body.probe.probe_seq = seq;
+		p->body.probe.timestamp_us = (uint32_t)now_us;
+		l->probes[seq % BRAID__PROBE_RECORDS] = (struct braid__probe_record){
+			.probe_seq = seq, .sent_us = now_us, .data_sent = l->packets_sent,
+			.valid = true,
+		};
+	}
+}
+
+static void take_loss_sample(struct braid__sender_link *l, const struct braid_probe_reply *reply)
+{
+	struct braid__probe_record *rec = &l->probes[reply->probe_seq % BRAID__PROBE_RECORDS];
+	if (!rec->valid || rec->probe_seq != reply->probe_seq)
+		return;
+	l->received_reported = braid_extend32(reply->received, l->received_reported);
+	braid_loss_add(&l->loss, rec->data_sent, l->received_reported);
+	if (rec->sent_us > l->last_answered_probe_us)
+		l->last_answered_probe_us = rec->sent_us;
+	l->jitter_us = reply->jitter_us;
+	rec->valid = false; /* a duplicated reply must not count twice */
+}
+
+bool braid__sender_link_on_reply(struct braid__sender_link *l,
+				 const struct braid_health_settings *hs, uint64_t now_us,
+				 uint32_t echo_timestamp_us, const struct braid_probe_reply *reply)
+{
+	uint32_t rtt = (uint32_t)now_us - echo_timestamp_us;
+	if (rtt > MAX_RTT_US)
+		return false;
+	braid_rtt_update(&l->rtt, rtt);
+	if (reply)
+		take_loss_sample(l, reply);
+	else if (now_us - rtt > l->last_answered_probe_us)
+		l->last_answered_probe_us = now_us - rtt;
+	return braid_health_on_reply(&l->health, hs, now_us, braid_loss_fraction(&l->loss),
+				     l->rtt.srtt_us);
+}
+
+void braid__sender_link_stats(const struct braid__sender_link *l, struct braid_link_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = l->id;
+	strcpy(out->name, l->name);
+	out->state = l->health.state;
+	out->rtt_ms = (double)l->rtt.srtt_us / 1000.0;
+	out->loss = braid_loss_fraction(&l->loss);
+	out->jitter_ms = l->jitter_us / 1000.0;
+	out->packets_sent = l->packets_sent;
+	out->bytes_sent = l->bytes_sent;
+	out->packets_received = l->packets_received;
+	out->bytes_received = l->bytes_received;
+	out->down_events = l->down_events;
+}

@@ -1,0 +1,57 @@
+/* Internal: one link as the sender sees it — handshake, probes, estimators, health. */
+#ifndef BRAID_CORE_SENDER_LINK_H
+#define BRAID_CORE_SENDER_LINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "braid/link.h"
+#include "braid/sender.h"
+#include "braid/stats.h"
+#include "braid/wire.h"
+
+#define BRAID__PROBE_RECORDS 64
+
+struct braid__probe_record {
+	uint32_t probe_seq;
+	uint64_t sent_us;
+	uint64_t data_sent; /* data datagrams sent on the link before this probe */
+	bool valid;
+};
+
+struct braid__sender_link {
+	bool used;
+	bool acked; /* the receiver answered a HELLO: data may flow */
+	uint16_t id;
+	char name[BRAID_LINK_NAME_MAX + 1];
+	uint32_t weight, priority;
+
+	struct braid_link_health health;
+	struct braid_rtt rtt;
+	struct braid_loss loss;
+	double jitter_us; /* as the receiver measures it */
+
+	uint64_t next_probe_us;
+	uint32_t probe_seq;
+	struct braid__probe_record probes[BRAID__PROBE_RECORDS];
+	uint64_t last_answered_probe_us; /* send time of the newest answered probe */
+	uint64_t received_reported;      /* the receiver's counter, extended */
+
+	uint64_t packets_sent, bytes_sent, packets_received, bytes_received;
+	uint32_t down_events;
+};
+
+bool braid__link_name_valid(const char *name);
+void braid__sender_link_init(struct braid__sender_link *l, uint16_t id,
+			     const struct braid_link_config *cfg, uint64_t now_us);
+/* Fills the control packet (HELLO, PROBE, BYE) whose type is in p->header, and records
+ * a probe as sent at now_us. */
+void braid__sender_link_fill_control(struct braid__sender_link *l, struct braid_packet *p,
+				     const uint8_t nonce[BRAID_NONCE_SIZE], uint64_t now_us);
+/* A HELLO_ACK (reply NULL) or PROBE_REPLY arrived. Returns true when the state changed. */
+bool braid__sender_link_on_reply(struct braid__sender_link *l,
+				 const struct braid_health_settings *hs, uint64_t now_us,
+				 uint32_t echo_timestamp_us, const struct braid_probe_reply *reply);
+void braid__sender_link_stats(const struct braid__sender_link *l, struct braid_link_stats *out);
+
+#endif

@@ -1,0 +1,360 @@
+/* braid wire protocol v1. docs/protocol.md describes every byte; keep the two in step. */
+#include "braid/wire.h"
+
+#include <string.h>
+
+#include "braid/crypto.h"
+#include "braid/error.h"
+
+#define COMMON_SIZE 8
+
+/* Body sizes after the 8-byte common header, for the fixed-size types. */
+enum {
+	PROBE_BODY = 8,
+	PROBE_REPLY_BODY = 16,
+	HELLO_FIXED_BODY = 8 + 4 + 1, /* nonce, timestamp, name length */
+	HELLO_ACK_BODY = 8 + 8 + 4,
+	DATA_BODY = 8,
+	NACK_RANGE_SIZE = 6,
+};
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int uses_hmac(uint8_t type)
+{
+	return type == BRAID_PKT_HELLO || type == BRAID_PKT_HELLO_ACK;
+}
+
+static size_t tag_size(uint8_t type)
+{
+	return uses_hmac(type) ? BRAID_HELLO_TAG_SIZE : BRAID_TAG_SIZE;
+}
+
+int braid_wire_peek(const uint8_t *buf, size_t len, struct braid_header *out)
+{
+	if (!buf || len < COMMON_SIZE)
+		return BRAID_ERR_TRUNCATED;
+	if (buf[0] >> 4 != BRAID_WIRE_VERSION)
+		return BRAID_ERR_VERSION;
+	out->type = buf[0] & 0x0f;
+	if (out->type >= BRAID_PKT_TYPE_COUNT)
+		return BRAID_ERR_TYPE;
+	out->flags = buf[1];
+	if (out->flags & ~BRAID_FLAGS_KNOWN)
+		return BRAID_ERR_MALFORMED;
+	if ((out->flags & BRAID_FLAG_RETRANSMIT) && out->type != BRAID_PKT_DATA)
+		return BRAID_ERR_MALFORMED;
+	out->link_id = get16(buf + 2);
+	out->session_id = get32(buf + 4);
+	return 0;
+}
+
+static int decode_data(const uint8_t *body, size_t len, struct braid_data *d)
+{
+	if (len < DATA_BODY)
+		return BRAID_ERR_TRUNCATED;
+	if (len - DATA_BODY > BRAID_MAX_PAYLOAD)
+		return BRAID_ERR_TOO_BIG;
+	d->seq = get32(body);
+	d->timestamp_us = get32(body + 4);
+	d->payload = body + DATA_BODY;
+	d->payload_len = len - DATA_BODY;
+	return 0;
+}
+
+static int decode_hello(const uint8_t *body, size_t len, struct braid_hello *h)
+{
+	if (len < HELLO_FIXED_BODY)
+		return BRAID_ERR_TRUNCATED;
+	memcpy(h->sender_nonce, body, BRAID_NONCE_SIZE);
+	h->timestamp_us = get32(body + 8);
+	h->name_len = body[12];
+	if (h->name_len > BRAID_LINK_NAME_MAX)
+		return BRAID_ERR_MALFORMED;
+	if (len != HELLO_FIXED_BODY + (size_t)h->name_len)
+		return len < HELLO_FIXED_BODY + (size_t)h->name_len ? BRAID_ERR_TRUNCATED
+								    : BRAID_ERR_MALFORMED;
+	for (size_t i = 0; i < h->name_len; i++) {
+		uint8_t c = body[HELLO_FIXED_BODY + i];
+		if (c < 0x21 || c > 0x7e) /* printable ASCII, no spaces: it ends up in stats */
+			return BRAID_ERR_MALFORMED;
+		h->name[i] = (char)c;
+	}
+	h->name[h->name_len] = '\0';
+	return 0;
+}
+
+static int decode_nack(const uint8_t *body, size_t len, struct braid_nack *n)
+{
+	if (len < 1)
+		return BRAID_ERR_TRUNCATED;
+	n->range_count = body[0];
+	if (n->range_count == 0 || n->range_count > BRAID_NACK_MAX_RANGES)
+		return BRAID_ERR_MALFORMED;
+	if (len != 1 + (size_t)n->range_count * NACK_RANGE_SIZE)
+		return len < 1 + (size_t)n->range_count * NACK_RANGE_SIZE ? BRAID_ERR_TRUNCATED
+									  : BRAID_ERR_MALFORMED;
+	for (unsigned i = 0; i < n->range_count; i++) {
+		const uint8_t *r = body + 1 + i * NACK_RANGE_SIZE;
+		n->ranges[i].first = get32(r);
+		n->ranges[i].count = get16(r + 4);
+		if (n->ranges[i].count == 0)
+			return BRAID_ERR_MALFORMED;
+	}
+	return 0;
+}
+
+static int expect_len(size_t len, size_t want)
+{
+	if (len < want)
+		return BRAID_ERR_TRUNCATED;
+	return len == want ? 0 : BRAID_ERR_MALFORMED;
+}
+
+static int decode_body(uint8_t type, const uint8_t *body, size_t len, struct braid_packet *out)
+{
+	int rc;
+
+	switch (type) {
+	case BRAID_PKT_DATA:
+	case BRAID_PKT_REVERSE:
+		return decode_data(body, len, &out->body.data);
+	case BRAID_PKT_HELLO:
+		return decode_hello(body, len, &out->body.hello);
+	case BRAID_PKT_HELLO_ACK:
+		rc = expect_len(len, HELLO_ACK_BODY);
+		if (rc == 0) {
+			memcpy(out->body.hello_ack.sender_nonce, body, BRAID_NONCE_SIZE);
+			memcpy(out->body.hello_ack.receiver_nonce, body + 8, BRAID_NONCE_SIZE);
+			out->body.hello_ack.echo_timestamp_us = get32(body + 16);
+		}
+		return rc;
+	case BRAID_PKT_PROBE:
+		rc = expect_len(len, PROBE_BODY);
+		if (rc == 0) {
+			out->body.probe.probe_seq = get32(body);
+			out->body.probe.timestamp_us = get32(body + 4);
+		}
+		return rc;
+	case BRAID_PKT_PROBE_REPLY:
+		rc = expect_len(len, PROBE_REPLY_BODY);
+		if (rc == 0) {
+			out->body.probe_reply.probe_seq = get32(body);
+			out->body.probe_reply.echo_timestamp_us = get32(body + 4);
+			out->body.probe_reply.received = get32(body + 8);
+			out->body.probe_reply.jitter_us = get32(body + 12);
+		}
+		return rc;
+	case BRAID_PKT_NACK:
+		return decode_nack(body, len, &out->body.nack);
+	case BRAID_PKT_BYE:
+		return expect_len(len, 0);
+	default:
+		return BRAID_ERR_TYPE;
+	}
+}
+
+int braid_wire_decode(const uint8_t *buf, size_t len, struct braid_packet *out)
+{
+	int rc = braid_wire_peek(buf, len, &out->header);
+	if (rc < 0)
+		return rc;
+	size_t end = len;
+	if (out->header.flags & BRAID_FLAG_KEYED) {
+		size_t tag = tag_size(out->header.type);
+		if (end < COMMON_SIZE + tag)
+			return BRAID_ERR_TRUNCATED;
+		end -= tag;
+	}
+	return decode_body(out->header.type, buf + COMMON_SIZE, end - COMMON_SIZE, out);
+}
+
+static size_t body_size(const struct braid_packet *pkt)
+{
+	switch (pkt->header.type) {
+	case BRAID_PKT_DATA:
+	case BRAID_PKT_REVERSE:
+		return DATA_BODY + pkt->body.data.payload_len;
+	case BRAID_PKT_HELLO:
+		return HELLO_FIXED_BODY + pkt->body.hello.name_len;
+	case BRAID_PKT_HELLO_ACK:
+		return HELLO_ACK_BODY;
+	case BRAID_PKT_PROBE:
+		return PROBE_BODY;
+	case BRAID_PKT_PROBE_REPLY:
+		return PROBE_REPLY_BODY;
+	case BRAID_PKT_NACK:
+		return 1 + (size_t)pkt->body.nack.range_count * NACK_RANGE_SIZE;
+	default:
+		return 0;
+	}
+}
+
+static int check_encodable(const struct braid_packet *pkt)
+{
+	const struct braid_header *h = &pkt->header;
+	if (h->type >= BRAID_PKT_TYPE_COUNT || (h->flags & ~BRAID_FLAG_RETRANSMIT))
+		return BRAID_ERR_INVAL;
+	if ((h->flags & BRAID_FLAG_RETRANSMIT) && h->type != BRAID_PKT_DATA)
+		return BRAID_ERR_INVAL;
+	if ((h->type == BRAID_PKT_DATA || h->type == BRAID_PKT_REVERSE) &&
+	    (pkt->body.data.payload_len > BRAID_MAX_PAYLOAD ||
+	     (pkt->body.data.payload_len && !pkt->body.data.payload)))
+		return BRAID_ERR_TOO_BIG;
+	if (h->type == BRAID_PKT_HELLO && pkt->body.hello.name_len > BRAID_LINK_NAME_MAX)
+		return BRAID_ERR_INVAL;
+	if (h->type == BRAID_PKT_NACK &&
+	    (pkt->body.nack.range_count == 0 || pkt->body.nack.range_count > BRAID_NACK_MAX_RANGES))
+		return BRAID_ERR_INVAL;
+	return 0;
+}
+
+static void encode_body(const struct braid_packet *pkt, uint8_t *b)
+{
+	switch (pkt->header.type) {
+	case BRAID_PKT_DATA:
+	case BRAID_PKT_REVERSE:
+		put32(b, pkt->body.data.seq);
+		put32(b + 4, pkt->body.data.timestamp_us);
+		if (pkt->body.data.payload_len)
+			memcpy(b + DATA_BODY, pkt->body.data.payload, pkt->body.data.payload_len);
+		break;
+	case BRAID_PKT_HELLO:
+		memcpy(b, pkt->body.hello.sender_nonce, BRAID_NONCE_SIZE);
+		put32(b + 8, pkt->body.hello.timestamp_us);
+		b[12] = pkt->body.hello.name_len;
+		memcpy(b + HELLO_FIXED_BODY, pkt->body.hello.name, pkt->body.hello.name_len);
+		break;
+	case BRAID_PKT_HELLO_ACK:
+		memcpy(b, pkt->body.hello_ack.sender_nonce, BRAID_NONCE_SIZE);
+		memcpy(b + 8, pkt->body.hello_ack.receiver_nonce, BRAID_NONCE_SIZE);
+		put32(b + 16, pkt->body.hello_ack.echo_timestamp_us);
+		break;
+	case BRAID_PKT_PROBE:
+		put32(b, pkt->body.probe.probe_seq);
+		put32(b + 4, pkt->body.probe.timestamp_us);
+		break;
+	case BRAID_PKT_PROBE_REPLY:
+		put32(b, pkt->body.probe_reply.probe_seq);
+		put32(b + 4, pkt->body.probe_reply.echo_timestamp_us);
+		put32(b + 8, pkt->body.probe_reply.received);
+		put32(b + 12, pkt->body.probe_reply.jitter_us);
+		break;
+	case BRAID_PKT_NACK:
+		b[0] = pkt->body.nack.range_count;
+		for (unsigned i = 0; i < pkt->body.nack.range_count; i++) {
+			put32(b + 1 + i * NACK_RANGE_SIZE, pkt->body.nack.ranges[i].first);
+			put16(b + 1 + i * NACK_RANGE_SIZE + 4, pkt->body.nack.ranges[i].count);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static void compute_tag(uint8_t type, const uint8_t *key, size_t key_len, const uint8_t *buf,
+			size_t len, uint8_t *tag)
+{
+	if (uses_hmac(type)) {
+		uint8_t mac[BRAID_SHA256_SIZE];
+		struct braid_bytes part = { buf, len };
+		braid_hmac_sha256(key, key_len, &part, 1, mac);
+		memcpy(tag, mac, BRAID_HELLO_TAG_SIZE);
+		return;
+	}
+	uint64_t h = braid_siphash24(key, buf, len);
+	for (int i = 0; i < BRAID_TAG_SIZE; i++)
+		tag[i] = (uint8_t)(h >> (56 - 8 * i));
+}
+
+static int key_usable(uint8_t type, size_t key_len)
+{
+	return uses_hmac(type) ? key_len > 0 : key_len >= BRAID_SIPHASH_KEY_SIZE;
+}
+
+int braid_wire_encode(const struct braid_packet *pkt, const uint8_t *key, size_t key_len,
+		      uint8_t *buf, size_t cap)
+{
+	int rc = check_encodable(pkt);
+	if (rc < 0)
+		return rc;
+	uint8_t type = pkt->header.type;
+	if (key && !key_usable(type, key_len))
+		return BRAID_ERR_INVAL;
+	size_t len = COMMON_SIZE + body_size(pkt);
+	size_t total = len + (key ? tag_size(type) : 0);
+	if (!buf || total > cap)
+		return BRAID_ERR_TOO_BIG;
+	buf[0] = (uint8_t)(BRAID_WIRE_VERSION << 4 | type);
+	buf[1] = (uint8_t)(pkt->header.flags | (key ? BRAID_FLAG_KEYED : 0));
+	put16(buf + 2, pkt->header.link_id);
+	put32(buf + 4, pkt->header.session_id);
+	encode_body(pkt, buf + COMMON_SIZE);
+	if (key)
+		compute_tag(type, key, key_len, buf, len, buf + len);
+	return (int)total;
+}
+
+int braid_wire_check_tag(const uint8_t *buf, size_t len, const uint8_t *key, size_t key_len)
+{
+	struct braid_header h;
+	if (!key || braid_wire_peek(buf, len, &h) < 0 || !(h.flags & BRAID_FLAG_KEYED))
+		return BRAID_ERR_AUTH;
+	size_t tag = tag_size(h.type);
+	if (!key_usable(h.type, key_len) || len < COMMON_SIZE + tag)
+		return BRAID_ERR_AUTH;
+	uint8_t expected[BRAID_HELLO_TAG_SIZE];
+	compute_tag(h.type, key, key_len, buf, len - tag, expected);
+	return braid_equal_ct(expected, buf + len - tag, tag) ? 0 : BRAID_ERR_AUTH;
+}
+
+uint64_t braid_extend32(uint32_t value, uint64_t reference)
+{
+	/* Pick the 64-bit value with these low 32 bits that lies within 2^31 of reference. */
+	uint64_t candidate = (reference & ~(uint64_t)0xffffffffu) | value;
+	if (candidate + 0x80000000u < reference && candidate + 0x100000000u > candidate)
+		candidate += 0x100000000u;
+	else if (candidate > reference + 0x80000000u && candidate >= 0x100000000u)
+		candidate -= 0x100000000u;
+	return candidate;
+}
+
+void braid_wire_session_key(const uint8_t *psk, size_t psk_len, uint32_t session_id,
+			    const uint8_t sender_nonce[BRAID_NONCE_SIZE],
+			    const uint8_t receiver_nonce[BRAID_NONCE_SIZE], uint8_t key[16])
+{
+	static const char label[] = "braid v1 session";
+	uint8_t sid[4];
+	put32(sid, session_id);
+	struct braid_bytes parts[] = {
+		{ label, sizeof(label) - 1 },
+		{ sid, sizeof(sid) },
+		{ sender_nonce, BRAID_NONCE_SIZE },
+		{ receiver_nonce, BRAID_NONCE_SIZE },
+	};
+	uint8_t mac[BRAID_SHA256_SIZE];
+	braid_hmac_sha256(psk, psk_len, parts, sizeof(parts) / sizeof(parts[0]), mac);
+	memcpy(key, mac, 16);
+}
