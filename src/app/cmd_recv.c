@@ -105,6 +105,12 @@ int braid_cmd_recv(int argc, char **argv)
 		braid_loop_free(loop);
 		return 1;
 	}
+	struct braid_addr bound;
+	char a[64];
+	braid_recv_node_listen_addr(node, &bound);
+	fprintf(stderr, "braid recv: listening on %s, latency %llu ms\n",
+		braid_addr_format(&bound, a, sizeof(a)),
+		(unsigned long long)(cfg.core.latency_us / 1000));
 	int rc = braid_loop_run(loop);
 	/* Release what is still held before the final figures, so they count it. */
 	braid_recv_node_flush(node);

@@ -130,6 +130,12 @@ int braid_cmd_send(int argc, char **argv)
 		braid_loop_free(loop);
 		return 1;
 	}
+	struct braid_addr bound;
+	char a[64];
+	if (braid_send_node_input_addr(node, &bound) == 0)
+		fprintf(stderr, "braid send: input on %s, %zu links, mode %s\n",
+			braid_addr_format(&bound, a, sizeof(a)), cfg.link_count,
+			braid_sched_mode_name(cfg.core.mode));
 	int rc = braid_loop_run(loop);
 	braid_send_node_report(node, true);
 	braid_send_node_close(node);

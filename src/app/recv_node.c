@@ -105,6 +105,25 @@ static void deliver(struct braid_recv_node *n, uint32_t session_id, const uint8_
 		n->output_errors++;
 }
 
+/* The sender's name for a link of a session, for events. */
+static const char *link_name(struct braid_recv_node *n, const struct braid_event *ev, char *out)
+{
+	struct braid_session_stats ss;
+	struct braid_link_stats links[BRAID_MAX_LINKS];
+	size_t count = 0;
+	if (ev->kind != BRAID_EVENT_LINK_STATE ||
+	    braid_receiver_session_stats(n->receiver, ev->session_id, &ss, links, BRAID_MAX_LINKS,
+					 &count) < 0)
+		return NULL;
+	for (size_t i = 0; i < count && i < BRAID_MAX_LINKS; i++) {
+		if (links[i].id == ev->link_id) {
+			strcpy(out, links[i].name);
+			return out;
+		}
+	}
+	return NULL;
+}
+
 static void drain(struct braid_recv_node *n)
 {
 	uint64_t now = braid_loop_now(n->loop);
@@ -129,10 +148,13 @@ static void drain(struct braid_recv_node *n)
 	while (braid_receiver_poll_event(n->receiver, &ev)) {
 		if (ev.kind == BRAID_EVENT_SESSION_END)
 			close_output(n, ev.session_id);
+		char name[BRAID_LINK_NAME_MAX + 1];
+		const char *link = link_name(n, &ev, name);
+		braid_report_event_json(&n->report, &ev, link);
 		if (n->cfg.on_event)
-			n->cfg.on_event(n->cfg.event_arg, &ev, NULL);
+			n->cfg.on_event(n->cfg.event_arg, &ev, link);
 		else
-			braid_report_event(&n->report, &ev, NULL);
+			braid_report_event(&n->report, &ev, link);
 	}
 	uint64_t next = braid_receiver_next_timeout(n->receiver);
 	if (next == UINT64_MAX)

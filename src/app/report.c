@@ -207,6 +207,41 @@ void braid_report_receiver(struct braid_report *r, const struct braid_receiver *
 	r->live = r->live || (live != (r->live && !final));
 }
 
+static const char *event_name(enum braid_event_kind kind)
+{
+	switch (kind) {
+	case BRAID_EVENT_LINK_STATE:
+		return "link_state";
+	case BRAID_EVENT_FAILOVER:
+		return "failover";
+	case BRAID_EVENT_SESSION_NEW:
+		return "session_start";
+	case BRAID_EVENT_SESSION_END:
+		return "session_end";
+	}
+	return "unknown";
+}
+
+void braid_report_event_json(struct braid_report *r, const struct braid_event *ev,
+			     const char *link_name)
+{
+	if (!r->json)
+		return;
+	fprintf(r->json,
+		"{\"t\":%.3f,\"clock_us\":%llu,\"role\":\"%s\",\"event\":\"%s\",\"session\":\"%08x\"",
+		(double)(ev->time_us - r->start_us) / 1e6, (unsigned long long)ev->time_us, r->role,
+		event_name(ev->kind), ev->session_id);
+	if (ev->kind == BRAID_EVENT_LINK_STATE || ev->kind == BRAID_EVENT_FAILOVER)
+		fprintf(r->json, ",\"link\":\"%s\"", link_name ? link_name : "");
+	if (ev->kind == BRAID_EVENT_LINK_STATE)
+		fprintf(r->json, ",\"from\":\"%s\",\"to\":\"%s\"",
+			braid_link_state_name(ev->old_state), braid_link_state_name(ev->new_state));
+	if (ev->kind == BRAID_EVENT_FAILOVER)
+		fprintf(r->json, ",\"resent\":%llu", (unsigned long long)ev->count);
+	fputs("}\n", r->json);
+	fflush(r->json);
+}
+
 void braid_report_event(struct braid_report *r, const struct braid_event *ev,
 			const char *link_name)
 {
@@ -230,8 +265,7 @@ void braid_report_event(struct braid_report *r, const struct braid_event *ev,
 	default:
 		return;
 	}
-	if (r->live) {
+	if (r->live)
 		live_begin(r);
-	}
 	fprintf(stderr, "[%8.3f] braid %s: %s\n", t, r->role, line);
 }

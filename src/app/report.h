@@ -51,4 +51,8 @@ void braid_report_receiver(struct braid_report *r, const struct braid_receiver *
 void braid_report_event(struct braid_report *r, const struct braid_event *ev,
 			const char *link_name);
 
+/* The same event as a JSON line in the stats stream (when there is one). */
+void braid_report_event_json(struct braid_report *r, const struct braid_event *ev,
+			     const char *link_name);
+
 #endif

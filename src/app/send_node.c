@@ -105,6 +105,7 @@ static void drain_events(struct braid_send_node *n)
 	struct braid_event ev;
 	while (braid_sender_poll_event(n->sender, &ev)) {
 		const char *name = link_name(n, ev.link_id);
+		braid_report_event_json(&n->report, &ev, name);
 		if (n->cfg.on_event)
 			n->cfg.on_event(n->cfg.event_arg, &ev, name);
 		else
