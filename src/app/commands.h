@@ -6,5 +6,6 @@
 int braid_cmd_send(int argc, char **argv);
 int braid_cmd_recv(int argc, char **argv);
 int braid_cmd_demo(int argc, char **argv);
+int braid_cmd_emu(int argc, char **argv);
 
 #endif

@@ -60,6 +60,7 @@ static void check(struct braid_demo_stream *s, const uint8_t *buf, size_t len)
 		s->stats.disordered++;
 		return;
 	}
+	s->stats.skipped += seq - s->expected;
 	s->expected = seq + 1;
 	s->stats.received++;
 	s->stats.bytes_received += len;

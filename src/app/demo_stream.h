@@ -14,6 +14,7 @@ struct braid_demo_stream_stats {
 	uint64_t sent, bytes_sent;
 	uint64_t received, bytes_received; /* in order and intact */
 	uint64_t missing;                  /* sent, never received */
+	uint64_t skipped;                  /* passed over at the output: lost for good */
 	uint64_t disordered;               /* arrived after a later one, or twice */
 	uint64_t corrupt;
 };

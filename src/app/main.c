@@ -12,6 +12,7 @@ static const struct {
 	{ "send", braid_cmd_send, "spread a UDP stream over several links" },
 	{ "recv", braid_cmd_recv, "merge the links and release the stream" },
 	{ "demo", braid_cmd_demo, "show bonding on loopback, no setup" },
+	{ "emu", braid_cmd_emu, "emulate links: rate, delay, loss, outages" },
 };
 
 static void usage(FILE *f)

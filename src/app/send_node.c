@@ -14,6 +14,7 @@
 
 #define BATCH 32
 #define TS_DATAGRAM (7 * 188)
+#define SOCKET_RETRY_US 2000000
 
 struct link_io {
 	struct braid_send_node *node;
@@ -23,6 +24,7 @@ struct link_io {
 	struct braid_addr dest;
 	struct braid_datagram batch[BATCH];
 	size_t pending;
+	bool announced_ok;
 };
 
 struct braid_send_node {
@@ -33,7 +35,7 @@ struct braid_send_node {
 	struct braid_addr encoder; /* where the stream comes from; replies go back there */
 	struct link_io links[BRAID_MAX_LINKS];
 	size_t link_count;
-	struct braid_timer core_timer, stats_timer, stdin_timer, finish_timer;
+	struct braid_timer core_timer, stats_timer, stdin_timer, finish_timer, socket_timer;
 	struct braid_report report;
 	uint8_t stdin_buf[TS_DATAGRAM];
 	size_t stdin_fill;
@@ -55,7 +57,7 @@ static const char *link_name(const struct braid_send_node *n, uint16_t id)
 
 static void flush_link(struct link_io *l)
 {
-	if (l->pending)
+	if (l->pending && l->fd >= 0)
 		braid_udp_send_batch(l->fd, l->batch, l->pending);
 	l->pending = 0;
 }
@@ -249,6 +251,58 @@ static int open_input(struct braid_send_node *n, char *err, size_t err_len)
 	return braid_loop_add_fd(n->loop, n->input_fd, EPOLLIN, on_input, n);
 }
 
+/* (Re)opens a link's socket. A link whose interface or address is missing stays in the
+ * session, down, and is tried again every SOCKET_RETRY_US: modems come and go. */
+static int open_link_socket(struct braid_send_node *n, struct link_io *l)
+{
+	const struct braid_link_spec *spec = &n->cfg.links[l - n->links];
+	struct braid_udp_options opt = {
+		.bind = spec->bind.len ? &spec->bind : NULL,
+		.family = l->dest.u.sa.sa_family,
+		.device = spec->dev[0] ? spec->dev : NULL,
+	};
+	int fd = braid_udp_open(&opt);
+	if (fd < 0)
+		return -1;
+	if (braid_loop_add_fd(n->loop, fd, EPOLLIN, on_link, l) < 0) {
+		close(fd);
+		return -1;
+	}
+	l->fd = fd;
+	return 0;
+}
+
+static void close_link_socket(struct braid_send_node *n, struct link_io *l)
+{
+	if (l->fd < 0)
+		return;
+	braid_loop_del_fd(n->loop, l->fd);
+	close(l->fd);
+	l->fd = -1;
+}
+
+static void on_socket_timer(struct braid_loop *loop, void *arg)
+{
+	struct braid_send_node *n = arg;
+	struct braid_link_stats stats[BRAID_MAX_LINKS];
+	size_t count = braid_sender_get_link_stats(n->sender, stats, BRAID_MAX_LINKS);
+	for (size_t i = 0; i < n->link_count && i < count; i++) {
+		struct link_io *l = &n->links[i];
+		const struct braid_link_spec *spec = &n->cfg.links[i];
+		bool bound = spec->dev[0] || spec->bind.len;
+		/* A socket bound to an interface that went away and came back is dead for good
+		 * (the interface has a new index): renew sockets of down links. */
+		if (l->fd >= 0 && !(bound && stats[i].state == BRAID_LINK_DOWN))
+			continue;
+		close_link_socket(n, l);
+		if (open_link_socket(n, l) == 0 && !l->announced_ok) {
+			fprintf(stderr, "braid send: link %s: socket open\n", l->name);
+			l->announced_ok = true;
+		}
+	}
+	braid_timer_start(loop, &n->socket_timer, braid_loop_now(loop) + SOCKET_RETRY_US);
+}
+
 static int open_link(struct braid_send_node *n, size_t i, uint8_t *buffers, char *err,
 		     size_t err_len)
 {
@@ -257,17 +311,6 @@ static int open_link(struct braid_send_node *n, size_t i, uint8_t *buffers, char
 	l->node = n;
 	strcpy(l->name, spec->name);
 	l->dest = spec->to.len ? spec->to : n->cfg.to;
-	struct braid_udp_options opt = {
-		.bind = spec->bind.len ? &spec->bind : NULL,
-		.family = l->dest.u.sa.sa_family,
-		.device = spec->dev[0] ? spec->dev : NULL,
-	};
-	l->fd = braid_udp_open(&opt);
-	if (l->fd < 0) {
-		snprintf(err, err_len, "link %s: cannot open its socket: %s", spec->name,
-			 strerror(errno));
-		return -1;
-	}
 	for (size_t b = 0; b < BATCH; b++) {
 		l->batch[b].buf = buffers + b * BRAID_MAX_DATAGRAM;
 		l->batch[b].cap = BRAID_MAX_DATAGRAM;
@@ -281,7 +324,13 @@ static int open_link(struct braid_send_node *n, size_t i, uint8_t *buffers, char
 	}
 	l->link_id = (uint16_t)id;
 	n->link_count = i + 1;
-	return braid_loop_add_fd(n->loop, l->fd, EPOLLIN, on_link, l);
+	if (open_link_socket(n, l) == 0) {
+		l->announced_ok = true;
+	} else {
+		fprintf(stderr, "braid send: link %s: cannot open its socket (%s); retrying\n",
+			spec->name, strerror(errno));
+	}
+	return 0;
 }
 
 static void draw_identity(struct braid_sender_settings *core)
@@ -328,6 +377,7 @@ struct braid_send_node *braid_send_node_open(struct braid_loop *loop,
 	braid_timer_init(&n->stats_timer, on_stats_timer, n);
 	braid_timer_init(&n->stdin_timer, on_stdin_timer, n);
 	braid_timer_init(&n->finish_timer, on_finish, n);
+	braid_timer_init(&n->socket_timer, on_socket_timer, n);
 	for (size_t b = 0; b < BATCH; b++) {
 		n->rx[b].buf = n->buffers + per_link * cfg->link_count + b * (per_link / BATCH);
 		n->rx[b].cap = BRAID_MAX_DATAGRAM;
@@ -357,6 +407,7 @@ struct braid_send_node *braid_send_node_open(struct braid_loop *loop,
 	}
 	if (cfg->stats_interval_us && (cfg->stats_path || n->report.live))
 		braid_timer_start(loop, &n->stats_timer, now + cfg->stats_interval_us);
+	braid_timer_start(loop, &n->socket_timer, now + SOCKET_RETRY_US);
 	braid_sender_handle_timeout(n->sender, now);
 	pump(n);
 	return n;
@@ -374,12 +425,9 @@ void braid_send_node_close(struct braid_send_node *n)
 	braid_timer_stop(n->loop, &n->stats_timer);
 	braid_timer_stop(n->loop, &n->stdin_timer);
 	braid_timer_stop(n->loop, &n->finish_timer);
-	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
-		if (n->links[i].fd >= 0) {
-			braid_loop_del_fd(n->loop, n->links[i].fd);
-			close(n->links[i].fd);
-		}
-	}
+	braid_timer_stop(n->loop, &n->socket_timer);
+	for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
+		close_link_socket(n, &n->links[i]);
 	if (n->input_fd >= 0) {
 		braid_loop_del_fd(n->loop, n->input_fd);
 		close(n->input_fd);

@@ -212,7 +212,8 @@ uint64_t braid_health_deadline(const struct braid_link_health *h,
 	if (!braid_link_state_live(h->state))
 		return UINT64_MAX;
 	allowed = silence_allowed(s);
-	if (h->last_reply_us > UINT64_MAX - allowed)
+	if (h->last_reply_us >= UINT64_MAX - allowed)
 		return UINT64_MAX;
-	return h->last_reply_us + allowed;
+	/* on_tick acts once the silence exceeds what is allowed: one microsecond later */
+	return h->last_reply_us + allowed + 1;
 }

@@ -64,10 +64,13 @@ bool braid__rx_link_heard(struct braid__rx_link *l, const struct braid_health_se
 }
 
 static void update_clock(struct braid__rx_session *s, struct braid__rx_link *l, uint64_t ts,
-			 uint64_t now_us)
+			 uint64_t now_us, uint64_t latency_us)
 {
 	int64_t transit = (int64_t)now_us - (int64_t)ts;
-	if (!s->has_offset || transit < s->offset_us) {
+	/* A path faster by more than the whole budget is not a path but a bad timestamp:
+	 * believing it would release everything after it at once. */
+	bool plausible = !s->has_offset || s->offset_us - transit <= (int64_t)latency_us;
+	if (!s->has_offset || (transit < s->offset_us && plausible)) {
 		s->offset_us = transit;
 		s->has_offset = true;
 	}
@@ -96,7 +99,7 @@ void braid__rx_session_data(struct braid__rx_session *s, struct braid__rx_link *
 	if (seq > s->seq_highest)
 		s->seq_highest = seq;
 	l->data_received++;
-	update_clock(s, l, ts, now_us);
+	update_clock(s, l, ts, now_us, latency_us);
 	if (p->header.flags & BRAID_FLAG_RETRANSMIT)
 		s->stats.retransmitted++;
 

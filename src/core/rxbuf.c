@@ -24,6 +24,8 @@ struct braid_rxbuf {
 	uint64_t first_held; /* lowest held sequence number; meaningful when held > 0 */
 	size_t held;
 	bool started;
+	bool released; /* the head has moved past something: it may no longer go back */
+	uint64_t highest; /* highest sequence number ever stored */
 	struct braid_rxbuf_stats stats;
 };
 
@@ -93,6 +95,11 @@ enum braid_rxbuf_result braid_rxbuf_insert(struct braid_rxbuf *rb, uint64_t seq,
 		rb->head = seq;
 		rb->started = true;
 	}
+	if (seq < rb->head && !rb->released && (rb->held == 0 || rb->highest - seq < rb->capacity)) {
+		/* Before the first release, the start is wherever the lowest number is: the
+		 * first arrival may have come over a faster link than its predecessors. */
+		rb->head = seq;
+	}
 	if (seq < rb->head) {
 		rb->stats.late++;
 		return BRAID_RXBUF_LATE;
@@ -102,6 +109,7 @@ enum braid_rxbuf_result braid_rxbuf_insert(struct braid_rxbuf *rb, uint64_t seq,
 		 * outage longer than the window). Follow it rather than stall. */
 		rb->stats.lost += seq - rb->head;
 		rb->head = seq;
+		rb->released = true;
 	}
 	if (!in_window(rb, seq)) {
 		rb->stats.too_far++;
@@ -125,6 +133,8 @@ enum braid_rxbuf_result braid_rxbuf_insert(struct braid_rxbuf *rb, uint64_t seq,
 	slot->used = true;
 	if (rb->held == 0 || seq < rb->first_held)
 		rb->first_held = seq;
+	if (rb->stats.stored == 0 || seq > rb->highest)
+		rb->highest = seq;
 	rb->held++;
 	rb->stats.stored++;
 	return BRAID_RXBUF_STORED;
@@ -166,6 +176,7 @@ long braid_rxbuf_pop(struct braid_rxbuf *rb, uint64_t now_us, uint8_t *buf, size
 	rb->stats.lost += slot->seq - rb->head;
 	rb->stats.released++;
 	rb->head = slot->seq + 1;
+	rb->released = true;
 	free(slot->payload);
 	slot->payload = NULL;
 	slot->len = 0;

@@ -236,7 +236,7 @@ static void test_health_first_reply_and_silence(void)
 	CHECK(h.ever_up);
 	CHECK_EQ(h.transitions, 1);
 	CHECK_EQ_U64(h.last_reply_us, t0);
-	CHECK_EQ_U64(braid_health_deadline(&h, &s), t0 + 3 * 50000);
+	CHECK_EQ_U64(braid_health_deadline(&h, &s), t0 + 3 * 50000 + 1);
 
 	/* Ticks every 10 ms up to and including exactly three intervals change nothing. */
 	for (t = t0; t <= t0 + 150000; t += 10000)
@@ -254,7 +254,7 @@ static void test_health_first_reply_and_silence(void)
 	braid_health_on_reply(&h, &s, t0, 0.0, 0);
 	CHECK(!braid_health_on_reply(&h, &s, t0 + 100000, 0.0, 0));
 	CHECK(!braid_health_on_tick(&h, &s, t0 + 200000));
-	CHECK_EQ_U64(braid_health_deadline(&h, &s), t0 + 250000);
+	CHECK_EQ_U64(braid_health_deadline(&h, &s), t0 + 250000 + 1);
 	CHECK(braid_health_on_tick(&h, &s, t0 + 250001));
 }
 
@@ -331,7 +331,7 @@ static void test_health_degraded_loss(void)
 	CHECK(!braid_health_on_reply(&h, &s, t += 50000, 0.07, 0)); /* between thresholds */
 	CHECK(!braid_health_on_reply(&h, &s, t += 50000, 0.05, 0)); /* not below recovered */
 	CHECK_EQ(h.state, BRAID_LINK_DEGRADED);
-	CHECK_EQ_U64(braid_health_deadline(&h, &s), t + 150000);
+	CHECK_EQ_U64(braid_health_deadline(&h, &s), t + 150000 + 1);
 	CHECK(braid_health_on_reply(&h, &s, t += 50000, 0.049, 0));
 	CHECK_EQ(h.state, BRAID_LINK_HEALTHY);
 	CHECK(!braid_health_on_reply(&h, &s, t += 50000, 0.07, 0)); /* hysteresis the other way */

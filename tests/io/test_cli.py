@@ -1,0 +1,100 @@
+#!/usr/bin/python3
+"""Bad arguments: every one gets a single line on stderr that names it, and exit code 2.
+Good ones: --help exits 0; an IPv6 stream over ::1 arrives byte for byte."""
+
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import braidtest as bt  # noqa: E402
+
+LINK = ["--link", "127.0.0.2"]
+SEND = ["send", "--input", "udp://127.0.0.1:0", "--to", "127.0.0.1:9"]
+RECV = ["recv", "--listen", "127.0.0.1:0", "--output", "-"]
+
+# (argv after 'braid', a word the message must contain)
+BAD = [
+    ([], "usage"),
+    (["frobnicate"], "frobnicate"),
+    (["send"], "--input"),
+    (["send", "--input", "udp://127.0.0.1:0", *LINK], "--to"),
+    (["send", "--input", "udp://127.0.0.1:0", "--to", "127.0.0.1:9"], "--link"),
+    (["send", "--input", "tcp://1.2.3.4:5", "--to", "127.0.0.1:9", *LINK], "--input"),
+    (["send", "--input", "udp://127.0.0.1:99999", "--to", "127.0.0.1:9", *LINK], "--input"),
+    ([*SEND, "--link", "name=a,weight=x"], "weight"),
+    ([*SEND, "--link", "name=a,colour=blue"], "colour"),
+    ([*SEND, "--link", "name=a,to=nowhere"], "to"),
+    ([*SEND, "--link", "name=,addr=127.0.0.2"], "name"),
+    ([*SEND, "--link", "name=a", "--link", "name=a"], "name"),
+    ([*SEND, *LINK, "--mode", "sideways"], "--mode"),
+    ([*SEND, *LINK, "--latency", "fast"], "--latency"),
+    ([*SEND, *LINK, "--latency", "5"], "--latency"),
+    ([*SEND, *LINK, "--psk", "/nonexistent/key"], "--psk"),
+    ([*SEND, *LINK, "--stats-interval", "0"], "--stats-interval"),
+    ([*SEND, *LINK, "--bogus"], "--bogus"),
+    ([*SEND, *LINK, "--latency"], "--latency"),
+    (["recv"], "--listen"),
+    (["recv", "--listen", "127.0.0.1:0"], "--output"),
+    (["recv", "--listen", "here", "--output", "-"], "--listen"),
+    (["recv", "--listen", "127.0.0.1:0", "--output", "ftp://x"], "--output"),
+    ([*RECV, "--latency", "-3"], "--latency"),
+    ([*RECV, "--psk", "/nonexistent/key"], "--psk"),
+    (["demo", "--duration", "1"], "--duration"),
+    (["demo", "--mode", "upside"], "--mode"),
+]
+
+
+def main(braid):
+    checks = bt.Checks("cli")
+    for argv, word in BAD:
+        r = subprocess.run([braid, *argv], capture_output=True, text=True, timeout=10)
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        one_line = len(lines) == 1 or (argv == [] and r.returncode == 2)
+        checks.check(r.returncode == 2 and one_line and word in r.stderr,
+                     f"braid {' '.join(argv)} -> exit {r.returncode}, {r.stderr.strip()!r}")
+    for cmd in ("send", "recv", "demo"):
+        r = subprocess.run([braid, cmd, "--help"], capture_output=True, text=True, timeout=10)
+        checks.check(r.returncode == 0 and "usage" in r.stdout, f"braid {cmd} --help")
+
+    # a stream over IPv6 loopback, stdin input, stdout output
+    with bt.tempdir() as work:
+        payload = bytes((i * 7) % 256 for i in range(188 * 7 * 300))
+        src = os.path.join(work, "in.ts")
+        out = os.path.join(work, "out.ts")
+        with open(src, "wb") as f:
+            f.write(payload)
+        procs = bt.Procs(work)
+        try:
+            with open(out, "wb") as out_file:
+                recv = procs.start("recv6", [braid, "recv", "--listen", "[::1]:0",
+                                             "--output", "-", "--latency", "100"],
+                                   stdout=out_file)
+            port = bt.port_of(procs.wait_stderr(recv, r"listening on (\S+),").group(1))
+            reader, writer = os.pipe()
+            send = procs.start("send6", [braid, "send", "--input", "-", "--to", f"[::1]:{port}",
+                                         "--link", "name=v6a,addr=::1", "--link", "name=v6b",
+                                         "--latency", "100"], stdin=reader)
+            os.close(reader)
+            time.sleep(0.3)
+            with os.fdopen(writer, "wb") as w:
+                for i in range(0, len(payload), 188 * 7):
+                    w.write(payload[i:i + 188 * 7])
+                    w.flush()
+                    time.sleep(0.002)
+            send.wait(timeout=10)  # stdin ended: it says goodbye and exits by itself
+            time.sleep(0.3)
+            procs.stop(recv)
+            with open(out, "rb") as f:
+                got = f.read()
+            checks.check(send.returncode == 0, "braid send exits 0 at the end of its stdin")
+            checks.check(got == payload, f"IPv6, stdin to stdout: {len(got)} of {len(payload)} "
+                                         "bytes, identical")
+        finally:
+            procs.stop_all()
+    return checks.finish()
+
+
+if __name__ == "__main__":
+    bt.main_guard(main)
