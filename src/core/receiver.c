@@ -382,6 +382,8 @@ uint64_t braid_receiver_next_timeout(const struct braid_receiver *r)
 		const struct braid__rx_session *s = &r->sessions[i];
 		if (!s->used)
 			continue;
+		if (s->closing && braid_rxbuf_held(s->rxbuf) == 0)
+			return 0; /* released the last packet after its BYE: end it now */
 		uint64_t t = braid_rxbuf_next_release(s->rxbuf);
 		if (t < next)
 			next = t;

@@ -569,14 +569,14 @@ int braid_sender_poll_event(struct braid_sender *s, struct braid_event *ev)
 uint64_t braid_sender_next_timeout(const struct braid_sender *s)
 {
 	uint64_t next = UINT64_MAX;
-	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
+	for (size_t i = 0; i < BRAID_MAX_LINKS && !s->closing; i++) {
 		const struct braid__sender_link *l = &s->links[i];
 		if (!l->used)
 			continue;
 		uint64_t t = braid_health_deadline(&l->health, &s->settings.health);
 		if (t < next)
 			next = t;
-		if (!s->closing && l->next_probe_us < next)
+		if (l->next_probe_us < next)
 			next = l->next_probe_us;
 	}
 	return next;
@@ -585,6 +585,10 @@ uint64_t braid_sender_next_timeout(const struct braid_sender *s)
 void braid_sender_handle_timeout(struct braid_sender *s, uint64_t now_us)
 {
 	s->now = now_us;
+	/* Closed: no more probes, so silence is expected; a link going DOWN now would only
+	 * resend media (failover) after the BYE. */
+	if (s->closing)
+		return;
 	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
 		struct braid__sender_link *l = &s->links[i];
 		if (!l->used)
@@ -592,7 +596,7 @@ void braid_sender_handle_timeout(struct braid_sender *s, uint64_t now_us)
 		enum braid_link_state old = l->health.state;
 		if (braid_health_on_tick(&l->health, &s->settings.health, now_us))
 			set_link_state(s, i, old);
-		if (s->closing || now_us < l->next_probe_us)
+		if (now_us < l->next_probe_us)
 			continue;
 		/* A link not registered, or silent, says HELLO: that also re-registers it
 		 * with a receiver that forgot the session. */

@@ -1,0 +1,1097 @@
+/* The sender and receiver cores together, in virtual time and without sockets. A small
+ * simulator carries datagrams over links with their own one-way delay, drops and outages,
+ * ordered by delivery time; the clock jumps to the next delivery, push or timeout, and
+ * both sides are drained after every input. Each case checks the media stream end to end:
+ * complete, in order, byte-identical and released at the sender's timing. */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "braid/error.h"
+#include "braid/receiver.h"
+#include "braid/sender.h"
+
+#define MS 1000ull
+#define NEVER UINT64_MAX
+#define SIM_LINKS 3
+#define SIM_SENDERS 2
+#define SIM_PACKETS 4096
+#define SIM_EVENTS 256
+#define SIM_CAPTURED 8
+#define MEDIA_HEADER 8 /* embedded counter and session tag */
+#define REVERSE_TAG 0x5a5a5a5au
+
+struct sim_link {
+	uint16_t id;
+	uint64_t delay_us;                    /* one way, both directions */
+	unsigned drop_every;                  /* 0: none; 1: all; k: every k-th datagram */
+	bool duplicate;                       /* delivers each datagram twice, 1 ms apart */
+	uint64_t dead_from_us, dead_until_us; /* lost when sent or due in [from, until) */
+	uint64_t offered;                     /* datagrams put on it, for drop_every */
+	struct braid_addr addr;               /* the sender's address as the receiver sees it */
+	uint64_t sent, data_sent;             /* datagrams the sender put on it; DATA ones */
+	uint64_t to_sender, reverse_in;       /* delivered to the sender; REVERSE among them */
+};
+
+struct sim_sender {
+	struct braid_sender *tx;
+	uint32_t session_id;
+	struct sim_link links[SIM_LINKS];
+	size_t nlinks;
+	uint64_t next_push_us, interval_us;
+	uint32_t to_push, pushed, push_failed;
+	uint64_t push_us[SIM_PACKETS];
+	uint32_t out_count, out_idx[SIM_PACKETS]; /* released by the receiver */
+	uint64_t out_us[SIM_PACKETS];
+	uint32_t disorder, bad_payload;           /* counter not increasing; content wrong */
+	uint32_t reverse_count, reverse_bad;
+	struct braid_event events[SIM_EVENTS];
+	size_t nevents;
+};
+
+struct flight {
+	uint64_t at, order; /* order keeps equal delivery times first in, first out */
+	bool to_receiver;
+	size_t snd, link, len;
+	uint8_t *buf;
+};
+
+struct sim {
+	uint64_t now, latency_us, last_step;
+	bool stepped;
+	const char *tx_psk;
+	struct braid_receiver *rx;
+	struct sim_sender snd[SIM_SENDERS];
+	size_t nsenders;
+	struct flight *heap;
+	size_t nheap, heap_cap;
+	uint64_t order;
+	struct braid_event rx_events[SIM_EVENTS];
+	size_t rx_nevents;
+	uint64_t misrouted;    /* receiver datagrams to an address no link has */
+	uint64_t stray_output; /* media of a session no sender has */
+	bool stuck;
+	/* Sees every datagram a sender transmits, before its link does. */
+	void (*tap)(struct sim *sim, size_t snd, size_t link, const uint8_t *buf, size_t len);
+	uint8_t captured[SIM_CAPTURED][BRAID_MAX_DATAGRAM];
+	size_t captured_len[SIM_CAPTURED], captured_link[SIM_CAPTURED], ncaptured;
+	int forged_rc[2]; /* what the receiver said to forgeries */
+	size_t nforged;
+	uint32_t lcg;
+};
+
+static uint32_t lcg_next(struct sim *sim)
+{
+	sim->lcg = sim->lcg * 1664525u + 1013904223u;
+	return sim->lcg >> 8;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Media datagram number idx of a stream tagged `tag`; its length and bytes depend on both. */
+static size_t make_media(uint32_t tag, uint32_t idx, uint8_t *buf)
+{
+	size_t len = MEDIA_HEADER + (idx * 7919u + tag) % 400;
+	put_le32(buf, idx);
+	put_le32(buf + 4, tag);
+	for (size_t j = MEDIA_HEADER; j < len; j++)
+		buf[j] = (uint8_t)(idx * 31u + j * 7u + tag);
+	return len;
+}
+
+static bool media_valid(const uint8_t *buf, long len, uint32_t *tag, uint32_t *idx)
+{
+	uint8_t want[MEDIA_HEADER + 400];
+	if (len < MEDIA_HEADER)
+		return false;
+	*idx = get_le32(buf);
+	*tag = get_le32(buf + 4);
+	size_t n = make_media(*tag, *idx, want);
+	return n == (size_t)len && memcmp(want, buf, n) == 0;
+}
+
+static void fake_addr(struct braid_addr *a, unsigned host, unsigned port)
+{
+	memset(a, 0, sizeof(*a));
+	a->u.in4.sin_family = AF_INET;
+	a->u.in4.sin_port = htons((uint16_t)port);
+	a->u.in4.sin_addr.s_addr = htonl(0x7f000000u | host);
+	a->len = sizeof(a->u.in4);
+}
+
+static bool flight_before(const struct flight *a, const struct flight *b)
+{
+	return a->at < b->at || (a->at == b->at && a->order < b->order);
+}
+
+static void heap_push(struct sim *sim, struct flight f)
+{
+	if (sim->nheap == sim->heap_cap) {
+		size_t cap = sim->heap_cap ? 2 * sim->heap_cap : 256;
+		struct flight *grown = realloc(sim->heap, cap * sizeof(*grown));
+		if (!grown) {
+			free(f.buf);
+			return;
+		}
+		sim->heap = grown;
+		sim->heap_cap = cap;
+	}
+	size_t i = sim->nheap++;
+	for (; i > 0 && flight_before(&f, &sim->heap[(i - 1) / 2]); i = (i - 1) / 2)
+		sim->heap[i] = sim->heap[(i - 1) / 2];
+	sim->heap[i] = f;
+}
+
+static struct flight heap_pop(struct sim *sim)
+{
+	struct flight top = sim->heap[0], last = sim->heap[--sim->nheap];
+	size_t i = 0;
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= sim->nheap)
+			break;
+		if (c + 1 < sim->nheap && flight_before(&sim->heap[c + 1], &sim->heap[c]))
+			c++;
+		if (!flight_before(&sim->heap[c], &last))
+			break;
+		sim->heap[i] = sim->heap[c];
+		i = c;
+	}
+	if (sim->nheap)
+		sim->heap[i] = last;
+	return top;
+}
+
+static bool link_dead(const struct sim_link *l, uint64_t t)
+{
+	return t >= l->dead_from_us && t < l->dead_until_us;
+}
+
+static void sim_send(struct sim *sim, bool to_receiver, size_t snd, size_t link,
+		     const uint8_t *buf, size_t len)
+{
+	struct sim_link *l = &sim->snd[snd].links[link];
+	l->offered++;
+	if (link_dead(l, sim->now) || (l->drop_every && l->offered % l->drop_every == 0))
+		return;
+	for (int copy = 0; copy <= l->duplicate; copy++) {
+		struct flight f = { .at = sim->now + l->delay_us + (uint64_t)copy * MS,
+				    .order = sim->order++, .to_receiver = to_receiver, .snd = snd,
+				    .link = link, .len = len, .buf = malloc(len ? len : 1) };
+		if (!f.buf)
+			return;
+		memcpy(f.buf, buf, len);
+		heap_push(sim, f);
+	}
+}
+
+static struct sim_sender *sender_of_session(struct sim *sim, uint32_t session_id)
+{
+	for (size_t i = 0; i < sim->nsenders; i++)
+		if (sim->snd[i].session_id == session_id)
+			return &sim->snd[i];
+	return NULL;
+}
+
+static void record_output(struct sim *sim, uint32_t session_id, const uint8_t *buf, long len)
+{
+	struct sim_sender *s = sender_of_session(sim, session_id);
+	uint32_t tag, idx;
+	if (!s) {
+		sim->stray_output++;
+		return;
+	}
+	if (!media_valid(buf, len, &tag, &idx) || tag != session_id) {
+		s->bad_payload++;
+		return;
+	}
+	if (s->out_count && idx <= s->out_idx[s->out_count - 1])
+		s->disorder++;
+	if (s->out_count == SIM_PACKETS)
+		return;
+	s->out_idx[s->out_count] = idx;
+	s->out_us[s->out_count++] = sim->now;
+}
+
+static void record_reverse(struct sim_sender *s, const uint8_t *buf, long len)
+{
+	uint32_t tag, idx;
+	if (!media_valid(buf, len, &tag, &idx) || tag != REVERSE_TAG || idx != s->reverse_count)
+		s->reverse_bad++;
+	s->reverse_count++;
+}
+
+static void log_event(struct braid_event *log, size_t *n, const struct braid_event *ev)
+{
+	if (*n < SIM_EVENTS)
+		log[(*n)++] = *ev;
+}
+
+static void drain_sender(struct sim *sim, size_t si)
+{
+	struct sim_sender *s = &sim->snd[si];
+	uint8_t buf[BRAID_MAX_DATAGRAM];
+	uint16_t id;
+	int n;
+	while ((n = braid_sender_poll_transmit(s->tx, &id, buf, sizeof(buf))) > 0) {
+		size_t li = 0;
+		while (li < s->nlinks && s->links[li].id != id)
+			li++;
+		CHECK(li < s->nlinks);
+		if (li == s->nlinks)
+			continue;
+		s->links[li].sent++;
+		if ((buf[0] & 0x0f) == BRAID_PKT_DATA)
+			s->links[li].data_sent++;
+		if (sim->tap)
+			sim->tap(sim, si, li, buf, (size_t)n);
+		sim_send(sim, true, si, li, buf, (size_t)n);
+	}
+	long len;
+	while ((len = braid_sender_poll_output(s->tx, buf, sizeof(buf))) >= 0)
+		record_reverse(s, buf, len);
+	struct braid_event ev;
+	while (braid_sender_poll_event(s->tx, &ev))
+		log_event(s->events, &s->nevents, &ev);
+}
+
+static void drain_receiver(struct sim *sim)
+{
+	uint8_t buf[BRAID_MAX_DATAGRAM];
+	struct braid_addr to;
+	int n;
+	while ((n = braid_receiver_poll_transmit(sim->rx, &to, buf, sizeof(buf))) > 0) {
+		bool found = false;
+		for (size_t si = 0; si < sim->nsenders && !found; si++)
+			for (size_t li = 0; li < sim->snd[si].nlinks && !found; li++)
+				if (braid_addr_equal(&to, &sim->snd[si].links[li].addr)) {
+					sim_send(sim, false, si, li, buf, (size_t)n);
+					found = true;
+				}
+		sim->misrouted += !found;
+	}
+	uint32_t session_id;
+	long len;
+	while ((len = braid_receiver_poll_output(sim->rx, sim->now, &session_id, buf,
+						 sizeof(buf))) >= 0)
+		record_output(sim, session_id, buf, len);
+	struct braid_event ev;
+	while (braid_receiver_poll_event(sim->rx, &ev))
+		log_event(sim->rx_events, &sim->rx_nevents, &ev);
+}
+
+static void sim_drain(struct sim *sim)
+{
+	for (size_t i = 0; i < sim->nsenders; i++)
+		drain_sender(sim, i);
+	drain_receiver(sim);
+	for (size_t i = 0; i < sim->nsenders; i++)
+		drain_sender(sim, i); /* replies to what the receiver just said */
+}
+
+static void deliver(struct sim *sim, struct flight *f)
+{
+	struct sim_sender *s = &sim->snd[f->snd];
+	struct sim_link *l = &s->links[f->link];
+	if (link_dead(l, f->at))
+		return;
+	if (f->to_receiver) {
+		braid_receiver_handle_datagram(sim->rx, &l->addr, f->buf, f->len, sim->now);
+	} else {
+		l->to_sender++;
+		l->reverse_in += (f->buf[0] & 0x0f) == BRAID_PKT_REVERSE;
+		braid_sender_handle_datagram(s->tx, l->id, f->buf, f->len, sim->now);
+	}
+}
+
+static void push_media(struct sim *sim, struct sim_sender *s)
+{
+	uint8_t buf[MEDIA_HEADER + 400];
+	size_t len = make_media(s->session_id, s->pushed, buf);
+	s->push_us[s->pushed++] = sim->now;
+	s->push_failed += braid_sender_push(s->tx, buf, len, sim->now) != 0;
+	s->next_push_us += s->interval_us;
+}
+
+static uint64_t sim_next(const struct sim *sim)
+{
+	uint64_t t = sim->nheap ? sim->heap[0].at : NEVER;
+	uint64_t rx = braid_receiver_next_timeout(sim->rx);
+	t = rx < t ? rx : t;
+	for (size_t i = 0; i < sim->nsenders; i++) {
+		const struct sim_sender *s = &sim->snd[i];
+		uint64_t tx = braid_sender_next_timeout(s->tx);
+		t = tx < t ? tx : t;
+		if (s->pushed < s->to_push && s->next_push_us < t)
+			t = s->next_push_us;
+	}
+	return t;
+}
+
+static void sim_step(struct sim *sim)
+{
+	while (sim->nheap && sim->heap[0].at <= sim->now) {
+		struct flight f = heap_pop(sim);
+		deliver(sim, &f);
+		free(f.buf);
+		sim_drain(sim);
+	}
+	for (size_t i = 0; i < sim->nsenders; i++) {
+		struct sim_sender *s = &sim->snd[i];
+		while (s->pushed < s->to_push && s->next_push_us <= sim->now) {
+			push_media(sim, s);
+			sim_drain(sim);
+		}
+		if (braid_sender_next_timeout(s->tx) <= sim->now) {
+			braid_sender_handle_timeout(s->tx, sim->now);
+			sim_drain(sim);
+		}
+	}
+	if (braid_receiver_next_timeout(sim->rx) <= sim->now) {
+		braid_receiver_handle_timeout(sim->rx, sim->now);
+		sim_drain(sim);
+	}
+	sim->last_step = sim->now;
+	sim->stepped = true;
+}
+
+static void sim_run_until(struct sim *sim, uint64_t end)
+{
+	unsigned spins_in_row = 0, resteps = 0;
+	for (;;) {
+		uint64_t t = sim_next(sim);
+		if (sim->stepped && t <= sim->last_step) {
+			if (resteps++ == 0) {
+				t = sim->last_step; /* made due by the last drain: handle it now */
+			} else {
+				/* Handled and still due: a real loop spins till its clock moves. */
+				t = sim->last_step + 1;
+				resteps = 0;
+				if (++spins_in_row > 1000) {
+					sim->stuck = true;
+					break;
+				}
+			}
+		} else {
+			spins_in_row = 0;
+			resteps = 0;
+		}
+		if (t > end)
+			break;
+		sim->now = t > sim->now ? t : sim->now;
+		sim_step(sim);
+	}
+	if (end > sim->now)
+		sim->now = end;
+}
+
+static struct sim *sim_new(uint64_t start_us, uint64_t latency_us, const char *psk)
+{
+	struct sim *sim = calloc(1, sizeof(*sim));
+	if (!sim)
+		return NULL;
+	sim->now = start_us;
+	sim->latency_us = latency_us;
+	sim->tx_psk = psk;
+	sim->lcg = 2024;
+	struct braid_receiver_settings set;
+	braid_receiver_settings_default(&set);
+	set.latency_us = latency_us;
+	set.reorder_capacity = 8192;
+	set.seed = 99;
+	if (psk) {
+		set.psk = (const uint8_t *)psk;
+		set.psk_len = strlen(psk);
+	}
+	sim->rx = braid_receiver_new(&set, start_us);
+	if (!sim->rx) {
+		free(sim);
+		return NULL;
+	}
+	return sim;
+}
+
+static void sim_free(struct sim *sim)
+{
+	CHECK(!sim->stuck);
+	CHECK_EQ(sim->stray_output, 0);
+	for (size_t i = 0; i < sim->nsenders; i++)
+		braid_sender_free(sim->snd[i].tx);
+	braid_receiver_free(sim->rx);
+	while (sim->nheap) {
+		struct flight f = heap_pop(sim);
+		free(f.buf);
+	}
+	free(sim->heap);
+	free(sim);
+}
+
+/* A sender with one link per delay; weights[i] (optional) is link i's weight, and link i's
+ * backup priority is i. Link ids are reported by the sender; addresses are 127.0.0.x. */
+static struct sim_sender *sim_add_sender(struct sim *sim, uint32_t session_id,
+					 enum braid_sched_mode mode, const uint64_t *delays,
+					 size_t nlinks, const uint32_t *weights)
+{
+	struct sim_sender *s = &sim->snd[sim->nsenders];
+	struct braid_sender_settings set;
+	braid_sender_settings_default(&set);
+	set.mode = mode;
+	set.latency_us = sim->latency_us;
+	set.session_id = session_id;
+	put_le32(set.nonce, session_id * 2654435761u);
+	put_le32(set.nonce + 4, ~session_id);
+	if (sim->tx_psk) {
+		set.psk = (const uint8_t *)sim->tx_psk;
+		set.psk_len = strlen(sim->tx_psk);
+	}
+	s->tx = braid_sender_new(&set, sim->now);
+	CHECK(s->tx != NULL);
+	s->session_id = session_id;
+	for (size_t i = 0; i < nlinks; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "link%u", (unsigned)i);
+		struct braid_link_config cfg = { .name = name, .priority = (uint32_t)i,
+						  .weight = weights ? weights[i] : 1 };
+		int id = braid_sender_add_link(s->tx, &cfg, sim->now);
+		CHECK(id >= 0);
+		s->links[i] = (struct sim_link){ .id = (uint16_t)id, .delay_us = delays[i],
+						 .dead_from_us = NEVER, .dead_until_us = NEVER };
+		fake_addr(&s->links[i].addr, (unsigned)(1 + 10 * sim->nsenders + i),
+			  (unsigned)(4000 + i));
+	}
+	s->nlinks = nlinks;
+	sim->nsenders++;
+	return s;
+}
+
+static void sim_stream(struct sim *sim, struct sim_sender *s, uint32_t count, uint64_t interval)
+{
+	CHECK(s->pushed + count <= SIM_PACKETS);
+	if (s->pushed + count > SIM_PACKETS)
+		count = SIM_PACKETS - s->pushed;
+	s->interval_us = interval;
+	s->next_push_us = sim->now;
+	s->to_push = s->pushed + count;
+}
+
+/* Every pushed packet released exactly once, in push order, byte-identical. */
+static void check_complete(const struct sim_sender *s)
+{
+	uint32_t misplaced = 0;
+	CHECK_EQ(s->push_failed, 0);
+	CHECK_EQ(s->bad_payload, 0);
+	CHECK_EQ(s->disorder, 0);
+	CHECK_EQ(s->out_count, s->pushed);
+	for (uint32_t i = 0; i < s->out_count && i < s->pushed; i++)
+		misplaced += s->out_idx[i] != i;
+	CHECK_EQ(misplaced, 0);
+}
+
+/* The largest |release - (push + latency + delay)| over the released packets, in µs. */
+static double worst_timing_error(const struct sim *sim, const struct sim_sender *s,
+				 uint64_t delay_us)
+{
+	double worst = 0;
+	for (uint32_t i = 0; i < s->out_count; i++) {
+		double want = (double)(s->push_us[s->out_idx[i]] + sim->latency_us + delay_us);
+		double err = fabs((double)s->out_us[i] - want);
+		worst = err > worst ? err : worst;
+	}
+	return worst;
+}
+
+/* The first event at or after `since` of this kind, link (-1: any) and new state (-1: any). */
+static const struct braid_event *find_event(const struct braid_event *log, size_t n,
+					    uint64_t since, enum braid_event_kind kind,
+					    int link_id, int new_state)
+{
+	for (size_t i = 0; i < n; i++)
+		if (log[i].kind == kind && log[i].time_us >= since &&
+		    (link_id < 0 || log[i].link_id == link_id) &&
+		    (new_state < 0 || (int)log[i].new_state == new_state))
+			return &log[i];
+	return NULL;
+}
+
+static size_t count_events(const struct braid_event *log, size_t n, enum braid_event_kind kind,
+			   int link_id, int new_state)
+{
+	size_t count = 0;
+	for (size_t i = 0; i < n; i++)
+		count += log[i].kind == kind && (link_id < 0 || log[i].link_id == link_id) &&
+			 (new_state < 0 || (int)log[i].new_state == new_state);
+	return count;
+}
+
+/* LINK_STATE events a sender reported for a link (-1: any) into a state (-1: any). */
+static size_t state_events(const struct sim_sender *s, int link_id, int new_state)
+{
+	return count_events(s->events, s->nevents, BRAID_EVENT_LINK_STATE, link_id, new_state);
+}
+
+static uint64_t drops_sum(const struct braid_drop_stats *d)
+{
+	return d->malformed + d->auth + d->unknown_session + d->unknown_link + d->oversized;
+}
+
+static uint64_t drops_total(const struct braid_receiver *rx)
+{
+	struct braid_receiver_stats st;
+	braid_receiver_get_stats(rx, &st);
+	return drops_sum(&st.drops);
+}
+
+static const struct braid_link_stats *link_stats(const struct sim_sender *s, size_t link,
+						 struct braid_link_stats *buf)
+{
+	size_t n = braid_sender_get_link_stats(s->tx, buf, SIM_LINKS);
+	for (size_t i = 0; i < n && i < SIM_LINKS; i++)
+		if (buf[i].id == s->links[link].id)
+			return &buf[i];
+	return NULL;
+}
+
+static bool link_live(const struct sim_sender *s, size_t link)
+{
+	struct braid_link_stats buf[SIM_LINKS];
+	const struct braid_link_stats *st = link_stats(s, link, buf);
+	return st && braid_link_state_live(st->state);
+}
+
+static size_t rx_sessions(const struct sim *sim)
+{
+	return braid_receiver_sessions(sim->rx, NULL, 0);
+}
+
+/* Media pushed before any link answered waits for the handshake and is not lost. */
+static void test_handshake(void)
+{
+	const uint64_t delays[] = { 20 * MS, 30 * MS };
+	struct sim *sim = sim_new(0, 300 * MS, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x1001, BRAID_SCHED_BROADCAST, delays, 2, NULL);
+	struct braid_sender_stats st;
+	sim_stream(sim, s, 100, 1 * MS);
+	sim_run_until(sim, 39 * MS);
+	braid_sender_get_stats(s->tx, &st);
+	CHECK_EQ(s->pushed, 40);
+	CHECK_EQ(st.live_links, 0);
+	CHECK_EQ(st.packets_out, 0);
+	sim_run_until(sim, 1000 * MS);
+	check_complete(s);
+	CHECK_EQ(s->pushed, 100);
+	for (size_t i = 0; i < 2; i++) {
+		int id = s->links[i].id;
+		const struct braid_event *ev = find_event(s->events, s->nevents, 0,
+							  BRAID_EVENT_LINK_STATE, id, -1);
+		CHECK(ev && ev->old_state == BRAID_LINK_DOWN &&
+		      ev->new_state == BRAID_LINK_HEALTHY);
+		/* HELLO at 0, its answer one RTT later */
+		CHECK(ev && ev->time_us == 2 * delays[i]);
+		ev = find_event(sim->rx_events, sim->rx_nevents, 0, BRAID_EVENT_LINK_STATE, id,
+				BRAID_LINK_HEALTHY);
+		CHECK(ev && ev->time_us == delays[i] && ev->session_id == 0x1001);
+	}
+	CHECK_EQ(state_events(s, -1, -1), 2);
+	CHECK_EQ(count_events(sim->rx_events, sim->rx_nevents, BRAID_EVENT_SESSION_NEW, -1, -1), 1);
+	braid_sender_get_stats(s->tx, &st);
+	CHECK_EQ(st.live_links, 2);
+	CHECK_EQ(st.expired, 0);
+	sim_free(sim);
+}
+
+/* Every packet on every link: released once, in order, at push + latency + fastest delay. */
+static void test_broadcast(void)
+{
+	const uint64_t delays[] = { 20 * MS, 40 * MS, 60 * MS };
+	struct sim *sim = sim_new(0, 300 * MS, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x2002, BRAID_SCHED_BROADCAST, delays, 3, NULL);
+	struct braid_session_stats ss;
+	struct braid_sender_stats st;
+	sim_run_until(sim, 200 * MS);
+	sim_stream(sim, s, 1000, 2 * MS);
+	sim_run_until(sim, 3000 * MS);
+	check_complete(s);
+	CHECK_NEAR(worst_timing_error(sim, s, delays[0]), 0, 100);
+	CHECK_EQ(braid_receiver_session_stats(sim->rx, 0x2002, &ss, NULL, 0, NULL), 0);
+	CHECK_EQ_U64(ss.duplicates, 2 * 1000);
+	CHECK_EQ_U64(ss.late, 0);
+	CHECK_EQ_U64(ss.lost, 0);
+	CHECK_EQ_U64(ss.packets_out, 1000);
+	braid_sender_get_stats(s->tx, &st);
+	CHECK_EQ_U64(st.packets_out, 3 * 1000);
+	for (size_t i = 0; i < 3; i++)
+		CHECK_EQ_U64(s->links[i].data_sent, 1000);
+	sim_free(sim);
+}
+
+/* One link loses every 4th datagram (both ways): the sender measures the loss from the
+ * probe answers and marks it DEGRADED; the other link keeps the stream whole. */
+static void test_lossy_link(void)
+{
+	const uint64_t delays[] = { 20 * MS, 40 * MS };
+	struct sim *sim = sim_new(0, 300 * MS, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x2552, BRAID_SCHED_BROADCAST, delays, 2, NULL);
+	struct braid_link_stats ls[SIM_LINKS];
+	s->links[0].drop_every = 4;
+	sim_run_until(sim, 200 * MS);
+	sim_stream(sim, s, 1000, 2 * MS);
+	sim_run_until(sim, 3000 * MS);
+	check_complete(s);
+	CHECK_NEAR(worst_timing_error(sim, s, delays[0]), 0, 100);
+	const struct braid_link_stats *st = link_stats(s, 0, ls);
+	CHECK(st && st->state == BRAID_LINK_DEGRADED && st->loss > 0.15 && st->loss < 0.35);
+	st = link_stats(s, 1, ls);
+	CHECK(st && st->state == BRAID_LINK_HEALTHY && st->loss == 0.0);
+	CHECK(state_events(s, s->links[0].id, BRAID_LINK_DEGRADED) >= 1);
+	CHECK_EQ(state_events(s, s->links[1].id, -1), 1);
+	sim_free(sim);
+}
+
+/* A link that goes silent is marked DOWN within down_after_missed probe intervals plus
+ * one RTT, and broadcast keeps the stream whole meanwhile. */
+static void test_silent_death(void)
+{
+	const uint64_t delays[] = { 20 * MS, 40 * MS, 60 * MS };
+	const uint64_t death = 1000 * MS, probe = 50 * MS;
+	struct sim *sim = sim_new(0, 300 * MS, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x3003, BRAID_SCHED_BROADCAST, delays, 3, NULL);
+	s->links[1].dead_from_us = death;
+	sim_run_until(sim, 200 * MS);
+	sim_stream(sim, s, 1500, 2 * MS);
+	sim_run_until(sim, 4000 * MS);
+	check_complete(s);
+	CHECK_NEAR(worst_timing_error(sim, s, delays[0]), 0, 100);
+	const struct braid_event *ev = find_event(s->events, s->nevents, 0, BRAID_EVENT_LINK_STATE,
+						  s->links[1].id, BRAID_LINK_DOWN);
+	CHECK(ev != NULL);
+	if (ev) {
+		uint64_t detect = ev->time_us - death;
+		printf("silent death: DOWN %.3f ms after the link died\n", (double)detect / 1000.0);
+		CHECK(ev->time_us > death);
+		CHECK(detect > 2 * probe);
+		CHECK(detect <= 3 * probe + 2 * delays[1]);
+	}
+	CHECK_EQ(state_events(s, -1, BRAID_LINK_DOWN), 1);
+	CHECK(find_event(sim->rx_events, sim->rx_nevents, death, BRAID_EVENT_LINK_STATE,
+			 s->links[1].id, BRAID_LINK_DOWN) != NULL);
+	struct braid_sender_stats st;
+	braid_sender_get_stats(s->tx, &st);
+	CHECK_EQ(st.live_links, 2);
+	sim_free(sim);
+}
+
+/* Backup: the active link dies silently; what it may have lost is resent on the backup;
+ * once back, it carries the stream again only after up_after_replies answers. */
+static void test_backup_failover(void)
+{
+	const uint64_t delays[] = { 20 * MS, 40 * MS };
+	const uint64_t death = 1000 * MS, revival = 2000 * MS;
+	struct sim *sim = sim_new(0, 1000 * MS, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x4004, BRAID_SCHED_BACKUP, delays, 2, NULL);
+	struct sim_link *primary = &s->links[0], *backup = &s->links[1];
+	primary->dead_from_us = death;
+	primary->dead_until_us = revival;
+	sim_run_until(sim, 200 * MS);
+	sim_stream(sim, s, 1500, 2 * MS);
+	sim_run_until(sim, death);
+	CHECK_EQ_U64(backup->data_sent, 0);
+	sim_run_until(sim, revival);
+	const struct braid_event *ev = find_event(s->events, s->nevents, death,
+						  BRAID_EVENT_FAILOVER, primary->id, -1);
+	CHECK(ev != NULL && ev->count > 0);
+	CHECK(backup->data_sent > 0);
+
+	uint64_t data_at_revival = primary->data_sent, replies_at_revival = primary->to_sender;
+	uint64_t back = NEVER, early_data = 0;
+	for (uint64_t t = revival + MS; t <= revival + 1000 * MS && back == NEVER; t += MS) {
+		sim_run_until(sim, t);
+		if (link_live(s, 0))
+			back = t;
+		else
+			early_data += primary->data_sent - data_at_revival;
+	}
+	CHECK(back != NEVER);
+	CHECK_EQ_U64(early_data, 0);
+	CHECK_EQ_U64(primary->to_sender - replies_at_revival, 3);
+	uint64_t backup_at_return = backup->data_sent;
+	sim_run_until(sim, 4500 * MS);
+	CHECK(primary->data_sent > data_at_revival);
+	CHECK_EQ_U64(backup->data_sent, backup_at_return);
+	check_complete(s);
+	sim_free(sim);
+}
+
+static void check_shares(enum braid_sched_mode mode, const uint64_t *delays,
+			 const uint32_t *weights, const double *want)
+{
+	const uint32_t packets = 3000;
+	struct sim *sim = sim_new(0, 300 * MS, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x5005, mode, delays, 3, weights);
+	sim_run_until(sim, 200 * MS);
+	sim_stream(sim, s, packets, 1 * MS);
+	sim_run_until(sim, 3600 * MS);
+	check_complete(s);
+	CHECK_NEAR(worst_timing_error(sim, s, 20 * MS), 0, 100);
+	uint64_t total = 0;
+	for (size_t i = 0; i < 3; i++)
+		total += s->links[i].data_sent;
+	CHECK_EQ_U64(total, packets);
+	for (size_t i = 0; i < 3; i++)
+		CHECK_NEAR((double)s->links[i].data_sent / (double)packets, want[i], 0.01);
+	sim_free(sim);
+}
+
+/* The first packet goes to the fastest link: the reorder buffer starts its sequence at the
+ * first arrival, so packets numbered below it would count as late (see rxbuf.h). */
+static void test_roundrobin_weighted(void)
+{
+	const uint64_t fast_first[] = { 20 * MS, 30 * MS, 40 * MS };
+	const uint64_t fast_last[] = { 40 * MS, 30 * MS, 20 * MS };
+	const uint32_t weights[] = { 1, 2, 3 };
+	const double even[] = { 1.0 / 3, 1.0 / 3, 1.0 / 3 };
+	const double by_weight[] = { 1.0 / 6, 2.0 / 6, 3.0 / 6 };
+	check_shares(BRAID_SCHED_ROUNDROBIN, fast_first, NULL, even);
+	check_shares(BRAID_SCHED_WEIGHTED, fast_last, weights, by_weight);
+}
+
+static void capture_tap(struct sim *sim, size_t snd, size_t link, const uint8_t *buf,
+			size_t len)
+{
+	size_t i = sim->ncaptured++ % SIM_CAPTURED;
+	(void)snd;
+	memcpy(sim->captured[i], buf, len);
+	sim->captured_len[i] = len;
+	sim->captured_link[i] = link;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Injects, ahead of the genuine copies, DATA 100 with a payload byte flipped and DATA 200
+ * renumbered 201: new to the receiver, so only the tag can stop them. */
+static void forging_tap(struct sim *sim, size_t snd, size_t link, const uint8_t *buf,
+			size_t len)
+{
+	uint8_t forged[BRAID_MAX_DATAGRAM];
+	capture_tap(sim, snd, link, buf, len);
+	if ((buf[0] & 0x0f) != BRAID_PKT_DATA || link != 0 || len < BRAID_DATA_HEADER_SIZE + 12)
+		return;
+	uint32_t seq = get_be32(buf + 8);
+	if ((seq != 100 && seq != 200) || sim->nforged >= 2)
+		return;
+	memcpy(forged, buf, len);
+	if (seq == 100)
+		forged[BRAID_DATA_HEADER_SIZE + 10] ^= 0x40;
+	else
+		forged[11] ^= 0x01;
+	sim->forged_rc[sim->nforged++] = braid_receiver_handle_datagram(
+		sim->rx, &sim->snd[snd].links[link].addr, forged, len, sim->now);
+}
+
+static void test_psk(void)
+{
+	const uint64_t delays[] = { 20 * MS, 30 * MS };
+	struct sim *sim = sim_new(0, 300 * MS, "correct horse battery");
+	struct sim_sender *s = sim_add_sender(sim, 0x6006, BRAID_SCHED_BROADCAST, delays, 2, NULL);
+	struct braid_receiver_stats st;
+	sim->tap = forging_tap;
+	sim_run_until(sim, 200 * MS);
+	sim_stream(sim, s, 500, 2 * MS);
+	sim_run_until(sim, 2000 * MS);
+	check_complete(s);
+	CHECK_EQ(sim->nforged, 2);
+	CHECK_EQ(sim->forged_rc[0], BRAID_ERR_AUTH);
+	CHECK_EQ(sim->forged_rc[1], BRAID_ERR_AUTH);
+	braid_receiver_get_stats(sim->rx, &st);
+	CHECK_EQ_U64(st.drops.auth, 2);
+	CHECK_EQ_U64(drops_total(sim->rx), 2);
+	size_t unkeyed = 0;
+	for (size_t i = 0; i < SIM_CAPTURED; i++)
+		unkeyed += !(sim->captured[i][1] & BRAID_FLAG_KEYED);
+	CHECK_EQ(unkeyed, 0);
+	sim_free(sim);
+
+	/* A keyed receiver hears nothing from an unkeyed sender, nor from a wrong key. */
+	sim = sim_new(0, 300 * MS, "correct horse battery");
+	sim->tx_psk = NULL;
+	struct sim_sender *plain = sim_add_sender(sim, 0x6007, BRAID_SCHED_BROADCAST, delays, 2,
+						  NULL);
+	sim->tx_psk = "correct horse battery staple";
+	struct sim_sender *wrong = sim_add_sender(sim, 0x6008, BRAID_SCHED_BROADCAST, delays, 2,
+						  NULL);
+	sim_stream(sim, plain, 200, 2 * MS);
+	sim_stream(sim, wrong, 200, 2 * MS);
+	sim_run_until(sim, 1500 * MS);
+	braid_receiver_get_stats(sim->rx, &st);
+	CHECK_EQ(rx_sessions(sim), 0);
+	CHECK(st.drops.auth > 10);
+	CHECK_EQ_U64(st.drops.auth, st.packets_in);
+	CHECK_EQ(plain->out_count + wrong->out_count, 0);
+	CHECK_EQ(sim->rx_nevents, 0);
+	struct braid_sender_stats ts;
+	braid_sender_get_stats(plain->tx, &ts);
+	CHECK_EQ(ts.live_links, 0);
+	braid_sender_get_stats(wrong->tx, &ts);
+	CHECK_EQ(ts.live_links, 0);
+	sim_free(sim);
+}
+
+/* A link's source address changes mid-stream: same link, replies follow it. */
+static void test_nat_rebinding(void)
+{
+	const uint64_t delays[] = { 20 * MS, 30 * MS };
+	struct sim *sim = sim_new(0, 300 * MS, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x7007, BRAID_SCHED_BROADCAST, delays, 2, NULL);
+	struct braid_session_stats ss;
+	size_t links = 0;
+	sim_run_until(sim, 200 * MS);
+	sim_stream(sim, s, 1000, 2 * MS);
+	sim_run_until(sim, 1000 * MS);
+	CHECK_EQ(braid_receiver_session_stats(sim->rx, 0x7007, &ss, NULL, 0, &links), 0);
+	CHECK_EQ(links, 2);
+	uint64_t replies = s->links[0].to_sender;
+	fake_addr(&s->links[0].addr, 99, 6000);
+	sim_run_until(sim, 1200 * MS);
+	CHECK(s->links[0].to_sender >= replies + 3); /* probe answers reach the new address */
+	sim_run_until(sim, 2600 * MS);
+	CHECK_EQ(braid_receiver_session_stats(sim->rx, 0x7007, &ss, NULL, 0, &links), 0);
+	CHECK_EQ(links, 2);
+	CHECK_EQ(ss.link_count, 2);
+	CHECK_EQ_U64(sim->misrouted, 0);
+	CHECK_EQ(state_events(s, -1, BRAID_LINK_DOWN), 0);
+	check_complete(s);
+	CHECK_NEAR(worst_timing_error(sim, s, delays[0]), 0, 100);
+	sim_free(sim);
+}
+
+/* The 32-bit µs timestamps on the wire wrap mid-stream (2^32 µs is about 71.6 minutes). */
+static void test_timestamp_wrap(void)
+{
+	const uint64_t delays[] = { 20 * MS, 40 * MS };
+	const uint64_t wrap = (uint64_t)1 << 32, start = wrap - 2000 * MS;
+	struct sim *sim = sim_new(start, 300 * MS, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x8008, BRAID_SCHED_BROADCAST, delays, 2, NULL);
+	struct braid_link_stats ls[SIM_LINKS];
+	sim_run_until(sim, start + 200 * MS);
+	sim_stream(sim, s, 2000, 2 * MS);
+	sim_run_until(sim, start + 5000 * MS);
+	CHECK(s->push_us[0] < wrap && s->push_us[s->pushed - 1] > wrap);
+	check_complete(s);
+	CHECK_NEAR(worst_timing_error(sim, s, delays[0]), 0, 100);
+	CHECK_EQ(state_events(s, -1, BRAID_LINK_DOWN), 0);
+	const struct braid_link_stats *st = link_stats(s, 0, ls);
+	CHECK(st && fabs(st->rtt_ms - 40.0) < 0.5);
+	sim_free(sim);
+}
+
+/* Datagrams from the next hop go back once each, in order, on the fastest live link, as
+ * measured: the delays are swapped after the handshake, and every link duplicates. */
+static void test_reverse_path(void)
+{
+	const uint64_t delays[] = { 20 * MS, 40 * MS, 60 * MS };
+	struct sim *sim = sim_new(0, 300 * MS, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x9009, BRAID_SCHED_BROADCAST, delays, 3, NULL);
+	uint8_t buf[MEDIA_HEADER + 400];
+	for (size_t i = 0; i < 3; i++)
+		s->links[i].duplicate = true;
+	sim_run_until(sim, 200 * MS);
+	s->links[0].delay_us = 60 * MS;
+	s->links[2].delay_us = 20 * MS;
+	sim_stream(sim, s, 500, 2 * MS);
+	sim_run_until(sim, 600 * MS);
+	for (uint32_t i = 0; i < 50; i++) {
+		size_t len = make_media(REVERSE_TAG, i, buf);
+		CHECK_EQ(braid_receiver_send_reverse(sim->rx, 0x9009, buf, len, sim->now), 0);
+		sim_drain(sim);
+		sim_run_until(sim, sim->now + 5 * MS);
+	}
+	sim_run_until(sim, 2000 * MS);
+	CHECK_EQ(s->reverse_count, 50);
+	CHECK_EQ(s->reverse_bad, 0);
+	CHECK_EQ_U64(s->links[2].reverse_in, 2 * 50);
+	CHECK_EQ_U64(s->links[0].reverse_in + s->links[1].reverse_in, 0);
+	struct braid_sender_stats st;
+	braid_sender_get_stats(s->tx, &st);
+	CHECK_EQ_U64(st.reverse_packets, 50);
+	CHECK_EQ(braid_receiver_send_reverse(sim->rx, 0x1234, buf, 10, sim->now),
+		 BRAID_ERR_SESSION);
+	check_complete(s);
+	sim_free(sim);
+}
+
+static size_t rx_down_events(const struct sim *sim, uint32_t session_id)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < sim->rx_nevents; i++)
+		n += sim->rx_events[i].kind == BRAID_EVENT_LINK_STATE &&
+		     sim->rx_events[i].session_id == session_id &&
+		     sim->rx_events[i].new_state == BRAID_LINK_DOWN;
+	return n;
+}
+
+/* Two senders into one receiver: separate outputs; one's trouble is not the other's. */
+static void test_many_sessions(void)
+{
+	const uint64_t delays_a[] = { 20 * MS, 40 * MS }, delays_b[] = { 25 * MS, 35 * MS };
+	struct sim *sim = sim_new(0, 300 * MS, NULL);
+	struct sim_sender *a = sim_add_sender(sim, 0xa00a, BRAID_SCHED_BROADCAST, delays_a, 2,
+					      NULL);
+	struct sim_sender *b = sim_add_sender(sim, 0xb00b, BRAID_SCHED_BROADCAST, delays_b, 2,
+					      NULL);
+	a->links[0].dead_from_us = 1000 * MS;
+	sim_run_until(sim, 200 * MS);
+	sim_stream(sim, a, 1000, 2 * MS);
+	sim_stream(sim, b, 800, 3 * MS);
+	sim_run_until(sim, 3500 * MS);
+	CHECK_EQ(rx_sessions(sim), 2);
+	check_complete(a);
+	check_complete(b);
+	CHECK_NEAR(worst_timing_error(sim, a, delays_a[0]), 0, 100);
+	CHECK_NEAR(worst_timing_error(sim, b, delays_b[0]), 0, 100);
+	CHECK_EQ(state_events(a, a->links[0].id, BRAID_LINK_DOWN), 1);
+	CHECK_EQ(state_events(b, -1, BRAID_LINK_DOWN), 0);
+	CHECK_EQ(rx_down_events(sim, 0xa00a), 1);
+	CHECK_EQ(rx_down_events(sim, 0xb00b), 0);
+	sim_free(sim);
+}
+
+/* After close, the receiver ends the session once it has released everything it held. */
+static void test_session_end(void)
+{
+	const uint64_t delays[] = { 20 * MS, 30 * MS };
+	struct sim *sim = sim_new(0, 300 * MS, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0xc00c, BRAID_SCHED_BROADCAST, delays, 2, NULL);
+	sim_run_until(sim, 200 * MS);
+	sim_stream(sim, s, 200, 2 * MS);
+	sim_run_until(sim, 600 * MS);
+	CHECK_EQ(s->pushed, 200);
+	braid_sender_close(s->tx, sim->now);
+	sim_drain(sim);
+	struct braid_sender_stats before, after;
+	braid_sender_get_stats(s->tx, &before);
+	uint64_t sent = s->links[0].sent + s->links[1].sent;
+	sim_run_until(sim, 3000 * MS);
+	check_complete(s);
+	CHECK_EQ(rx_sessions(sim), 0);
+	/* A closed sender says nothing more; nothing reached the receiver after the end. */
+	braid_sender_get_stats(s->tx, &after);
+	CHECK_EQ_U64(after.packets_out, before.packets_out);
+	CHECK_EQ_U64(s->links[0].sent + s->links[1].sent, sent);
+	CHECK_EQ(state_events(s, -1, BRAID_LINK_DOWN), 0);
+	CHECK_EQ_U64(drops_total(sim->rx), 0);
+	const struct braid_event *ev = find_event(sim->rx_events, sim->rx_nevents, 0,
+						  BRAID_EVENT_SESSION_END, -1, -1);
+	CHECK(ev && ev->session_id == 0xc00c);
+	if (ev && s->out_count) {
+		uint64_t last = s->out_us[s->out_count - 1];
+		printf("session end: %.3f ms after the last release\n",
+		       (double)(ev->time_us - last) / 1000.0);
+		CHECK_EQ_U64(ev->time_us, last);
+	}
+	sim_free(sim);
+}
+
+/* Random bytes and header mutations of captured datagrams, injected mid-stream. A DATA
+ * sequence number (bytes 8..11) is left alone: in an unkeyed session a renumbered packet
+ * is indistinguishable from a genuine one (the PSK case covers that). */
+static void test_hostile_datagrams(void)
+{
+	static const size_t fields[] = { 0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15 };
+	const uint64_t delays[] = { 20 * MS, 30 * MS };
+	struct sim *sim = sim_new(0, 300 * MS, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0xd00d, BRAID_SCHED_BROADCAST, delays, 2, NULL);
+	struct braid_addr stranger;
+	uint8_t buf[BRAID_MAX_DATAGRAM];
+	unsigned random_sent = 0, random_dropped = 0, mutated = 0, mutated_dropped = 0;
+	unsigned miscounted = 0;
+	fake_addr(&stranger, 200, 7000);
+	sim->tap = capture_tap;
+	sim_run_until(sim, 200 * MS);
+	sim_stream(sim, s, 1000, 2 * MS);
+	for (uint64_t t = 210 * MS; t < 2200 * MS; t += 10 * MS) {
+		sim_run_until(sim, t);
+		for (int k = 0; k < 4; k++) {
+			bool random = k < 2;
+			size_t len, pick = lcg_next(sim) % SIM_CAPTURED;
+			const struct braid_addr *from = &stranger;
+			if (random) {
+				len = lcg_next(sim) % 80;
+				for (size_t j = 0; j < len; j++)
+					buf[j] = (uint8_t)lcg_next(sim);
+			} else {
+				bool data = (sim->captured[pick][0] & 0x0f) == BRAID_PKT_DATA;
+				size_t hdr = data ? 12 : 8; /* DATA: its timestamp too */
+				len = sim->captured_len[pick];
+				memcpy(buf, sim->captured[pick], len);
+				size_t at = fields[lcg_next(sim) % hdr];
+				buf[at] ^= (uint8_t)(1 + lcg_next(sim) % 255);
+				from = &s->links[sim->captured_link[pick]].addr;
+			}
+			uint64_t before = drops_total(sim->rx);
+			int rc = braid_receiver_handle_datagram(sim->rx, from, buf, len, sim->now);
+			miscounted += drops_total(sim->rx) != before + (rc < 0);
+			random_sent += random;
+			random_dropped += random && rc < 0;
+			mutated += !random;
+			mutated_dropped += !random && rc < 0;
+			sim_drain(sim);
+		}
+	}
+	sim_run_until(sim, 3000 * MS);
+	/* The sender, too, survives and counts random bytes on its links. */
+	for (int k = 0; k < 200; k++) {
+		struct braid_sender_stats st;
+		size_t len = lcg_next(sim) % 64;
+		for (size_t j = 0; j < len; j++)
+			buf[j] = (uint8_t)lcg_next(sim);
+		braid_sender_get_stats(s->tx, &st);
+		uint64_t before = drops_sum(&st.drops);
+		uint16_t link_id = s->links[k % 2].id;
+		int rc = braid_sender_handle_datagram(s->tx, link_id, buf, len, sim->now);
+		braid_sender_get_stats(s->tx, &st);
+		miscounted += drops_sum(&st.drops) != before + 1 || rc >= 0;
+		sim_drain(sim);
+	}
+	printf("hostile: %u/%u random and %u/%u mutated datagrams dropped, %u released\n",
+	       random_dropped, random_sent, mutated_dropped, mutated, s->out_count);
+	CHECK_EQ(miscounted, 0);
+	CHECK_EQ(random_dropped, random_sent);
+	CHECK(mutated_dropped > mutated / 2);
+	CHECK_EQ(s->disorder, 0);
+	CHECK_EQ(s->bad_payload, 0);
+	CHECK(s->out_count > 0);
+	sim_free(sim);
+}
+
+int main(void)
+{
+	RUN_TEST(test_handshake);
+	RUN_TEST(test_broadcast);
+	RUN_TEST(test_lossy_link);
+	RUN_TEST(test_silent_death);
+	RUN_TEST(test_backup_failover);
+	RUN_TEST(test_roundrobin_weighted);
+	RUN_TEST(test_psk);
+	RUN_TEST(test_nat_rebinding);
+	RUN_TEST(test_timestamp_wrap);
+	RUN_TEST(test_reverse_path);
+	RUN_TEST(test_many_sessions);
+	RUN_TEST(test_session_end);
+	RUN_TEST(test_hostile_datagrams);
+	return braid_test_finish();
+}
