@@ -32,7 +32,9 @@ struct demo {
 	uint64_t down_detected_us; /* when the sender saw the dying link go down */
 	unsigned failovers, link_downs, link_ups;
 	bool went_down[DEMO_LINKS];
-	unsigned view_lines;
+	unsigned view_lines, view_ticks;
+	double link_mbps[DEMO_LINKS];
+	uint64_t link_bytes[DEMO_LINKS], sampled_us;
 	bool tty;
 };
 
@@ -42,35 +44,88 @@ static const char demo_usage[] =
 	"Streams 5 Mbit/s of test video over three emulated links on loopback for S seconds\n"
 	"(default 24): 'clean', 'lossy' (5 % loss, jitter) and 'flaky' (dies for 6 s).\n";
 
+/* Moves back over the live view so what is printed next replaces it. */
+static void erase_view(struct demo *d)
+{
+	for (unsigned i = 0; i < d->view_lines; i++)
+		fputs("\033[1A\033[2K", stdout);
+	d->view_lines = 0;
+}
+
+static void draw_view(struct demo *d)
+{
+	struct braid_link_stats links[DEMO_LINKS];
+	size_t n = braid_sender_get_link_stats(braid_send_node_sender(d->sender), links, DEMO_LINKS);
+	if (n > DEMO_LINKS)
+		n = DEMO_LINKS;
+	erase_view(d);
+	double t = (double)(braid_loop_now(d->loop) - d->start_us) / 1e6;
+	printf("  %5.1f s  link    state     rtt       loss    sent\n", t);
+	for (size_t i = 0; i < n; i++) {
+		static const char *colour[] = { "\033[31m", "\033[33m", "\033[32m" };
+		printf("           %-6s  %s%-8s%s  %5.1f ms  %5.1f %%  %5.2f Mbit/s\n", links[i].name,
+		       d->tty ? colour[links[i].state] : "", braid_link_state_name(links[i].state),
+		       d->tty ? "\033[0m" : "", links[i].rtt_ms, links[i].loss * 100,
+		       d->link_mbps[i]);
+	}
+	struct braid_demo_stream_stats st;
+	braid_demo_stream_get_stats(&d->stream, &st);
+	printf("           output: %llu of %llu packets (%llu inside the 1 s budget), %llu lost, "
+	       "%llu out of order\n", (unsigned long long)st.received, (unsigned long long)st.sent,
+	       (unsigned long long)(st.sent - st.received - st.skipped),
+	       (unsigned long long)st.skipped, (unsigned long long)st.disordered);
+	d->view_lines = d->tty ? (unsigned)n + 2 : 0;
+	fflush(stdout);
+}
+
+/* Bitrates per link over the last view interval. */
+static void sample_rates(struct demo *d)
+{
+	struct braid_link_stats links[DEMO_LINKS];
+	size_t n = braid_sender_get_link_stats(braid_send_node_sender(d->sender), links, DEMO_LINKS);
+	uint64_t now = braid_loop_now(d->loop);
+	double secs = d->sampled_us ? (double)(now - d->sampled_us) / 1e6 : 0;
+	for (size_t i = 0; i < n && i < DEMO_LINKS; i++) {
+		uint64_t bytes = links[i].bytes_sent;
+		d->link_mbps[i] = secs > 0 ? (double)(bytes - d->link_bytes[i]) * 8 / secs / 1e6 : 0;
+		d->link_bytes[i] = bytes;
+	}
+	d->sampled_us = now;
+}
+
 static void on_event(void *arg, const struct braid_event *ev, const char *link_name)
 {
 	struct demo *d = arg;
 	double t = (double)(ev->time_us - d->start_us) / 1e6;
-	if (ev->kind == BRAID_EVENT_LINK_STATE) {
-		bool known = ev->link_id < DEMO_LINKS;
-		if (ev->new_state == BRAID_LINK_DOWN) {
-			d->link_downs++;
-			if (known)
-				d->went_down[ev->link_id] = true;
-			if (!d->down_detected_us && ev->time_us >= d->outage_start_us)
-				d->down_detected_us = ev->time_us;
-		} else if (ev->old_state == BRAID_LINK_DOWN && known && d->went_down[ev->link_id]) {
-			d->link_ups++;
-		}
-		printf("%s  %6.2f s  link %-6s %s -> %s\n", d->tty ? "\033[1m" : "", t,
-		       link_name ? link_name : "?", braid_link_state_name(ev->old_state),
-		       braid_link_state_name(ev->new_state));
+	bool known = ev->link_id < DEMO_LINKS;
+	if (ev->kind == BRAID_EVENT_LINK_STATE && ev->new_state == BRAID_LINK_DOWN) {
+		d->link_downs++;
+		if (known)
+			d->went_down[ev->link_id] = true;
+		if (!d->down_detected_us && ev->time_us >= d->outage_start_us)
+			d->down_detected_us = ev->time_us;
+	} else if (ev->kind == BRAID_EVENT_LINK_STATE && ev->old_state == BRAID_LINK_DOWN && known &&
+		   d->went_down[ev->link_id]) {
+		d->link_ups++;
 	} else if (ev->kind == BRAID_EVENT_FAILOVER && ev->count > 0) {
 		d->failovers++;
-		printf("%s  %6.2f s  link %-6s failed over: %llu packets resent on the others\n",
-		       d->tty ? "\033[1m" : "", t, link_name ? link_name : "?",
-		       (unsigned long long)ev->count);
-	} else {
+	} else if (ev->kind != BRAID_EVENT_LINK_STATE) {
 		return;
 	}
-	if (d->tty)
-		fputs("\033[0m", stdout);
-	d->view_lines = 0; /* the event line scrolled the view: draw it anew below */
+	/* Events scroll above the live view, which is drawn again below them. */
+	bool had_view = d->view_lines > 0;
+	erase_view(d);
+	const char *name = link_name ? link_name : "?";
+	if (ev->kind == BRAID_EVENT_LINK_STATE)
+		printf("%s  %6.2f s  link %-6s %s -> %s%s\n", d->tty ? "\033[1m" : "", t, name,
+		       braid_link_state_name(ev->old_state), braid_link_state_name(ev->new_state),
+		       d->tty ? "\033[0m" : "");
+	else
+		printf("%s  %6.2f s  link %-6s failed over: %llu packets resent on the others%s\n",
+		       d->tty ? "\033[1m" : "", t, name, (unsigned long long)ev->count,
+		       d->tty ? "\033[0m" : "");
+	if (had_view)
+		draw_view(d);
 	fflush(stdout);
 }
 
@@ -83,46 +138,15 @@ static void on_receiver_event(void *arg, const struct braid_event *ev, const cha
 	(void)link_name;
 }
 
-static void draw_view(struct demo *d)
-{
-	const struct braid_sender *s = braid_send_node_sender(d->sender);
-	struct braid_link_stats links[DEMO_LINKS];
-	size_t n = braid_sender_get_link_stats(s, links, DEMO_LINKS);
-	static uint64_t last_bytes[DEMO_LINKS], last_us;
-	uint64_t now = braid_loop_now(d->loop);
-	double secs = last_us ? (double)(now - last_us) / 1e6 : 0;
-	if (d->tty)
-		for (unsigned i = 0; i < d->view_lines; i++)
-			fputs("\033[1A\033[2K", stdout);
-	double t = (double)(now - d->start_us) / 1e6;
-	printf("  %5.1f s  link    state     rtt       loss    sent\n", t);
-	for (size_t i = 0; i < n && i < DEMO_LINKS; i++) {
-		double mbps = secs > 0 ? (double)(links[i].bytes_sent - last_bytes[i]) * 8 / secs / 1e6
-				       : 0;
-		last_bytes[i] = links[i].bytes_sent;
-		static const char *colour[] = { "\033[31m", "\033[33m", "\033[32m" };
-		printf("           %-6s  %s%-8s%s  %5.1f ms  %5.1f %%  %5.2f Mbit/s\n", links[i].name,
-		       d->tty ? colour[links[i].state] : "", braid_link_state_name(links[i].state),
-		       d->tty ? "\033[0m" : "", links[i].rtt_ms, links[i].loss * 100, mbps);
-	}
-	last_us = now;
-	struct braid_demo_stream_stats st;
-	braid_demo_stream_get_stats(&d->stream, &st);
-	printf("           output: %llu of %llu packets (%llu inside the 1 s budget), %llu lost, "
-	       "%llu out of order\n", (unsigned long long)st.received, (unsigned long long)st.sent,
-	       (unsigned long long)(st.sent - st.received - st.skipped),
-	       (unsigned long long)st.skipped, (unsigned long long)st.disordered);
-	d->view_lines = (unsigned)n + 2;
-	if (!d->tty)
-		d->view_lines = 0;
-	fflush(stdout);
-}
-
 static void on_view_timer(struct braid_loop *loop, void *arg)
 {
 	struct demo *d = arg;
+	/* on a terminal the view is redrawn in place 4 times a second; in a log, every 2 s */
+	uint64_t interval = d->tty ? 250000 : 2000000;
+	if (!d->tty || ++d->view_ticks % 4 == 0)
+		sample_rates(d);
 	draw_view(d);
-	braid_timer_start(loop, &d->view_timer, braid_loop_now(loop) + (d->tty ? 250000 : 2000000));
+	braid_timer_start(loop, &d->view_timer, braid_loop_now(loop) + interval);
 }
 
 static void on_stop_stream(struct braid_loop *loop, void *arg)
@@ -316,6 +340,7 @@ int braid_cmd_demo(int argc, char **argv)
 	braid_timer_start(d.loop, &d.stop_timer, d.start_us + duration);
 	braid_loop_run(d.loop);
 	braid_timer_stop(d.loop, &d.view_timer);
+	sample_rates(&d);
 	draw_view(&d);
 	int rc = summary(&d);
 	close_all(&d);

@@ -302,6 +302,8 @@ static void set_link_state(struct braid_sender *s, size_t slot, enum braid_link_
 	sync_sched_state(s);
 	if (l->health.state == BRAID_LINK_DOWN && braid_link_state_live(old)) {
 		l->down_events++;
+		/* what it lost while dying says nothing about how it will do when it is back */
+		memset(&l->loss, 0, sizeof(l->loss));
 		failover(s, slot);
 	}
 }
@@ -602,7 +604,8 @@ void braid_sender_handle_timeout(struct braid_sender *s, uint64_t now_us)
 		 * with a receiver that forgot the session. */
 		bool hello = !l->acked || l->health.state == BRAID_LINK_DOWN;
 		tx_push(s, hello ? BRAID_PKT_HELLO : BRAID_PKT_PROBE, 0, i, 0);
-		l->next_probe_us = now_us + s->settings.health.probe_interval_us;
+		l->next_probe_us = now_us + braid__sender_link_probe_gap(l, &s->settings.health,
+									 now_us);
 	}
 	flush_pending(s);
 }

@@ -78,6 +78,15 @@ bool braid__sender_link_on_reply(struct braid__sender_link *l,
 				     l->rtt.srtt_us);
 }
 
+uint64_t braid__sender_link_probe_gap(const struct braid__sender_link *l,
+				      const struct braid_health_settings *hs, uint64_t now_us)
+{
+	bool overdue = l->acked && braid_link_state_live(l->health.state) &&
+		       now_us - l->health.last_reply_us > hs->probe_interval_us;
+	uint64_t gap = overdue ? hs->probe_interval_us / 5 : hs->probe_interval_us;
+	return gap ? gap : 1;
+}
+
 void braid__sender_link_stats(const struct braid__sender_link *l, struct braid_link_stats *out)
 {
 	memset(out, 0, sizeof(*out));

@@ -52,6 +52,11 @@ void braid__sender_link_fill_control(struct braid__sender_link *l, struct braid_
 bool braid__sender_link_on_reply(struct braid__sender_link *l,
 				 const struct braid_health_settings *hs, uint64_t now_us,
 				 uint32_t echo_timestamp_us, const struct braid_probe_reply *reply);
+/* Time to the next probe: the probe interval, or a fifth of it while a reply is overdue,
+ * so that a lossy but living link gets several chances to answer before it is declared
+ * down, while a dead one is still declared down on time. */
+uint64_t braid__sender_link_probe_gap(const struct braid__sender_link *l,
+				      const struct braid_health_settings *hs, uint64_t now_us);
 void braid__sender_link_stats(const struct braid__sender_link *l, struct braid_link_stats *out);
 
 #endif
