@@ -1,0 +1,144 @@
+/* The real-time link emulator: a bidirectional UDP relay per link, each direction shaped by
+ * its own link model (braid/model.h). Datagrams arriving on the relay's listen socket go
+ * through the forward model to `to`; replies from `to` go through the return model back to
+ * the last source seen. A relay lives in a loop its caller owns; it owns no signal, no
+ * output and no clock but the loop's. docs/emu.md describes the link keys and the scenario
+ * file format parsed here. */
+#ifndef BRAID_EMU_H
+#define BRAID_EMU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "braid/addr.h"
+#include "braid/loop.h"
+#include "braid/model.h"
+
+#define BRAID_EMU_NAME_MAX 32
+/* The longest link spec or event text accepted, in bytes. */
+#define BRAID_EMU_SPEC_MAX 1024
+/* The longest trace file, in delivery opportunities (lines). */
+#define BRAID_EMU_TRACE_MAX (16u * 1024 * 1024)
+
+/* ---- link settings (spec.c) ---- */
+
+struct braid_emu_link_config {
+	char name[BRAID_EMU_NAME_MAX + 1];
+	struct braid_addr listen, to;
+	struct braid_model_settings fwd, rev;
+	/* Owned arrays behind fwd.trace_ms and rev.trace_ms (NULL when no trace): copy a
+	 * config with braid_emu_link_config_copy, release it with braid_emu_link_config_free. */
+	uint32_t *fwd_trace, *rev_trace;
+};
+
+/* An empty config named "link<index + 1>": unlimited, no delay, seeded by the index. */
+void braid_emu_link_config_init(struct braid_emu_link_config *cfg, unsigned index);
+void braid_emu_link_config_free(struct braid_emu_link_config *cfg);
+/* A deep copy (traces included) into an uninitialised dst. 0 or BRAID_ERR_NOMEM. */
+int braid_emu_link_config_copy(struct braid_emu_link_config *dst,
+			       const struct braid_emu_link_config *src);
+
+/* Parses "listen=ADDR:PORT,to=ADDR:PORT[,KEY=VALUE]..." (docs/emu.md). Keys without rev
+ * shape the forward direction; the return path copies delay, jitter, reorder and outages
+ * unless rev=KEY=V;KEY=V... or rev.KEY=V says otherwise. Returns 0, or a negative braid_error
+ * with a message naming the bad key in err (out is then released). */
+int braid_emu_parse_link(const char *spec, unsigned index, struct braid_emu_link_config *out,
+			 char *err, size_t err_len);
+/* Applies model keys ("rate=2mbit,rev=delay=10ms") on top of a parsed config, as a timed
+ * event does: only what is named changes; name, listen and to cannot. On error cfg is
+ * unchanged. */
+int braid_emu_apply_keys(struct braid_emu_link_config *cfg, const char *keys, char *err,
+			 size_t err_len);
+
+/* The units of the spec. Each returns 0 or BRAID_ERR_INVAL. */
+int braid_emu_parse_rate(const char *text, double *bps);      /* 8mbit: bit kbit mbit gbit */
+int braid_emu_parse_duration(const char *text, uint64_t *us); /* 40ms: us ms s; "0" */
+int braid_emu_parse_percent(const char *text, double *fraction); /* "1.5%" -> 0.015 */
+int braid_emu_parse_size(const char *text, uint64_t *bytes);  /* tc's: b, kb, mb (1024s) */
+/* A mahimahi trace: one millisecond timestamp per line. *ms is malloc'd. */
+int braid_emu_load_trace(const char *path, uint32_t **ms, size_t *len, char *err,
+			 size_t err_len);
+
+/* ---- the relay (relay.c) ---- */
+
+struct braid_emu_relay;
+
+/* Opens the sockets (listen port 0 picks one) and starts the models now (the loop's clock,
+ * re-read). cfg is copied. NULL with a message in err on failure. */
+struct braid_emu_relay *braid_emu_relay_open(struct braid_loop *loop,
+					     const struct braid_emu_link_config *cfg, char *err,
+					     size_t err_len);
+/* Drops whatever is still in flight. */
+void braid_emu_relay_close(struct braid_emu_relay *r);
+
+/* Both directions refuse new datagrams while on (counted as dropped_outage). */
+void braid_emu_relay_set_blackhole(struct braid_emu_relay *r, bool on);
+bool braid_emu_relay_blackhole(const struct braid_emu_relay *r);
+
+/* Totals since open, across reconfigurations. Datagrams refused for lack of relay memory
+ * count as dropped_queue. */
+void braid_emu_relay_get_stats(const struct braid_emu_relay *r, uint64_t now_us,
+			       struct braid_model_stats *fwd, struct braid_model_stats *rev);
+int braid_emu_relay_listen_addr(const struct braid_emu_relay *r, struct braid_addr *out);
+const char *braid_emu_relay_name(const struct braid_emu_relay *r);
+
+/* The settings in force (the relay's own copy). */
+const struct braid_emu_link_config *braid_emu_relay_config(const struct braid_emu_relay *r);
+/* Changes the settings of both directions from now on (name, listen and to are ignored).
+ * Datagrams already accepted leave as promised; new ones start with an empty queue and stay
+ * behind them unless the direction reorders. Outages stay relative to the open time. */
+int braid_emu_relay_reconfigure(struct braid_emu_relay *r,
+				const struct braid_emu_link_config *cfg, char *err,
+				size_t err_len);
+/* braid_emu_apply_keys on the settings in force, then reconfigure. */
+int braid_emu_relay_apply_keys(struct braid_emu_relay *r, const char *keys, char *err,
+			       size_t err_len);
+
+/* ---- scenarios and commands (scenario.c) ---- */
+
+enum braid_emu_action {
+	BRAID_EMU_SET = 0,          /* apply keys */
+	BRAID_EMU_BLACKHOLE_ON,
+	BRAID_EMU_BLACKHOLE_OFF,
+	BRAID_EMU_BLACKHOLE_TOGGLE,
+};
+
+/* "NAME blackhole on|off|toggle" or "NAME KEY=VALUE,...", at a time for a scenario. */
+struct braid_emu_event {
+	uint64_t at_us;   /* since the links opened */
+	unsigned line;    /* in the scenario file, for messages; 0 otherwise */
+	char link[BRAID_EMU_NAME_MAX + 1]; /* "*" = every link */
+	enum braid_emu_action action;
+	char keys[BRAID_EMU_SPEC_MAX];
+};
+
+struct braid_emu_scenario {
+	struct braid_emu_link_config *links;
+	size_t link_count, link_capacity;
+	struct braid_emu_event *events; /* in time order once checked */
+	size_t event_count, event_capacity;
+};
+
+void braid_emu_scenario_init(struct braid_emu_scenario *sc);
+void braid_emu_scenario_free(struct braid_emu_scenario *sc);
+/* Takes ownership of *cfg (left empty) on success. */
+int braid_emu_scenario_add_link(struct braid_emu_scenario *sc, struct braid_emu_link_config *cfg);
+/* Appends the links and events of a scenario text; origin names it in messages. */
+int braid_emu_scenario_parse(struct braid_emu_scenario *sc, const char *text, const char *origin,
+			     char *err, size_t err_len);
+int braid_emu_scenario_load(struct braid_emu_scenario *sc, const char *path, char *err,
+			    size_t err_len);
+/* Once every link is in: names unique, events naming known links and applicable in time
+ * order. Sorts the events by time (stable). */
+int braid_emu_scenario_check(struct braid_emu_scenario *sc, char *err, size_t err_len);
+
+/* Parses a command (an event without its time): "lte1 blackhole on", "* rate=2mbit". */
+int braid_emu_parse_command(const char *text, struct braid_emu_event *ev, char *err,
+			    size_t err_len);
+/* Applies an event to the relays it names. Returns how many it changed (0 when the name
+ * matches none), or a negative braid_error with err set. */
+int braid_emu_apply_event(struct braid_emu_relay *const *relays, size_t count,
+			  const struct braid_emu_event *ev, char *err, size_t err_len);
+
+#endif
