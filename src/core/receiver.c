@@ -12,6 +12,7 @@
 
 #define TX_QUEUE_SIZE 4096
 #define EVENT_QUEUE_SIZE 128
+#define NACK_MAX_ASKS 20
 
 struct braid_receiver {
 	struct braid_receiver_settings settings;
@@ -387,6 +388,8 @@ uint64_t braid_receiver_next_timeout(const struct braid_receiver *r)
 		uint64_t t = braid_rxbuf_next_release(s->rxbuf);
 		if (t < next)
 			next = t;
+		if (s->nack.next_at_us < next)
+			next = s->nack.next_at_us;
 		t = s->last_heard_us + r->settings.session_timeout_us;
 		if (t < next)
 			next = t;
@@ -399,6 +402,21 @@ uint64_t braid_receiver_next_timeout(const struct braid_receiver *r)
 		}
 	}
 	return next;
+}
+
+/* Asks the sender for what is missing, on the fastest live link. Repeats about once per
+ * round trip; gives a number up once a resend could not arrive before its release. */
+static void send_nacks(struct braid_receiver *r, struct braid__rx_session *s, uint64_t now_us)
+{
+	uint64_t rtt = s->rtt_us ? s->rtt_us : BRAID__RX_DEFAULT_RTT_US;
+	struct braid_packet p = { .header = { .type = BRAID_PKT_NACK } };
+	while (braid__nack_collect(&s->nack, now_us, rtt, rtt + rtt / 10, NACK_MAX_ASKS,
+				   &p.body.nack) > 0) {
+		struct braid__rx_link *l = braid__rx_session_best_link(s);
+		if (!l || !queue_packet(r, s, l, &p))
+			return;
+		s->nacks_sent++;
+	}
 }
 
 void braid_receiver_handle_timeout(struct braid_receiver *r, uint64_t now_us)
@@ -416,6 +434,7 @@ void braid_receiver_handle_timeout(struct braid_receiver *r, uint64_t now_us)
 				l->down_events++;
 			push_event(r, BRAID_EVENT_LINK_STATE, now_us, s->id, l, old);
 		}
+		send_nacks(r, s, now_us);
 		bool drained = braid_rxbuf_held(s->rxbuf) == 0;
 		if ((s->closing && drained) ||
 		    now_us - s->last_heard_us >= r->settings.session_timeout_us)

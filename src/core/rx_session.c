@@ -5,14 +5,20 @@
 #include "braid/error.h"
 
 #define WRAP_BASE ((uint64_t)1 << 32)
+#define NACK_TRACKED 8192      /* missing numbers followed at once */
+#define NACK_MAX_GAP 2048      /* a larger gap is an outage: ask for its newest part only */
+#define REORDER_MARGIN_US 2000
 
 int braid__rx_session_init(struct braid__rx_session *s, uint32_t id, size_t reorder_capacity,
 			   uint64_t now_us)
 {
 	memset(s, 0, sizeof(*s));
 	s->rxbuf = braid_rxbuf_new(reorder_capacity);
-	if (!s->rxbuf)
+	if (!s->rxbuf || braid__nack_init(&s->nack, NACK_TRACKED) < 0) {
+		braid_rxbuf_free(s->rxbuf);
+		s->rxbuf = NULL;
 		return BRAID_ERR_NOMEM;
+	}
 	s->used = true;
 	s->id = id;
 	s->stats.session_id = id;
@@ -23,6 +29,7 @@ int braid__rx_session_init(struct braid__rx_session *s, uint32_t id, size_t reor
 void braid__rx_session_free(struct braid__rx_session *s)
 {
 	braid_rxbuf_free(s->rxbuf);
+	braid__nack_free(&s->nack);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -94,6 +101,7 @@ void braid__rx_session_data(struct braid__rx_session *s, struct braid__rx_link *
 	}
 	uint64_t ts = braid_extend32(d->timestamp_us, s->ts_highest);
 	uint64_t seq = braid_extend32(d->seq, s->seq_highest);
+	uint64_t previous_highest = s->seq_highest;
 	if (ts > s->ts_highest)
 		s->ts_highest = ts;
 	if (seq > s->seq_highest)
@@ -107,6 +115,40 @@ void braid__rx_session_data(struct braid__rx_session *s, struct braid__rx_link *
 	uint64_t release_at = release > 0 ? (uint64_t)release : 0;
 	/* Duplicates and late arrivals are counted by the reorder buffer. */
 	braid_rxbuf_insert(s->rxbuf, seq, release_at, d->payload, d->payload_len);
+	braid__nack_resolved(&s->nack, seq);
+	if (seq > previous_highest + 1) {
+		/* The gap is lost for good once this packet is released. */
+		uint64_t first = seq - previous_highest - 1 > NACK_MAX_GAP ? seq - NACK_MAX_GAP
+									: previous_highest + 1;
+		uint64_t ask_at = now_us + braid__rx_session_reorder_wait(s);
+		for (uint64_t missing = first; missing < seq; missing++)
+			braid__nack_missing(&s->nack, missing, ask_at, release_at);
+	}
+}
+
+uint64_t braid__rx_session_reorder_wait(const struct braid__rx_session *s)
+{
+	double lo = 0, hi = 0, jitter = 0;
+	bool any = false, unknown = false;
+	for (size_t i = 0; i < BRAID__RX_MAX_LINKS; i++) {
+		const struct braid__rx_link *l = &s->links[i];
+		if (!l->used || !braid_link_state_live(l->health.state))
+			continue;
+		if (!l->has_transit) {
+			unknown = true; /* no data on it yet: its delay could be anything */
+			continue;
+		}
+		if (!any || l->transit_us < lo)
+			lo = l->transit_us;
+		if (!any || l->transit_us > hi)
+			hi = l->transit_us;
+		if (l->jitter.jitter_us > jitter)
+			jitter = l->jitter.jitter_us;
+		any = true;
+	}
+	uint64_t wait = (uint64_t)(hi - lo + 4 * jitter) + REORDER_MARGIN_US;
+	uint64_t rtt = s->rtt_us ? s->rtt_us : BRAID__RX_DEFAULT_RTT_US;
+	return unknown && wait < rtt ? rtt : wait;
 }
 
 struct braid__rx_link *braid__rx_session_best_link(struct braid__rx_session *s)

@@ -12,8 +12,10 @@
 #include "braid/rxbuf.h"
 #include "braid/stats.h"
 #include "braid/wire.h"
+#include "nack.h"
 
 #define BRAID__RX_MAX_LINKS 32
+#define BRAID__RX_DEFAULT_RTT_US 100000 /* until the sender's probes tell */
 
 struct braid__rx_link {
 	bool used;
@@ -45,6 +47,9 @@ struct braid__rx_session {
 	bool seen_data;
 	uint64_t last_heard_us;
 	uint32_t reverse_seq;
+	struct braid__nack_tracker nack;
+	uint64_t rtt_us;   /* the sender's smoothed RTT of its best link, from its probes */
+	uint64_t nacks_sent;
 	struct braid_session_stats stats;
 };
 
@@ -58,7 +63,10 @@ struct braid__rx_link *braid__rx_session_add_link(struct braid__rx_session *s, u
 /* The far side was heard on a link: liveness, NAT rebinding. True when its state changed. */
 bool braid__rx_link_heard(struct braid__rx_link *l, const struct braid_health_settings *hs,
 			  const struct braid_addr *from, uint64_t now_us);
-/* Stores a data packet for release. */
+/* How long a missing number may just be on a slower link: the spread of the links'
+ * one-way delays plus their jitter. */
+uint64_t braid__rx_session_reorder_wait(const struct braid__rx_session *s);
+/* Stores a data packet for release, noting the gaps it reveals for NACKs. */
 void braid__rx_session_data(struct braid__rx_session *s, struct braid__rx_link *l,
 			    const struct braid_packet *p, uint64_t latency_us, uint64_t now_us);
 /* The live link with the lowest delay (for reverse traffic); the last heard when none is. */
