@@ -58,6 +58,7 @@ struct braid_session_stats {
 	uint64_t packets_out, bytes_out; /* released */
 	uint64_t duplicates, late, lost, reordered_held;
 	uint64_t retransmitted;          /* arrivals flagged as resends */
+	uint64_t nacks;                  /* NACK packets sent */
 	uint64_t reverse_packets, reverse_bytes;
 	unsigned link_count;
 };

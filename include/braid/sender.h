@@ -30,6 +30,8 @@ struct braid_sender_settings {
 	uint32_t session_id;               /* the caller draws it at random; 0 is not allowed */
 	uint8_t nonce[BRAID_NONCE_SIZE];   /* the caller draws it at random */
 	size_t history_packets;            /* resend history; default 16384 (power of two) */
+	double resend_share;               /* resends may take this share of the input rate;
+					      default 0.25 */
 };
 void braid_sender_settings_default(struct braid_sender_settings *s);
 
@@ -76,6 +78,8 @@ struct braid_sender_stats {
 	uint64_t packets_in, bytes_in;        /* from the encoder */
 	uint64_t packets_out, bytes_out;      /* data datagrams sent, all links */
 	uint64_t retransmitted;               /* resends (failover, NACK) */
+	uint64_t nacked;                      /* sequence numbers the receiver asked for */
+	uint64_t resend_refused;              /* asked for, not resent: over budget or too late */
 	uint64_t expired;                     /* never sent: older than the latency budget */
 	uint64_t reverse_packets, reverse_bytes; /* from the far side to the encoder */
 	uint64_t queue_drops;                 /* transmit queue overflow */

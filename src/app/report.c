@@ -116,11 +116,13 @@ void braid_report_sender(struct braid_report *r, const struct braid_sender *s, u
 			json_link(r->json, &links[i], bps[i], i == 0);
 		fprintf(r->json,
 			"],\"totals\":{\"in\":%llu,\"bytes_in\":%llu,\"out\":%llu,\"bytes_out\":%llu,"
-			"\"retransmitted\":%llu,\"expired\":%llu,\"reverse\":%llu,\"failovers\":%u,"
+			"\"retransmitted\":%llu,\"nacked\":%llu,\"resend_refused\":%llu,"
+			"\"expired\":%llu,\"reverse\":%llu,\"failovers\":%u,"
 			"\"live_links\":%u,\"operational\":%s,",
 			(unsigned long long)st.packets_in, (unsigned long long)st.bytes_in,
 			(unsigned long long)st.packets_out, (unsigned long long)st.bytes_out,
-			(unsigned long long)st.retransmitted, (unsigned long long)st.expired,
+			(unsigned long long)st.retransmitted, (unsigned long long)st.nacked,
+			(unsigned long long)st.resend_refused, (unsigned long long)st.expired,
 			(unsigned long long)st.reverse_packets, st.failovers, st.live_links,
 			st.operational ? "true" : "false");
 		json_drops(r->json, &st.drops);
@@ -149,10 +151,11 @@ static void json_session(FILE *f, const struct braid_receiver *rx, uint32_t id, 
 	if (n > BRAID_REPORT_MAX_LINKS)
 		n = BRAID_REPORT_MAX_LINKS;
 	fprintf(f, "%s{\"session\":\"%08x\",\"out\":%llu,\"duplicates\":%llu,\"late\":%llu,"
-		"\"lost\":%llu,\"retransmitted\":%llu,\"links\":[", first ? "" : ",", id,
+		"\"lost\":%llu,\"retransmitted\":%llu,\"nacks\":%llu,\"links\":[",
+		first ? "" : ",", id,
 		(unsigned long long)ss.packets_out, (unsigned long long)ss.duplicates,
 		(unsigned long long)ss.late, (unsigned long long)ss.lost,
-		(unsigned long long)ss.retransmitted);
+		(unsigned long long)ss.retransmitted, (unsigned long long)ss.nacks);
 	for (size_t i = 0; i < n; i++) {
 		double bps = braid_report_bitrate(r, links[i].id, links[i].bytes_received, now_us);
 		json_link(f, &links[i], bps, i == 0);

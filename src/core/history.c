@@ -42,6 +42,7 @@ struct braid__history_entry *braid__history_put(struct braid__history *h, uint64
 	e->seq = seq;
 	e->pushed_us = now_us;
 	e->link_mask = 0;
+	e->resent_us = 0;
 	e->valid = true;
 	return e;
 }

@@ -12,6 +12,7 @@ struct braid__history_entry {
 	uint64_t seq;
 	uint64_t pushed_us;  /* when the encoder handed it over; also its wire timestamp */
 	uint64_t link_mask;  /* link slots it was sent on */
+	uint64_t resent_us;  /* last resend after a NACK, 0 = never */
 	uint8_t *payload;    /* owned; grows to the largest payload this slot has held */
 	size_t len, cap;
 	bool valid;

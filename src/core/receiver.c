@@ -111,6 +111,7 @@ static void session_stats_rxbuf(const struct braid__rx_session *s, struct braid_
 	o->late = rb.late + rb.too_far;
 	o->lost = rb.lost;
 	o->reordered_held = braid_rxbuf_held(s->rxbuf);
+	o->nacks = s->nacks_sent;
 }
 
 static void end_session(struct braid_receiver *r, struct braid__rx_session *s, uint64_t now_us)

@@ -9,6 +9,7 @@
 #include "braid/error.h"
 #include "history.h"
 #include "pktq.h"
+#include "resend.h"
 #include "sender_link.h"
 
 #define TX_QUEUE_SIZE 65536
@@ -53,6 +54,7 @@ struct braid_sender {
 	struct braid_event events[EVENT_QUEUE_SIZE];
 	size_t event_head, event_count;
 
+	struct braid__resend_budget resend;
 	struct braid_sender_stats stats;
 };
 
@@ -63,6 +65,7 @@ void braid_sender_settings_default(struct braid_sender_settings *s)
 	s->latency_us = 1000000;
 	braid_health_settings_default(&s->health);
 	s->history_packets = 16384;
+	s->resend_share = 0.25;
 }
 
 static void push_event(struct braid_sender *s, const struct braid_event *ev)
@@ -163,6 +166,7 @@ struct braid_sender *braid_sender_new(const struct braid_sender_settings *set, u
 {
 	if (!set || set->session_id == 0 || set->mode >= BRAID_SCHED_MODE_COUNT ||
 	    set->history_packets == 0 || set->health.probe_interval_us == 0 ||
+	    !(set->resend_share >= 0 && set->resend_share <= 10) ||
 	    (set->psk && set->psk_len == 0))
 		return NULL;
 	struct braid_sender *s = calloc(1, sizeof(*s));
@@ -171,6 +175,7 @@ struct braid_sender *braid_sender_new(const struct braid_sender_settings *set, u
 	s->settings = *set;
 	s->now = now_us;
 	braid_sched_init(&s->sched, set->mode);
+	braid__resend_budget_init(&s->resend, set->resend_share, now_us);
 	s->tx = calloc(TX_QUEUE_SIZE, sizeof(*s->tx));
 	if (set->psk) {
 		s->psk = malloc(set->psk_len);
@@ -286,6 +291,7 @@ int braid_sender_push(struct braid_sender *s, const uint8_t *payload, size_t len
 		return BRAID_ERR_NOMEM;
 	}
 	s->next_seq++;
+	braid__resend_budget_input(&s->resend, len, now_us);
 	s->stats.packets_in++;
 	s->stats.bytes_in += len;
 	flush_pending(s);
@@ -379,38 +385,69 @@ static void on_reverse(struct braid_sender *s, const struct braid_packet *p)
 	s->stats.reverse_bytes += d->payload_len;
 }
 
-/* The live link with the lowest smoothed RTT, or -1. */
-static int best_link(const struct braid_sender *s)
+/* Live links as resend candidates; returns how many, and the lowest one-way delay. */
+static size_t resend_candidates(const struct braid_sender *s, struct braid__resend_link *out,
+				uint64_t *fastest_us)
 {
-	int best = -1;
+	size_t n = 0;
+	*fastest_us = UINT64_MAX;
 	for (size_t i = 0; i < s->sched_count; i++) {
 		const struct braid__sender_link *l = &s->links[s->sched_slot[i]];
-		if (!braid_link_state_live(l->health.state))
+		if (!braid_link_state_live(l->health.state) || !l->rtt.has_sample)
 			continue;
-		if (best < 0 || l->rtt.srtt_us < s->links[best].rtt.srtt_us)
-			best = s->sched_slot[i];
+		out[n] = (struct braid__resend_link){ .slot = s->sched_slot[i],
+						      .one_way_us = l->rtt.srtt_us / 2 };
+		if (out[n].one_way_us < *fastest_us)
+			*fastest_us = out[n].one_way_us;
+		n++;
 	}
-	return best;
+	return n;
+}
+
+static void resend(struct braid_sender *s, struct braid__history_entry *e,
+		   const struct braid__resend_link *links, size_t n, uint64_t fastest_us)
+{
+	/* The receiver releases it at its timestamp + the fastest path + the budget. */
+	uint64_t deadline = e->pushed_us + s->settings.latency_us + fastest_us;
+	/* A resend less than a round trip ago may still be on its way: the NACK crossed it. */
+	if (e->resent_us && s->now - e->resent_us < 2 * fastest_us)
+		return;
+	size_t picked[2];
+	size_t count = braid__resend_pick(links, n, s->now, deadline, picked);
+	if (count == 0) {
+		s->stats.resend_refused++;
+		return;
+	}
+	for (size_t i = 0; i < count; i++) {
+		if (!braid__resend_budget_take(&s->resend, e->len, s->now)) {
+			s->stats.resend_refused += i == 0;
+			return;
+		}
+		if (tx_push(s, BRAID_PKT_DATA, BRAID_FLAG_RETRANSMIT, picked[i], e->seq)) {
+			e->link_mask |= (uint64_t)1 << picked[i];
+			e->resent_us = s->now;
+			s->stats.retransmitted++;
+		}
+	}
 }
 
 static void on_nack(struct braid_sender *s, const struct braid_packet *p)
 {
-	int slot = best_link(s);
+	struct braid__resend_link links[BRAID_MAX_LINKS];
+	uint64_t fastest;
+	size_t n = resend_candidates(s, links, &fastest);
 	unsigned budget = NACK_MAX_RESENDS;
-	if (slot < 0)
-		return;
 	for (unsigned i = 0; i < p->body.nack.range_count; i++) {
 		uint64_t first = braid_extend32(p->body.nack.ranges[i].first, s->next_seq);
 		for (uint64_t seq = first; seq < first + p->body.nack.ranges[i].count; seq++) {
 			struct braid__history_entry *e = braid__history_get(&s->history, seq);
-			if (!e || seq >= s->next_unsent || expired(s, e))
+			if (!e || seq >= s->next_unsent || budget-- == 0)
 				continue;
-			if (budget-- == 0)
-				return;
-			if (tx_push(s, BRAID_PKT_DATA, BRAID_FLAG_RETRANSMIT, (size_t)slot, seq)) {
-				e->link_mask |= (uint64_t)1 << slot;
-				s->stats.retransmitted++;
-			}
+			s->stats.nacked++;
+			if (n == 0)
+				s->stats.resend_refused++;
+			else
+				resend(s, e, links, n, fastest);
 		}
 	}
 }
