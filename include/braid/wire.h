@@ -1,7 +1,7 @@
 /* braid wire protocol v1: encoding and decoding of every packet type. docs/protocol.md is
  * the byte-by-byte description; this module is its only implementation. Decoding checks
  * every length and field and never reads outside the buffer it is given. Authentication
- * tags are computed and checked here too, given the key; key agreement is in session.c. */
+ * tags are computed and checked here too, given the key, and session keys derived. */
 #ifndef BRAID_WIRE_H
 #define BRAID_WIRE_H
 

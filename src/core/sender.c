@@ -502,7 +502,12 @@ int braid_sender_handle_datagram(struct braid_sender *s, uint16_t link_id, const
 			s->stats.drops.malformed++;
 		return rc;
 	}
-	size_t slot = (size_t)slot_of(s, link_id);
+	int found = slot_of(s, link_id);
+	if (found < 0) { /* a datagram still arriving for a link just removed */
+		s->stats.drops.unknown_link++;
+		return BRAID_ERR_LINK;
+	}
+	size_t slot = (size_t)found;
 	s->links[slot].packets_received++;
 	s->links[slot].bytes_received += len;
 	switch (h.type) {

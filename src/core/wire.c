@@ -42,6 +42,11 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+static int name_char_valid(uint8_t c)
+{
+	return c >= 0x21 && c <= 0x7e; /* printable ASCII, no spaces: it ends up in stats */
+}
+
 static int uses_hmac(uint8_t type)
 {
 	return type == BRAID_PKT_HELLO || type == BRAID_PKT_HELLO_ACK;
@@ -98,7 +103,7 @@ static int decode_hello(const uint8_t *body, size_t len, struct braid_hello *h)
 								    : BRAID_ERR_MALFORMED;
 	for (size_t i = 0; i < h->name_len; i++) {
 		uint8_t c = body[HELLO_FIXED_BODY + i];
-		if (c < 0x21 || c > 0x7e) /* printable ASCII, no spaces: it ends up in stats */
+		if (!name_char_valid(c))
 			return BRAID_ERR_MALFORMED;
 		h->name[i] = (char)c;
 	}
@@ -212,6 +217,27 @@ static size_t body_size(const struct braid_packet *pkt)
 	}
 }
 
+/* The encoder refuses what the decoder would reject, so a peer never receives it. */
+static int hello_name_valid(const struct braid_hello *h)
+{
+	if (h->name_len > BRAID_LINK_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < h->name_len; i++)
+		if (!name_char_valid((uint8_t)h->name[i]))
+			return 0;
+	return 1;
+}
+
+static int nack_ranges_valid(const struct braid_nack *n)
+{
+	if (n->range_count == 0 || n->range_count > BRAID_NACK_MAX_RANGES)
+		return 0;
+	for (unsigned i = 0; i < n->range_count; i++)
+		if (n->ranges[i].count == 0)
+			return 0;
+	return 1;
+}
+
 static int check_encodable(const struct braid_packet *pkt)
 {
 	const struct braid_header *h = &pkt->header;
@@ -219,16 +245,21 @@ static int check_encodable(const struct braid_packet *pkt)
 		return BRAID_ERR_INVAL;
 	if ((h->flags & BRAID_FLAG_RETRANSMIT) && h->type != BRAID_PKT_DATA)
 		return BRAID_ERR_INVAL;
-	if ((h->type == BRAID_PKT_DATA || h->type == BRAID_PKT_REVERSE) &&
-	    (pkt->body.data.payload_len > BRAID_MAX_PAYLOAD ||
-	     (pkt->body.data.payload_len && !pkt->body.data.payload)))
-		return BRAID_ERR_TOO_BIG;
-	if (h->type == BRAID_PKT_HELLO && pkt->body.hello.name_len > BRAID_LINK_NAME_MAX)
-		return BRAID_ERR_INVAL;
-	if (h->type == BRAID_PKT_NACK &&
-	    (pkt->body.nack.range_count == 0 || pkt->body.nack.range_count > BRAID_NACK_MAX_RANGES))
-		return BRAID_ERR_INVAL;
-	return 0;
+	switch (h->type) {
+	case BRAID_PKT_DATA:
+	case BRAID_PKT_REVERSE:
+		if (pkt->body.data.payload_len > BRAID_MAX_PAYLOAD)
+			return BRAID_ERR_TOO_BIG;
+		if (pkt->body.data.payload_len && !pkt->body.data.payload)
+			return BRAID_ERR_INVAL;
+		return 0;
+	case BRAID_PKT_HELLO:
+		return hello_name_valid(&pkt->body.hello) ? 0 : BRAID_ERR_INVAL;
+	case BRAID_PKT_NACK:
+		return nack_ranges_valid(&pkt->body.nack) ? 0 : BRAID_ERR_INVAL;
+	default:
+		return 0;
+	}
 }
 
 static void encode_body(const struct braid_packet *pkt, uint8_t *b)
@@ -332,12 +363,16 @@ int braid_wire_check_tag(const uint8_t *buf, size_t len, const uint8_t *key, siz
 
 uint64_t braid_extend32(uint32_t value, uint64_t reference)
 {
-	/* Pick the 64-bit value with these low 32 bits that lies within 2^31 of reference. */
-	uint64_t candidate = (reference & ~(uint64_t)0xffffffffu) | value;
-	if (candidate + 0x80000000u < reference && candidate + 0x100000000u > candidate)
-		candidate += 0x100000000u;
-	else if (candidate > reference + 0x80000000u && candidate >= 0x100000000u)
-		candidate -= 0x100000000u;
+	/* Of the 64-bit values with these low 32 bits, the one within 2^31 of reference; the
+	 * checks keep the result inside [0, 2^64) rather than wrapping around it. */
+	const uint64_t half = (uint64_t)1 << 31, span = (uint64_t)1 << 32;
+	uint64_t candidate = (reference & ~(span - 1)) | value;
+	if (candidate < reference) {
+		if (reference - candidate > half && candidate <= UINT64_MAX - span)
+			candidate += span;
+	} else if (candidate - reference > half && candidate >= span) {
+		candidate -= span;
+	}
 	return candidate;
 }
 

@@ -1,0 +1,122 @@
+/* Shared by the stateful fuzz targets: how an input is cut into datagrams, how time moves,
+ * and how a harness that knows the keys signs a datagram so the fuzzer reaches the states
+ * behind authentication.
+ *
+ * Input: one mode byte, then records of
+ *   ctl (1 byte, meaning per target) | time step (1 byte) | length (2 bytes, BE) | bytes
+ * A length past the end of the input takes what is left. */
+#ifndef BRAID_FUZZ_INPUT_H
+#define BRAID_FUZZ_INPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "braid/crypto.h"
+#include "braid/wire.h"
+
+/* A datagram may exceed the largest valid one a little, so oversize handling is reached. */
+#define FUZZ_MAX_CHUNK (BRAID_MAX_DATAGRAM + 16)
+#define FUZZ_BUF_SIZE (FUZZ_MAX_CHUNK + BRAID_HELLO_TAG_SIZE)
+
+/* Failed invariants end the run the way a sanitizer would, so libFuzzer keeps the input. */
+#define FUZZ_REQUIRE(cond)                                                               \
+	do {                                                                             \
+		if (!(cond))                                                             \
+			abort();                                                         \
+	} while (0)
+
+struct fuzz_reader {
+	const uint8_t *p;
+	size_t left;
+};
+
+struct fuzz_record {
+	uint8_t ctl;
+	uint64_t step_us;
+	const uint8_t *bytes;
+	size_t len;
+};
+
+/* Small steps for the ordinary pace of packets, large ones for silence and timeouts. */
+static inline uint64_t fuzz_time_step(uint8_t t)
+{
+	return t < 200 ? (uint64_t)t * 1000 : (uint64_t)(t - 199) * 250000;
+}
+
+static inline bool fuzz_next_record(struct fuzz_reader *rd, struct fuzz_record *rec)
+{
+	if (rd->left < 4)
+		return false;
+	rec->ctl = rd->p[0];
+	rec->step_us = fuzz_time_step(rd->p[1]);
+	size_t len = (size_t)rd->p[2] << 8 | rd->p[3];
+	rd->p += 4;
+	rd->left -= 4;
+	if (len > rd->left)
+		len = rd->left;
+	rec->bytes = rd->p;
+	rec->len = len > FUZZ_MAX_CHUNK ? FUZZ_MAX_CHUNK : len;
+	rd->p += len;
+	rd->left -= len;
+	return true;
+}
+
+/* Whether a next_timeout still equal to the time just handled is let pass once (the
+ * health deadline of braid/link.h is one microsecond early: on_tick acts only after it).
+ * Build with -DFUZZ_STRICT_TIMEOUTS to count it as a failure. */
+static inline bool fuzz_tolerate_stall(void)
+{
+#ifdef FUZZ_STRICT_TIMEOUTS
+	return false;
+#else
+	return true;
+#endif
+}
+
+static inline bool fuzz_uses_hmac(uint8_t type)
+{
+	return type == BRAID_PKT_HELLO || type == BRAID_PKT_HELLO_ACK;
+}
+
+/* Sets KEYED and appends the tag the type calls for: HMAC under the PSK for HELLO and
+ * HELLO_ACK, SipHash under the session key for the rest. buf holds FUZZ_BUF_SIZE bytes.
+ * Returns the new length. */
+static inline size_t fuzz_sign(uint8_t *buf, size_t len, const uint8_t *psk, size_t psk_len,
+			       const uint8_t session_key[16])
+{
+	if (len < 2)
+		return len;
+	buf[1] |= BRAID_FLAG_KEYED;
+	if (fuzz_uses_hmac(buf[0] & 0x0f)) {
+		uint8_t mac[BRAID_SHA256_SIZE];
+		struct braid_bytes part = { buf, len };
+		braid_hmac_sha256(psk, psk_len, &part, 1, mac);
+		memcpy(buf + len, mac, BRAID_HELLO_TAG_SIZE);
+		return len + BRAID_HELLO_TAG_SIZE;
+	}
+	uint64_t h = braid_siphash24(session_key, buf, len);
+	for (int i = 0; i < BRAID_TAG_SIZE; i++)
+		buf[len + (size_t)i] = (uint8_t)(h >> (56 - 8 * i));
+	return len + BRAID_TAG_SIZE;
+}
+
+static inline void fuzz_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void fuzz_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#endif

@@ -1,0 +1,264 @@
+/* A sender with two links registered by a valid handshake, then the fuzzer's datagrams
+ * from the receiver side, media pushed, time moving, every poll drained. The first byte
+ * picks a PSK or none, the scheduling mode and the latency budget.
+ *
+ * Record ctl bits (see fuzz_input.h):
+ *   0x01  sign: set KEYED and append the right tag (PSK for HELLO_ACK, else the session
+ *         key the harness agreed through its HELLO_ACKs)
+ *   0x02  fix: overwrite link and session ids, and for PROBE_REPLY / HELLO_ACK the echoed
+ *         fields, with what the sender last sent on that link
+ *   0x04  deliver on the second link rather than the first
+ *   0x08  afterwards, push the bytes as media
+ *   0x30  0x10: replace the chosen link by a new one; 0x20: close the sender
+ *
+ * Invariants checked: every datagram the sender emits decodes, carries a valid tag when
+ * keyed, and goes out on a link that exists; handling due timeouts makes progress (see
+ * fuzz_tolerate_stall). Datagrams are only delivered on links that exist: an id the sender
+ * never gave out is outside its contract. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "braid/error.h"
+#include "braid/sender.h"
+#include "braid/wire.h"
+#include "fuzz_input.h"
+
+#define SESSION_ID 0x5eed0002u
+#define LINKS 2
+#define CTL_SIGN 0x01
+#define CTL_FIX 0x02
+#define CTL_SECOND 0x04
+#define CTL_PUSH 0x08
+#define CTL_OP_MASK 0x30
+#define CTL_OP_REPLACE 0x10
+#define CTL_OP_CLOSE 0x20
+
+static const uint8_t PSK[] = "fuzz pre-shared key";
+static const uint8_t SENDER_NONCE[BRAID_NONCE_SIZE] = { 's', 'e', 'n', 'd', 'e', 'r', '0', '2' };
+static const uint8_t RECEIVER_NONCE[BRAID_NONCE_SIZE] = { 'r', 'e', 'c', 'v', '0', '0', '0', '1' };
+static const uint64_t LATENCIES[4] = { 0, 20000, 200000, 1000000 };
+
+/* What the harness saw go out on a link, for answers that echo it. */
+struct link_view {
+	uint16_t id;
+	uint32_t hello_ts;
+	uint32_t probe_seq, probe_ts;
+};
+
+struct harness {
+	struct braid_sender *s;
+	const uint8_t *psk;
+	size_t psk_len;
+	uint8_t key[16];
+	uint64_t now;
+	struct link_view links[LINKS];
+	unsigned names_used;
+	uint8_t in[FUZZ_BUF_SIZE];
+	uint8_t out[BRAID_MAX_DATAGRAM];
+};
+
+static struct link_view *view_of(struct harness *h, uint16_t id)
+{
+	for (size_t i = 0; i < LINKS; i++)
+		if (h->links[i].id == id)
+			return &h->links[i];
+	return NULL;
+}
+
+static void check_transmitted(struct harness *h, uint16_t link_id, const uint8_t *buf,
+			      size_t len)
+{
+	struct braid_packet p;
+	FUZZ_REQUIRE(braid_wire_decode(buf, len, &p) == 0);
+	FUZZ_REQUIRE(p.header.link_id == link_id && p.header.session_id == SESSION_ID);
+	bool keyed = p.header.flags & BRAID_FLAG_KEYED;
+	FUZZ_REQUIRE(keyed == (h->psk != NULL));
+	if (keyed) {
+		bool hello = p.header.type == BRAID_PKT_HELLO;
+		FUZZ_REQUIRE(braid_wire_check_tag(buf, len, hello ? h->psk : h->key,
+						  hello ? h->psk_len : 16) == 0);
+	}
+	struct link_view *v = view_of(h, link_id);
+	FUZZ_REQUIRE(v);
+	if (p.header.type == BRAID_PKT_HELLO) {
+		v->hello_ts = p.body.hello.timestamp_us;
+	} else if (p.header.type == BRAID_PKT_PROBE) {
+		v->probe_seq = p.body.probe.probe_seq;
+		v->probe_ts = p.body.probe.timestamp_us;
+	}
+}
+
+static void drain(struct harness *h)
+{
+	uint16_t link_id;
+	int n;
+	while ((n = braid_sender_poll_transmit(h->s, &link_id, h->out, sizeof(h->out))) > 0)
+		check_transmitted(h, link_id, h->out, (size_t)n);
+	while (braid_sender_poll_output(h->s, h->out, sizeof(h->out)) >= 0)
+		;
+	struct braid_event ev;
+	while (braid_sender_poll_event(h->s, &ev))
+		;
+}
+
+static void advance(struct harness *h, uint64_t step_us)
+{
+	uint64_t until = h->now + step_us;
+	bool stalled = false;
+	for (int i = 0; i < 64; i++) {
+		uint64_t t = braid_sender_next_timeout(h->s);
+		if (t > until)
+			break;
+		if (t <= h->now) {
+			/* Handling left the deadline at now. Tolerated once (link health deadlines
+			 * fall a microsecond before the tick that acts on them), not twice: that
+			 * would be an event loop spinning without progress. */
+			FUZZ_REQUIRE(!stalled && fuzz_tolerate_stall());
+			stalled = true;
+			t = h->now + 1;
+		} else {
+			stalled = false;
+		}
+		h->now = t;
+		braid_sender_handle_timeout(h->s, h->now);
+		drain(h);
+	}
+	h->now = until;
+}
+
+static void add_link(struct harness *h, size_t index)
+{
+	char name[16];
+	snprintf(name, sizeof(name), "link%u", h->names_used++);
+	struct braid_link_config cfg = { .name = name, .weight = (uint32_t)index + 1,
+					 .priority = (uint32_t)index };
+	int id = braid_sender_add_link(h->s, &cfg, h->now);
+	FUZZ_REQUIRE(id >= 0);
+	h->links[index] = (struct link_view){ .id = (uint16_t)id };
+}
+
+/* A HELLO_ACK's receiver nonce decides the session key: mirror it as the sender does. */
+static void note_accepted_ack(struct harness *h, const uint8_t *buf, size_t len)
+{
+	struct braid_packet p;
+	if (!h->psk || braid_wire_decode(buf, len, &p) < 0 || p.header.type != BRAID_PKT_HELLO_ACK ||
+	    memcmp(p.body.hello_ack.sender_nonce, SENDER_NONCE, BRAID_NONCE_SIZE) != 0)
+		return;
+	braid_wire_session_key(h->psk, h->psk_len, SESSION_ID, SENDER_NONCE,
+			       p.body.hello_ack.receiver_nonce, h->key);
+}
+
+static int deliver(struct harness *h, uint16_t link_id, size_t len)
+{
+	int rc = braid_sender_handle_datagram(h->s, link_id, h->in, len, h->now);
+	if (rc == 0)
+		note_accepted_ack(h, h->in, len);
+	drain(h);
+	return rc;
+}
+
+static void handshake(struct harness *h)
+{
+	braid_sender_handle_timeout(h->s, h->now); /* both links say HELLO */
+	drain(h);
+	h->now += 20000;
+	for (size_t i = 0; i < LINKS; i++) {
+		struct braid_packet ack = { .header = { .type = BRAID_PKT_HELLO_ACK,
+							.link_id = h->links[i].id,
+							.session_id = SESSION_ID } };
+		memcpy(ack.body.hello_ack.sender_nonce, SENDER_NONCE, BRAID_NONCE_SIZE);
+		memcpy(ack.body.hello_ack.receiver_nonce, RECEIVER_NONCE, BRAID_NONCE_SIZE);
+		ack.body.hello_ack.echo_timestamp_us = h->links[i].hello_ts;
+		int n = braid_wire_encode(&ack, h->psk, h->psk_len, h->in, sizeof(h->in));
+		FUZZ_REQUIRE(n > 0);
+		FUZZ_REQUIRE(deliver(h, h->links[i].id, (size_t)n) == 0);
+	}
+}
+
+static void fix_fields(struct harness *h, const struct link_view *v, size_t len)
+{
+	if (len < 8)
+		return;
+	fuzz_put16(h->in + 2, v->id);
+	fuzz_put32(h->in + 4, SESSION_ID);
+	uint8_t type = h->in[0] & 0x0f;
+	if (type == BRAID_PKT_PROBE_REPLY && len >= 16) {
+		fuzz_put32(h->in + 8, v->probe_seq);
+		fuzz_put32(h->in + 12, v->probe_ts);
+	} else if (type == BRAID_PKT_HELLO_ACK && len >= 28) {
+		memcpy(h->in + 8, SENDER_NONCE, BRAID_NONCE_SIZE);
+		fuzz_put32(h->in + 24, v->hello_ts);
+	}
+}
+
+static void feed(struct harness *h, const struct fuzz_record *rec)
+{
+	size_t index = (rec->ctl & CTL_SECOND) ? 1 : 0;
+	const struct link_view *v = &h->links[index];
+	size_t len = rec->len;
+	memcpy(h->in, rec->bytes, len);
+	if (rec->ctl & CTL_FIX)
+		fix_fields(h, v, len);
+	if (rec->ctl & CTL_SIGN)
+		len = fuzz_sign(h->in, len, h->psk ? h->psk : PSK,
+				h->psk ? h->psk_len : sizeof(PSK) - 1, h->key);
+	(void)deliver(h, v->id, len);
+	if (rec->ctl & CTL_PUSH) {
+		(void)braid_sender_push(h->s, rec->bytes, rec->len, h->now);
+		drain(h);
+	}
+	if ((rec->ctl & CTL_OP_MASK) == CTL_OP_REPLACE) {
+		FUZZ_REQUIRE(braid_sender_remove_link(h->s, v->id, h->now) == 0);
+		add_link(h, index);
+		drain(h);
+	} else if ((rec->ctl & CTL_OP_MASK) == CTL_OP_CLOSE) {
+		braid_sender_close(h->s, h->now);
+		drain(h);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	struct harness *h = calloc(1, sizeof(*h));
+	FUZZ_REQUIRE(h);
+	bool keyed = data[0] & 1;
+	struct braid_sender_settings set;
+	braid_sender_settings_default(&set);
+	set.mode = (enum braid_sched_mode)((data[0] >> 1) % BRAID_SCHED_MODE_COUNT);
+	set.latency_us = LATENCIES[(data[0] >> 4) & 3];
+	set.psk = keyed ? PSK : NULL;
+	set.psk_len = keyed ? sizeof(PSK) - 1 : 0;
+	set.session_id = SESSION_ID;
+	memcpy(set.nonce, SENDER_NONCE, BRAID_NONCE_SIZE);
+	set.history_packets = 256;
+	h->psk = set.psk;
+	h->psk_len = set.psk_len;
+	h->now = 1000000;
+	if (keyed)
+		braid_wire_session_key(PSK, sizeof(PSK) - 1, SESSION_ID, SENDER_NONCE,
+				       RECEIVER_NONCE, h->key);
+	h->s = braid_sender_new(&set, h->now);
+	FUZZ_REQUIRE(h->s);
+	for (size_t i = 0; i < LINKS; i++)
+		add_link(h, i);
+
+	handshake(h);
+	struct fuzz_reader rd = { data + 1, size - 1 };
+	struct fuzz_record rec;
+	while (fuzz_next_record(&rd, &rec)) {
+		advance(h, rec.step_us);
+		feed(h, &rec);
+	}
+	struct braid_sender_stats st;
+	braid_sender_get_stats(h->s, &st);
+	struct braid_link_stats links[LINKS];
+	FUZZ_REQUIRE(braid_sender_get_link_stats(h->s, links, LINKS) == LINKS);
+	braid_sender_close(h->s, h->now);
+	drain(h);
+	braid_sender_free(h->s);
+	free(h);
+	return 0;
+}

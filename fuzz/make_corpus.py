@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora under fuzz/corpus/ (run once; the files are committed).
+
+Layouts follow docs/protocol.md; record framing follows fuzz/fuzz_input.h:
+mode byte, then records of ctl | time step | length (2 bytes BE) | bytes."""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RX_SESSION = 0x5EED0001
+TX_SESSION = 0x5EED0002
+TX_NONCE = b"sender02"
+
+DATA, HELLO, HELLO_ACK, PROBE, PROBE_REPLY, REVERSE, NACK, BYE = range(8)
+KEYED, RETRANSMIT = 0x01, 0x02
+
+
+def header(ptype, link, session, flags=0):
+    return struct.pack(">BBHI", 0x10 | ptype, flags, link, session)
+
+
+def data(seq, ts, payload, link=0, session=RX_SESSION, ptype=DATA, flags=0):
+    return header(ptype, link, session, flags) + struct.pack(">II", seq, ts) + payload
+
+
+def hello(name, nonce, ts, link=0, session=RX_SESSION):
+    return (header(HELLO, link, session) + nonce + struct.pack(">IB", ts, len(name)) +
+            name)
+
+
+def hello_ack(sn, rn, echo, link=0, session=TX_SESSION):
+    return header(HELLO_ACK, link, session) + sn + rn + struct.pack(">I", echo)
+
+
+def probe(seq, ts, link=0, session=RX_SESSION):
+    return header(PROBE, link, session) + struct.pack(">II", seq, ts)
+
+
+def probe_reply(seq, echo, received, jitter, link=0, session=TX_SESSION):
+    return header(PROBE_REPLY, link, session) + struct.pack(">IIII", seq, echo, received,
+                                                            jitter)
+
+
+def nack(ranges, link=0, session=TX_SESSION):
+    body = bytes([len(ranges)]) + b"".join(struct.pack(">IH", f, c) for f, c in ranges)
+    return header(NACK, link, session) + body
+
+
+def bye(link=0, session=RX_SESSION):
+    return header(BYE, link, session)
+
+
+def rec(ctl, step, payload):
+    return bytes([ctl, step]) + struct.pack(">H", len(payload)) + payload
+
+
+def write(target, name, blob):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(blob)
+
+
+def wire_seeds():
+    write("wire", "data", data(7, 123456, b"payload"))
+    write("wire", "data-retransmit", data(8, 1, b"x", flags=RETRANSMIT))
+    write("wire", "data-keyed", data(9, 2, b"ab", flags=KEYED) + bytes(range(8)))
+    write("wire", "hello", hello(b"lte0", b"nonce-01", 99))
+    write("wire", "hello-keyed", header(HELLO, 1, 2, KEYED) + b"nonce-01" +
+          struct.pack(">IB", 5, 2) + b"wl" + bytes(16))
+    write("wire", "hello-ack", hello_ack(b"nonce-01", b"nonce-02", 99))
+    write("wire", "probe", probe(3, 4))
+    write("wire", "probe-reply", probe_reply(3, 4, 100, 250))
+    write("wire", "reverse", data(1, 2, b"back", ptype=REVERSE))
+    write("wire", "nack", nack([(10, 2), (20, 1)]))
+    write("wire", "bye", bye())
+
+
+def receiver_seeds():
+    # Mode: bit 0 PSK; bits 1-2 latency index. ctl: 1 sign, 2 fix session, 4 alt address,
+    # 8 send reverse. Steps: t < 200 is t ms.
+    flow = [rec(0, 20, data(i, 20000 * i, bytes([i]) * 10)) for i in range(5)]
+    flow += [rec(0, 50, probe(0, 100000)), rec(0, 250, bye())]
+    write("receiver", "flow", bytes([0x02]) + b"".join(flow))
+    signed = [rec(0x03, 20, data(i, 20000 * i, bytes([i]) * 10, session=0)) for i in range(5)]
+    signed += [rec(0x03, 50, probe(0, 100000, session=0)), rec(0x03, 250, bye(session=0))]
+    write("receiver", "flow-psk", bytes([0x03]) + b"".join(signed))
+    mixed = [
+        rec(0x04, 5, hello(b"wifi", b"sender01", 5000, link=1)),
+        rec(0, 10, data(3, 30000, b"three")),
+        rec(0x04, 1, data(1, 10000, b"one", link=1)),
+        rec(0, 1, data(1, 10000, b"one")),
+        rec(0, 2, data(2, 20000, b"two", flags=RETRANSMIT)),
+        rec(0x08, 30, data(4, 40000, b"four", link=1)),
+        rec(0, 199, data(0xFFFFFFFF, 0xFFFFF000, b"wrap")),
+    ]
+    write("receiver", "reorder", bytes([0x04]) + b"".join(mixed))
+    other = 0x0BADCAFE
+    sessions = [
+        rec(0x01, 5, hello(b"cell", b"othernon", 1, link=7, session=other)),
+        rec(0x01, 5, data(0, 1, b"other", link=7, session=other)),
+        rec(0x03, 5, data(0, 1, b"seeded", session=0)),
+        rec(0x01, 230, probe(1, 2, link=7, session=other)),
+    ]
+    write("receiver", "sessions-psk", bytes([0x01]) + b"".join(sessions))
+
+
+def sender_seeds():
+    # Mode: bit 0 PSK; bits 1-3 scheduling mode (mod 4); bits 4-5 latency index.
+    # ctl: 1 sign, 2 fix ids and echoes, 4 second link, 8 push media, 0x10 replace link,
+    # 0x20 close.
+    media = [rec(0x08, 20, b"") for _ in range(3)]
+    replies = [
+        rec(0x02, 40, probe_reply(0, 0, 3, 100)),
+        rec(0x06, 0, probe_reply(0, 0, 2, 900)),
+        rec(0x0A, 10, nack([(0, 3)])),
+        rec(0x02, 10, data(0, 5, b"reverse", ptype=REVERSE, session=TX_SESSION)),
+        rec(0x02, 10, data(0, 5, b"reverse", ptype=REVERSE, session=TX_SESSION)),
+    ]
+    tail = [rec(0x02, 20, bye(session=TX_SESSION)), rec(0x02, 60, hello_ack(TX_NONCE,
+                                                                            b"receiv02", 0))]
+    write("sender", "broadcast", bytes([0x00]) + b"".join(media + replies + tail))
+    signed = [rec(c | 0x01, t + 0, p[4:]) for c, t, p in
+              ((r[0], r[1], r) for r in media + replies + tail)]
+    write("sender", "broadcast-psk", bytes([0x21]) + b"".join(signed))
+    failing = media + [rec(0x08, 250, b"late"), rec(0x0C, 0, b"m"),
+                       rec(0x16, 10, probe_reply(0, 0, 0, 0)), rec(0x28, 10, b"end")]
+    write("sender", "roundrobin-failover", bytes([0x12]) + b"".join(failing))
+    backup = media + [rec(0x06, 50, probe_reply(0, 0, 1, 5)),
+                      rec(0x02, 250, probe_reply(1, 0, 1, 5))]
+    write("sender", "backup", bytes([0x36]) + b"".join(backup))
+
+
+if __name__ == "__main__":
+    wire_seeds()
+    receiver_seeds()
+    sender_seeds()
