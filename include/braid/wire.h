@@ -66,6 +66,7 @@ struct braid_hello_ack {
 struct braid_probe {
 	uint32_t probe_seq;
 	uint32_t timestamp_us;
+	uint32_t rtt_us;            /* the sender's smoothed RTT of this link, 0 = unknown */
 };
 
 struct braid_probe_reply {
@@ -73,6 +74,7 @@ struct braid_probe_reply {
 	uint32_t echo_timestamp_us; /* echoed */
 	uint32_t received;          /* datagrams received on this link so far, wraps */
 	uint32_t jitter_us;         /* RFC 3550 interarrival jitter on this link */
+	uint32_t received_bytes;    /* payload bytes of those datagrams, wraps */
 };
 
 struct braid_nack_range {

@@ -294,6 +294,8 @@ int braid_receiver_handle_datagram(struct braid_receiver *r, const struct braid_
 		reply.body.probe_reply.echo_timestamp_us = p.body.probe.timestamp_us;
 		reply.body.probe_reply.received = (uint32_t)l->data_received;
 		reply.body.probe_reply.jitter_us = (uint32_t)l->jitter.jitter_us;
+		reply.body.probe_reply.received_bytes = (uint32_t)l->data_bytes;
+		l->rtt_us = p.body.probe.rtt_us;
 		queue_packet(r, s, l, &reply);
 	} else {
 		s->closing = true;
@@ -409,7 +411,7 @@ uint64_t braid_receiver_next_timeout(const struct braid_receiver *r)
  * round trip; gives a number up once a resend could not arrive before its release. */
 static void send_nacks(struct braid_receiver *r, struct braid__rx_session *s, uint64_t now_us)
 {
-	uint64_t rtt = s->rtt_us ? s->rtt_us : BRAID__RX_DEFAULT_RTT_US;
+	uint64_t rtt = braid__rx_session_rtt(s);
 	struct braid_packet p = { .header = { .type = BRAID_PKT_NACK } };
 	while (braid__nack_collect(&s->nack, now_us, rtt, rtt + rtt / 10, NACK_MAX_ASKS,
 				   &p.body.nack) > 0) {

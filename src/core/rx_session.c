@@ -107,6 +107,7 @@ void braid__rx_session_data(struct braid__rx_session *s, struct braid__rx_link *
 	if (seq > s->seq_highest)
 		s->seq_highest = seq;
 	l->data_received++;
+	l->data_bytes += d->payload_len;
 	update_clock(s, l, ts, now_us, latency_us);
 	if (p->header.flags & BRAID_FLAG_RETRANSMIT)
 		s->stats.retransmitted++;
@@ -147,8 +148,20 @@ uint64_t braid__rx_session_reorder_wait(const struct braid__rx_session *s)
 		any = true;
 	}
 	uint64_t wait = (uint64_t)(hi - lo + 4 * jitter) + REORDER_MARGIN_US;
-	uint64_t rtt = s->rtt_us ? s->rtt_us : BRAID__RX_DEFAULT_RTT_US;
+	uint64_t rtt = braid__rx_session_rtt(s);
 	return unknown && wait < rtt ? rtt : wait;
+}
+
+uint64_t braid__rx_session_rtt(const struct braid__rx_session *s)
+{
+	uint64_t best = 0;
+	for (size_t i = 0; i < BRAID__RX_MAX_LINKS; i++) {
+		const struct braid__rx_link *l = &s->links[i];
+		if (l->used && l->rtt_us && braid_link_state_live(l->health.state) &&
+		    (!best || l->rtt_us < best))
+			best = l->rtt_us;
+	}
+	return best ? best : BRAID__RX_DEFAULT_RTT_US;
 }
 
 struct braid__rx_link *braid__rx_session_best_link(struct braid__rx_session *s)

@@ -27,6 +27,8 @@ struct braid__rx_link {
 	double transit_us;      /* smoothed arrival - send time: compares links' delays */
 	bool has_transit;
 	uint64_t data_received; /* reported back in probe replies */
+	uint64_t data_bytes;    /* payload bytes of those */
+	uint32_t rtt_us;        /* the sender's RTT of this link, from its probes */
 	uint64_t packets_received, bytes_received, packets_sent, bytes_sent;
 	uint32_t down_events;
 };
@@ -48,7 +50,6 @@ struct braid__rx_session {
 	uint64_t last_heard_us;
 	uint32_t reverse_seq;
 	struct braid__nack_tracker nack;
-	uint64_t rtt_us;   /* the sender's smoothed RTT of its best link, from its probes */
 	uint64_t nacks_sent;
 	struct braid_session_stats stats;
 };
@@ -63,6 +64,9 @@ struct braid__rx_link *braid__rx_session_add_link(struct braid__rx_session *s, u
 /* The far side was heard on a link: liveness, NAT rebinding. True when its state changed. */
 bool braid__rx_link_heard(struct braid__rx_link *l, const struct braid_health_settings *hs,
 			  const struct braid_addr *from, uint64_t now_us);
+/* The lowest RTT the sender reports for a live link (a NACK and its resend take the
+ * fastest way), or BRAID__RX_DEFAULT_RTT_US before any report. */
+uint64_t braid__rx_session_rtt(const struct braid__rx_session *s);
 /* How long a missing number may just be on a slower link: the spread of the links'
  * one-way delays plus their jitter. */
 uint64_t braid__rx_session_reorder_wait(const struct braid__rx_session *s);

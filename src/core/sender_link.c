@@ -42,6 +42,8 @@ void braid__sender_link_fill_control(struct braid__sender_link *l, struct braid_
 		uint32_t seq = l->probe_seq++;
 		p->body.probe.probe_seq = seq;
 		p->body.probe.timestamp_us = (uint32_t)now_us;
+		p->body.probe.rtt_us = l->rtt.srtt_us > UINT32_MAX ? UINT32_MAX
+								  : (uint32_t)l->rtt.srtt_us;
 		l->probes[seq % BRAID__PROBE_RECORDS] = (struct braid__probe_record){
 			.probe_seq = seq, .sent_us = now_us, .data_sent = l->packets_sent,
 			.valid = true,
@@ -55,6 +57,8 @@ static void take_loss_sample(struct braid__sender_link *l, const struct braid_pr
 	if (!rec->valid || rec->probe_seq != reply->probe_seq)
 		return;
 	l->received_reported = braid_extend32(reply->received, l->received_reported);
+	l->received_bytes_reported = braid_extend32(reply->received_bytes,
+						    l->received_bytes_reported);
 	braid_loss_add(&l->loss, rec->data_sent, l->received_reported);
 	if (rec->sent_us > l->last_answered_probe_us)
 		l->last_answered_probe_us = rec->sent_us;

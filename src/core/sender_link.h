@@ -36,6 +36,7 @@ struct braid__sender_link {
 	struct braid__probe_record probes[BRAID__PROBE_RECORDS];
 	uint64_t last_answered_probe_us; /* send time of the newest answered probe */
 	uint64_t received_reported;      /* the receiver's counter, extended */
+	uint64_t received_bytes_reported; /* and its payload bytes */
 
 	uint64_t packets_sent, bytes_sent, packets_received, bytes_received;
 	uint32_t down_events;
