@@ -45,6 +45,12 @@ int braid_emu_link_config_copy(struct braid_emu_link_config *dst,
  * with a message naming the bad key in err (out is then released). */
 int braid_emu_parse_link(const char *spec, unsigned index, struct braid_emu_link_config *out,
 			 char *err, size_t err_len);
+/* Flags for braid_emu_parse_link_flags and braid_emu_scenario.link_flags.
+ * NO_ADDRESS: listen= and to= may be left out (the simulator carries datagrams itself). */
+#define BRAID_EMU_NO_ADDRESS 1u
+/* braid_emu_parse_link with flags; flags 0 is braid_emu_parse_link. */
+int braid_emu_parse_link_flags(const char *spec, unsigned index, unsigned flags,
+			       struct braid_emu_link_config *out, char *err, size_t err_len);
 /* Applies model keys ("rate=2mbit,rev=delay=10ms") on top of a parsed config, as a timed
  * event does: only what is named changes; name, listen and to cannot. On error cfg is
  * unchanged. */
@@ -118,6 +124,7 @@ struct braid_emu_scenario {
 	size_t link_count, link_capacity;
 	struct braid_emu_event *events; /* in time order once checked */
 	size_t event_count, event_capacity;
+	unsigned link_flags; /* BRAID_EMU_* flags for link lines; set after init */
 };
 
 void braid_emu_scenario_init(struct braid_emu_scenario *sc);

@@ -64,6 +64,9 @@ struct braid_link_health {
 	unsigned replies_in_row;  /* since the link went DOWN */
 	bool ever_up;
 	uint32_t transitions;     /* number of state changes, for stats */
+	uint64_t rtt_allowance_us; /* silence tolerated beyond the probe rule: the owner sets
+				      it to SRTT + 4 RTTVAR, so a link whose answers are merely
+				      slow (a long queue) is not taken for dead */
 };
 
 /* A link starts DOWN and becomes HEALTHY on its first reply (a link never heard from

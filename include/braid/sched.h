@@ -13,6 +13,9 @@ enum braid_sched_mode {
 	BRAID_SCHED_ROUNDROBIN,    /* live links in turn */
 	BRAID_SCHED_WEIGHTED,      /* live links in proportion to their weights (smooth) */
 	BRAID_SCHED_BACKUP,        /* the live link of best priority; the next one when it fails */
+	BRAID_SCHED_ADAPTIVE,      /* each packet where it is expected to arrive first, by the
+				      links' measured capacity and delay (the sender decides;
+				      here it falls back to roundrobin) */
 	BRAID_SCHED_MODE_COUNT
 };
 const char *braid_sched_mode_name(enum braid_sched_mode mode);

@@ -22,7 +22,7 @@
 #define BRAID_MAX_LINKS 32
 
 struct braid_sender_settings {
-	enum braid_sched_mode mode;        /* default broadcast */
+	enum braid_sched_mode mode;        /* default adaptive */
 	uint64_t latency_us;               /* the receiver's budget; default 1 s */
 	struct braid_health_settings health;
 	const uint8_t *psk;                /* pre-shared key, copied; NULL = unauthenticated */
@@ -32,6 +32,8 @@ struct braid_sender_settings {
 	size_t history_packets;            /* resend history; default 16384 (power of two) */
 	double resend_share;               /* resends may take this share of the input rate;
 					      default 0.25 */
+	double redundancy;                 /* adaptive: share of packets also sent on a second
+					      link, 0..1; default 0 */
 };
 void braid_sender_settings_default(struct braid_sender_settings *s);
 
@@ -88,6 +90,7 @@ struct braid_sender_stats {
 	uint32_t failovers;
 	unsigned live_links;
 	int operational;                      /* live_links >= health.min_operational */
+	double available_bps;                 /* what the bond can sustain now (for encoders) */
 };
 void braid_sender_get_stats(const struct braid_sender *s, struct braid_sender_stats *out);
 /* Writes up to max link stats; returns the number of links. */

@@ -18,6 +18,8 @@ struct braid_link_stats {
 	uint64_t packets_sent, bytes_sent;
 	uint64_t packets_received, bytes_received;
 	uint32_t down_events; /* times the link went from live to down */
+	double capacity_kbps;  /* sender: estimated capacity (adaptive mode's model) */
+	double delivered_kbps; /* sender: delivery rate the receiver reported, last window */
 };
 
 /* Datagrams dropped before they reach a session, by reason. */

@@ -20,6 +20,7 @@
 #include "send_node.h"
 
 #define DEMO_LINKS 3
+#define DEMO_BITRATE 4000000
 
 struct demo {
 	struct braid_loop *loop;
@@ -41,8 +42,10 @@ struct demo {
 static const char demo_usage[] =
 	"usage: braid demo [--duration S] [--mode broadcast|roundrobin|weighted|backup]\n"
 	"\n"
-	"Streams 5 Mbit/s of test video over three emulated links on loopback for S seconds\n"
-	"(default 24): 'clean', 'lossy' (5 % loss, jitter) and 'flaky' (dies for 6 s).\n";
+	"Streams 4 Mbit/s of test video for S seconds (default 24) over three emulated links on\n"
+	"loopback, none of which could carry it alone: 'clean' (3 Mbit/s), 'lossy' (3 Mbit/s,\n"
+	"5 % loss, jitter) and 'flaky' (2.5 Mbit/s, dies for a quarter of the time). The default\n"
+	"mode is adaptive; try broadcast to see why it matters.\n";
 
 /* Moves back over the live view so what is printed next replaces it. */
 static void erase_view(struct demo *d)
@@ -185,7 +188,7 @@ static void parse_args(int argc, char **argv, uint64_t *duration_us, int *mode)
 			*mode = braid_sched_mode_parse(v);
 			if (*mode < 0)
 				braid_cli_usage_error("demo", "--mode: unknown mode '%s' "
-						      "(broadcast, roundrobin, weighted, backup)", v);
+						      "(adaptive, broadcast, roundrobin, weighted, backup)", v);
 		} else {
 			braid_cli_usage_error("demo", "unknown argument '%s' (see --help)", argv[i]);
 		}
@@ -201,11 +204,13 @@ static int open_relays(struct demo *d, const struct braid_addr *gateway, char *e
 	unsigned outage_for = (unsigned)(d->outage_us / 1000);
 	char specs[DEMO_LINKS][256];
 	snprintf(specs[0], sizeof(specs[0]),
-		 "name=clean,listen=127.0.0.1:0,to=%s,delay=15ms,rate=20mbit", gw);
+		 "name=clean,listen=127.0.0.1:0,to=%s,delay=15ms,rate=3mbit,queue=300ms", gw);
 	snprintf(specs[1], sizeof(specs[1]),
-		 "name=lossy,listen=127.0.0.1:0,to=%s,delay=40ms,jitter=5ms,loss=5%%,rate=20mbit", gw);
+		 "name=lossy,listen=127.0.0.1:0,to=%s,delay=40ms,jitter=5ms,loss=5%%,rate=3mbit,"
+		 "queue=300ms", gw);
 	snprintf(specs[2], sizeof(specs[2]),
-		 "name=flaky,listen=127.0.0.1:0,to=%s,delay=25ms,rate=20mbit,outage=%ums+%ums", gw,
+		 "name=flaky,listen=127.0.0.1:0,to=%s,delay=25ms,rate=2500kbit,queue=300ms,"
+		 "outage=%ums+%ums", gw,
 		 outage_at, outage_for);
 	for (int i = 0; i < DEMO_LINKS; i++) {
 		struct braid_emu_link_config cfg;
@@ -307,7 +312,7 @@ static int summary(struct demo *d)
 int braid_cmd_demo(int argc, char **argv)
 {
 	uint64_t duration = 24000000;
-	int mode = BRAID_SCHED_BROADCAST;
+	int mode = BRAID_SCHED_ADAPTIVE;
 	parse_args(argc, argv, &duration, &mode);
 	static struct demo d;
 	memset(&d, 0, sizeof(d));
@@ -322,11 +327,11 @@ int braid_cmd_demo(int argc, char **argv)
 	d.outage_start_us = d.start_us + duration / 4;
 	d.outage_us = duration / 4;
 	char err[256];
-	printf("braid demo: 5 Mbit/s of test video over 3 emulated links for %.0f s (mode %s)\n"
-	       "  clean: 15 ms   lossy: 40 ms, 5 %% loss, jitter   flaky: 25 ms, dead from %.0f s "
-	       "to %.0f s\n\n", (double)duration / 1e6, braid_sched_mode_name(mode),
+	printf("braid demo: 4 Mbit/s of test video over 3 emulated links for %.0f s (mode %s)\n"
+	       "  clean: 3 Mbit/s, 15 ms   lossy: 3 Mbit/s, 40 ms, 5 %% loss   "
+	       "flaky: 2.5 Mbit/s, 25 ms, dead from %.0f s to %.0f s\n\n", (double)duration / 1e6, braid_sched_mode_name(mode),
 	       (double)duration / 4e6, (double)duration / 2e6);
-	if (braid_demo_stream_open(&d.stream, d.loop, 5000000, err, sizeof(err)) < 0 ||
+	if (braid_demo_stream_open(&d.stream, d.loop, DEMO_BITRATE, err, sizeof(err)) < 0 ||
 	    open_nodes(&d, mode, err, sizeof(err)) < 0) {
 		fprintf(stderr, "braid demo: %s\n", err);
 		close_all(&d);

@@ -28,7 +28,7 @@ static void parse_mode(const char *value, struct braid_sender_settings *core)
 	int mode = braid_sched_mode_parse(value);
 	if (mode < 0)
 		braid_cli_usage_error("send", "--mode: unknown mode '%s' "
-				      "(broadcast, roundrobin, weighted, backup)", value);
+				      "(adaptive, broadcast, roundrobin, weighted, backup)", value);
 	core->mode = (enum braid_sched_mode)mode;
 }
 

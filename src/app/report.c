@@ -62,11 +62,12 @@ static void json_link(FILE *f, const struct braid_link_stats *l, double bps, boo
 		"%s{\"id\":%u,\"name\":\"%s\",\"state\":\"%s\",\"rtt_ms\":%.2f,\"loss\":%.4f,"
 		"\"jitter_ms\":%.2f,\"packets_sent\":%llu,\"bytes_sent\":%llu,"
 		"\"packets_received\":%llu,\"bytes_received\":%llu,\"bitrate_kbps\":%.1f,"
-		"\"down_events\":%u}",
+		"\"capacity_kbps\":%.1f,\"delivered_kbps\":%.1f,\"down_events\":%u}",
 		first ? "" : ",", l->id, l->name, braid_link_state_name(l->state), l->rtt_ms,
 		l->loss, l->jitter_ms, (unsigned long long)l->packets_sent,
 		(unsigned long long)l->bytes_sent, (unsigned long long)l->packets_received,
-		(unsigned long long)l->bytes_received, bps / 1000.0, l->down_events);
+		(unsigned long long)l->bytes_received, bps / 1000.0, l->capacity_kbps,
+		l->delivered_kbps, l->down_events);
 }
 
 static void json_drops(FILE *f, const struct braid_drop_stats *d)
@@ -118,13 +119,13 @@ void braid_report_sender(struct braid_report *r, const struct braid_sender *s, u
 			"],\"totals\":{\"in\":%llu,\"bytes_in\":%llu,\"out\":%llu,\"bytes_out\":%llu,"
 			"\"retransmitted\":%llu,\"nacked\":%llu,\"resend_refused\":%llu,"
 			"\"expired\":%llu,\"reverse\":%llu,\"failovers\":%u,"
-			"\"live_links\":%u,\"operational\":%s,",
+			"\"live_links\":%u,\"operational\":%s,\"available_kbps\":%.1f,",
 			(unsigned long long)st.packets_in, (unsigned long long)st.bytes_in,
 			(unsigned long long)st.packets_out, (unsigned long long)st.bytes_out,
 			(unsigned long long)st.retransmitted, (unsigned long long)st.nacked,
 			(unsigned long long)st.resend_refused, (unsigned long long)st.expired,
 			(unsigned long long)st.reverse_packets, st.failovers, st.live_links,
-			st.operational ? "true" : "false");
+			st.operational ? "true" : "false", st.available_bps / 1000.0);
 		json_drops(r->json, &st.drops);
 		fputs("}}\n", r->json);
 		fflush(r->json);

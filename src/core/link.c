@@ -164,18 +164,20 @@ static bool reply_while_down(struct braid_link_health *h, const struct braid_hea
 							  : BRAID_LINK_HEALTHY);
 }
 
-static uint64_t silence_allowed(const struct braid_health_settings *s)
+static uint64_t silence_allowed(const struct braid_link_health *h,
+				const struct braid_health_settings *s)
 {
 	if (s->down_after_missed != 0 && s->probe_interval_us > UINT64_MAX / s->down_after_missed)
 		return UINT64_MAX;
-	return s->probe_interval_us * s->down_after_missed;
+	uint64_t allowed = s->probe_interval_us * s->down_after_missed;
+	return h->rtt_allowance_us > allowed ? h->rtt_allowance_us : allowed;
 }
 
 bool braid_health_on_reply(struct braid_link_health *h, const struct braid_health_settings *s,
 			   uint64_t now_us, double loss, uint64_t srtt_us)
 {
 	/* Replies separated by a silence long enough to take a link down are not "in a row". */
-	if (now_us > h->last_reply_us && now_us - h->last_reply_us > silence_allowed(s))
+	if (now_us > h->last_reply_us && now_us - h->last_reply_us > silence_allowed(h, s))
 		h->replies_in_row = 0;
 	h->last_reply_us = now_us;
 	switch (h->state) {
@@ -198,7 +200,7 @@ bool braid_health_on_tick(struct braid_link_health *h, const struct braid_health
 {
 	if (!braid_link_state_live(h->state) || now_us <= h->last_reply_us)
 		return false;
-	if (now_us - h->last_reply_us <= silence_allowed(s))
+	if (now_us - h->last_reply_us <= silence_allowed(h, s))
 		return false;
 	h->replies_in_row = 0;
 	return set_state(h, BRAID_LINK_DOWN);
@@ -211,7 +213,7 @@ uint64_t braid_health_deadline(const struct braid_link_health *h,
 
 	if (!braid_link_state_live(h->state))
 		return UINT64_MAX;
-	allowed = silence_allowed(s);
+	allowed = silence_allowed(h, s);
 	if (h->last_reply_us >= UINT64_MAX - allowed)
 		return UINT64_MAX;
 	/* on_tick acts once the silence exceeds what is allowed: one microsecond later */

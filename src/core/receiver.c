@@ -296,6 +296,7 @@ int braid_receiver_handle_datagram(struct braid_receiver *r, const struct braid_
 		reply.body.probe_reply.jitter_us = (uint32_t)l->jitter.jitter_us;
 		reply.body.probe_reply.received_bytes = (uint32_t)l->data_bytes;
 		l->rtt_us = p.body.probe.rtt_us;
+		l->health.rtt_allowance_us = l->rtt_us;
 		queue_packet(r, s, l, &reply);
 	} else {
 		s->closing = true;

@@ -9,6 +9,7 @@ static const char *const sched_mode_names[BRAID_SCHED_MODE_COUNT] = {
 	[BRAID_SCHED_ROUNDROBIN] = "roundrobin",
 	[BRAID_SCHED_WEIGHTED] = "weighted",
 	[BRAID_SCHED_BACKUP] = "backup",
+	[BRAID_SCHED_ADAPTIVE] = "adaptive",
 };
 
 const char *braid_sched_mode_name(enum braid_sched_mode mode)
@@ -138,6 +139,7 @@ size_t braid_sched_pick(struct braid_sched *sched, struct braid_sched_link *link
 		return pick_all(n, out, max);
 	switch (sched->mode) {
 	case BRAID_SCHED_ROUNDROBIN:
+	case BRAID_SCHED_ADAPTIVE:
 		out[0] = pick_roundrobin(sched, links, n);
 		return 1;
 	case BRAID_SCHED_WEIGHTED:

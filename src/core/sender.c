@@ -55,17 +55,19 @@ struct braid_sender {
 	size_t event_head, event_count;
 
 	struct braid__resend_budget resend;
+	double redundancy_credit;
 	struct braid_sender_stats stats;
 };
 
 void braid_sender_settings_default(struct braid_sender_settings *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->mode = BRAID_SCHED_BROADCAST;
+	s->mode = BRAID_SCHED_ADAPTIVE;
 	s->latency_us = 1000000;
 	braid_health_settings_default(&s->health);
 	s->history_packets = 16384;
 	s->resend_share = 0.25;
+	s->redundancy = 0;
 }
 
 static void push_event(struct braid_sender *s, const struct braid_event *ev)
@@ -117,21 +119,69 @@ static void sync_sched_state(struct braid_sender *s)
 		s->sched_links[i].state = s->links[s->sched_slot[i]].health.state;
 }
 
+/* Adaptive: the live link where the packet is expected to arrive first, and the next best
+ * too when that one is failing (degraded, or a probe answer overdue) or when the
+ * redundancy share calls for a copy. Returns how many slots were written. */
+static size_t pick_adaptive(struct braid_sender *s, size_t bytes, size_t out[2])
+{
+	size_t best = BRAID_MAX_LINKS, second = BRAID_MAX_LINKS;
+	uint64_t best_at = UINT64_MAX, second_at = UINT64_MAX;
+	for (size_t i = 0; i < s->sched_count; i++) {
+		size_t slot = s->sched_slot[i];
+		const struct braid__sender_link *l = &s->links[slot];
+		if (!braid_link_state_live(l->health.state))
+			continue;
+		uint64_t at = braid__sender_link_arrival(l, s->now, bytes);
+		if (at < best_at) {
+			second = best;
+			second_at = best_at;
+			best = slot;
+			best_at = at;
+		} else if (at < second_at) {
+			second = slot;
+			second_at = at;
+		}
+	}
+	if (best == BRAID_MAX_LINKS)
+		return 0;
+	out[0] = best;
+	const struct braid__sender_link *l = &s->links[best];
+	bool failing = l->health.state == BRAID_LINK_DEGRADED ||
+		       s->now - l->health.last_reply_us > s->settings.health.probe_interval_us * 2;
+	s->redundancy_credit += s->settings.redundancy;
+	bool copy = failing || s->redundancy_credit >= 1.0;
+	if (s->redundancy_credit >= 1.0)
+		s->redundancy_credit -= 1.0;
+	if (copy && second != BRAID_MAX_LINKS) {
+		out[1] = second;
+		return 2;
+	}
+	return 1;
+}
+
 /* Sends one history entry on the links the policy picks. `avoid` (a slot, or -1) is left
  * out when another link can take it. Returns false when no link could. */
 static bool schedule_entry(struct braid_sender *s, struct braid__history_entry *e, uint8_t flags,
 			   int avoid)
 {
 	size_t picked[BRAID_MAX_LINKS];
-	size_t n = braid_sched_pick(&s->sched, s->sched_links, s->sched_count, picked,
-				    BRAID_MAX_LINKS);
+	size_t n = 0;
+	bool adaptive = s->settings.mode == BRAID_SCHED_ADAPTIVE;
+	if (adaptive)
+		n = pick_adaptive(s, e->len, picked);
+	if (n == 0) {
+		adaptive = false;
+		n = braid_sched_pick(&s->sched, s->sched_links, s->sched_count, picked,
+				     BRAID_MAX_LINKS);
+	}
 	size_t sent = 0;
 	for (size_t i = 0; i < n; i++) {
-		size_t slot = s->sched_slot[picked[i]];
+		size_t slot = adaptive ? picked[i] : s->sched_slot[picked[i]];
 		if ((int)slot == avoid && n > 1)
 			continue;
 		if (tx_push(s, BRAID_PKT_DATA, flags, slot, e->seq)) {
 			e->link_mask |= (uint64_t)1 << slot;
+			braid__capacity_assign(&s->links[slot].capacity, s->now, e->len);
 			sent++;
 		}
 	}
@@ -167,6 +217,7 @@ struct braid_sender *braid_sender_new(const struct braid_sender_settings *set, u
 	if (!set || set->session_id == 0 || set->mode >= BRAID_SCHED_MODE_COUNT ||
 	    set->history_packets == 0 || set->health.probe_interval_us == 0 ||
 	    !(set->resend_share >= 0 && set->resend_share <= 10) ||
+	    !(set->redundancy >= 0 && set->redundancy <= 1) ||
 	    (set->psk && set->psk_len == 0))
 		return NULL;
 	struct braid_sender *s = calloc(1, sizeof(*s));
@@ -250,6 +301,11 @@ static void failover(struct braid_sender *s, size_t slot)
 			break;
 		if (!(e->link_mask & ((uint64_t)1 << slot)) || (e->link_mask & live_mask))
 			continue;
+		/* Resends share one budget, or a failover onto busy links starts a storm. */
+		if (!braid__resend_budget_take(&s->resend, e->len, s->now)) {
+			s->stats.resend_refused++;
+			continue;
+		}
 		if (schedule_entry(s, e, BRAID_FLAG_RETRANSMIT, (int)slot))
 			count++;
 	}
@@ -306,6 +362,8 @@ static void set_link_state(struct braid_sender *s, size_t slot, enum braid_link_
 				  .old_state = old, .new_state = l->health.state };
 	push_event(s, &ev);
 	sync_sched_state(s);
+	if (old == BRAID_LINK_DOWN && braid_link_state_live(l->health.state))
+		braid__sender_link_restart_capacity(l, s->now);
 	if (l->health.state == BRAID_LINK_DOWN && braid_link_state_live(old)) {
 		l->down_events++;
 		/* what it lost while dying says nothing about how it will do when it is back */
@@ -395,8 +453,9 @@ static size_t resend_candidates(const struct braid_sender *s, struct braid__rese
 		const struct braid__sender_link *l = &s->links[s->sched_slot[i]];
 		if (!braid_link_state_live(l->health.state) || !l->rtt.has_sample)
 			continue;
+		uint64_t at = braid__sender_link_arrival(l, s->now, BRAID_MAX_PAYLOAD / 4);
 		out[n] = (struct braid__resend_link){ .slot = s->sched_slot[i],
-						      .one_way_us = l->rtt.srtt_us / 2 };
+						      .one_way_us = at - s->now };
 		if (out[n].one_way_us < *fastest_us)
 			*fastest_us = out[n].one_way_us;
 		n++;
@@ -425,6 +484,7 @@ static void resend(struct braid_sender *s, struct braid__history_entry *e,
 		}
 		if (tx_push(s, BRAID_PKT_DATA, BRAID_FLAG_RETRANSMIT, picked[i], e->seq)) {
 			e->link_mask |= (uint64_t)1 << picked[i];
+			braid__capacity_assign(&s->links[picked[i]].capacity, s->now, e->len);
 			e->resent_us = s->now;
 			s->stats.retransmitted++;
 		}
@@ -670,6 +730,15 @@ void braid_sender_get_stats(const struct braid_sender *s, struct braid_sender_st
 		    braid_link_state_live(s->links[i].health.state))
 			out->live_links++;
 	out->operational = out->live_links >= s->settings.health.min_operational;
+	/* What the bond sustains: each live link's capacity less its loss, with a tenth
+	 * kept for resends and for the estimates' own swing. */
+	double available = 0;
+	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
+		const struct braid__sender_link *l = &s->links[i];
+		if (l->used && l->acked && braid_link_state_live(l->health.state))
+			available += l->capacity.rate_bps * (1.0 - braid_loss_fraction(&l->loss));
+	}
+	out->available_bps = available * 0.9;
 }
 
 size_t braid_sender_get_link_stats(const struct braid_sender *s, struct braid_link_stats *out,

@@ -4,6 +4,8 @@
 
 /* Echoed timestamps older than this are not believed (a stale or forged reply). */
 #define MAX_RTT_US 10000000u
+#define CAPACITY_WINDOW_US 100000 /* delivery rate over at least this, or one RTT */
+#define FIRST_RATE_BPS 1000000.0
 
 bool braid__link_name_valid(const char *name)
 {
@@ -46,12 +48,14 @@ void braid__sender_link_fill_control(struct braid__sender_link *l, struct braid_
 								  : (uint32_t)l->rtt.srtt_us;
 		l->probes[seq % BRAID__PROBE_RECORDS] = (struct braid__probe_record){
 			.probe_seq = seq, .sent_us = now_us, .data_sent = l->packets_sent,
+			.predicted_queue_us = braid__capacity_backlog(&l->capacity, now_us),
 			.valid = true,
 		};
 	}
 }
 
-static void take_loss_sample(struct braid__sender_link *l, const struct braid_probe_reply *reply)
+static void take_loss_sample(struct braid__sender_link *l, const struct braid_probe_reply *reply,
+			     uint64_t now_us, uint64_t rtt_us)
 {
 	struct braid__probe_record *rec = &l->probes[reply->probe_seq % BRAID__PROBE_RECORDS];
 	if (!rec->valid || rec->probe_seq != reply->probe_seq)
@@ -59,6 +63,10 @@ static void take_loss_sample(struct braid__sender_link *l, const struct braid_pr
 	l->received_reported = braid_extend32(reply->received, l->received_reported);
 	l->received_bytes_reported = braid_extend32(reply->received_bytes,
 						    l->received_bytes_reported);
+	uint64_t window = l->rtt.srtt_us > CAPACITY_WINDOW_US ? l->rtt.srtt_us : CAPACITY_WINDOW_US;
+	braid__capacity_on_feedback(&l->capacity, now_us, l->received_bytes_reported, rtt_us,
+				    l->rtt.min_us, rec->predicted_queue_us,
+				    braid_loss_fraction(&l->loss), window);
 	braid_loss_add(&l->loss, rec->data_sent, l->received_reported);
 	if (rec->sent_us > l->last_answered_probe_us)
 		l->last_answered_probe_us = rec->sent_us;
@@ -74,12 +82,26 @@ bool braid__sender_link_on_reply(struct braid__sender_link *l,
 	if (rtt > MAX_RTT_US)
 		return false;
 	braid_rtt_update(&l->rtt, rtt);
+	l->health.rtt_allowance_us = l->rtt.srtt_us + 4 * l->rtt.rttvar_us;
 	if (reply)
-		take_loss_sample(l, reply);
+		take_loss_sample(l, reply, now_us, rtt);
 	else if (now_us - rtt > l->last_answered_probe_us)
 		l->last_answered_probe_us = now_us - rtt;
 	return braid_health_on_reply(&l->health, hs, now_us, braid_loss_fraction(&l->loss),
 				     l->rtt.srtt_us);
+}
+
+void braid__sender_link_restart_capacity(struct braid__sender_link *l, uint64_t now_us)
+{
+	double start = l->capacity.rate_bps > 0 ? l->capacity.rate_bps / 4 : FIRST_RATE_BPS;
+	braid__capacity_reset(&l->capacity, start, now_us);
+}
+
+uint64_t braid__sender_link_arrival(const struct braid__sender_link *l, uint64_t now_us,
+				    size_t bytes)
+{
+	uint64_t one_way = l->rtt.has_sample ? l->rtt.min_us / 2 : 0;
+	return braid__capacity_arrival(&l->capacity, now_us, bytes, one_way);
 }
 
 uint64_t braid__sender_link_probe_gap(const struct braid__sender_link *l,
@@ -105,4 +127,6 @@ void braid__sender_link_stats(const struct braid__sender_link *l, struct braid_l
 	out->packets_received = l->packets_received;
 	out->bytes_received = l->bytes_received;
 	out->down_events = l->down_events;
+	out->capacity_kbps = l->capacity.rate_bps / 1000.0;
+	out->delivered_kbps = l->capacity.delivered_bps / 1000.0;
 }

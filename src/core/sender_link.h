@@ -9,6 +9,7 @@
 #include "braid/sender.h"
 #include "braid/stats.h"
 #include "braid/wire.h"
+#include "capacity.h"
 
 #define BRAID__PROBE_RECORDS 64
 
@@ -16,6 +17,7 @@ struct braid__probe_record {
 	uint32_t probe_seq;
 	uint64_t sent_us;
 	uint64_t data_sent; /* data datagrams sent on the link before this probe */
+	uint64_t predicted_queue_us; /* the virtual queue when it left */
 	bool valid;
 };
 
@@ -30,6 +32,7 @@ struct braid__sender_link {
 	struct braid_rtt rtt;
 	struct braid_loss loss;
 	double jitter_us; /* as the receiver measures it */
+	struct braid__capacity capacity;
 
 	uint64_t next_probe_us;
 	uint32_t probe_seq;
@@ -49,6 +52,12 @@ void braid__sender_link_init(struct braid__sender_link *l, uint16_t id,
  * a probe as sent at now_us. */
 void braid__sender_link_fill_control(struct braid__sender_link *l, struct braid_packet *p,
 				     const uint8_t nonce[BRAID_NONCE_SIZE], uint64_t now_us);
+/* A link starts carrying (first handshake, or back from DOWN): it earns its rate anew,
+ * from a quarter of what it had (a modest 1 Mbit/s the first time). */
+void braid__sender_link_restart_capacity(struct braid__sender_link *l, uint64_t now_us);
+/* When a packet of `bytes` sent on it now should arrive (adaptive scheduling). */
+uint64_t braid__sender_link_arrival(const struct braid__sender_link *l, uint64_t now_us,
+				    size_t bytes);
 /* A HELLO_ACK (reply NULL) or PROBE_REPLY arrived. Returns true when the state changed. */
 bool braid__sender_link_on_reply(struct braid__sender_link *l,
 				 const struct braid_health_settings *hs, uint64_t now_us,
