@@ -11,14 +11,17 @@
 
 static const char send_usage[] =
 	"usage: braid send --input udp://[ADDR]:PORT | - --to HOST:PORT --link SPEC [--link SPEC]...\n"
-	"                  [--mode broadcast|roundrobin|weighted|backup] [--latency MS]\n"
+	"                  [--mode adaptive|broadcast|roundrobin|weighted|backup] [--latency MS]\n"
+	"                  [--redundancy PCT] [--bitrate-out udp://HOST:PORT]\n"
 	"                  [--psk FILE] [--stats FILE|-] [--stats-interval MS]\n"
 	"\n"
 	"  --input    where the encoder sends its UDP stream, or - for MPEG-TS on stdin\n"
 	"  --to       the gateway running 'braid recv'\n"
 	"  --link     an interface name, a local address, or key=value pairs:\n"
 	"             name=, dev=, addr=, to=HOST:PORT, weight=, priority=\n"
-	"  --mode     how packets are spread (default broadcast)\n"
+	"  --mode     how packets are spread (default adaptive)\n"
+	"  --redundancy  adaptive: also send this share of packets on a second link (0..100 %)\n"
+	"  --bitrate-out  send {\"available_bitrate\":...} once a second, for an encoder to follow\n"
 	"  --latency  the receiver's latency budget in ms (default 1000)\n"
 	"  --psk      a file holding the pre-shared key (the receiver needs the same)\n"
 	"  --stats    JSON lines of statistics to a file or - for stdout\n";
@@ -70,6 +73,15 @@ static void parse_args(int argc, char **argv, struct braid_send_config *cfg, uin
 			if (!braid_cli_parse_duration(v, 1000, &cfg->core.latency_us) ||
 			    cfg->core.latency_us < 20000 || cfg->core.latency_us > 60000000)
 				braid_cli_usage_error("send", "--latency: '%s' is not 20..60000 ms", v);
+		} else if ((v = braid_cli_option("send", argc, argv, &i, "--redundancy"))) {
+			char *end;
+			double pct = strtod(v, &end);
+			if (end == v || (*end && strcmp(end, "%") != 0) || !(pct >= 0 && pct <= 100))
+				braid_cli_usage_error("send", "--redundancy: '%s' is not 0..100 %%", v);
+			cfg->core.redundancy = pct / 100.0;
+		} else if ((v = braid_cli_option("send", argc, argv, &i, "--bitrate-out"))) {
+			if (!braid_cli_parse_udp_url(v, 0, &cfg->bitrate_out))
+				braid_cli_usage_error("send", "--bitrate-out: '%s' is not udp://HOST:PORT", v);
 		} else if ((v = braid_cli_option("send", argc, argv, &i, "--psk"))) {
 			parse_psk("send", v, psk, &cfg->core.psk_len);
 			cfg->core.psk = psk;

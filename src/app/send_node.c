@@ -36,6 +36,8 @@ struct braid_send_node {
 	struct link_io links[BRAID_MAX_LINKS];
 	size_t link_count;
 	struct braid_timer core_timer, stats_timer, stdin_timer, finish_timer, socket_timer;
+	struct braid_timer bitrate_timer;
+	int bitrate_fd;
 	struct braid_report report;
 	uint8_t stdin_buf[TS_DATAGRAM];
 	size_t stdin_fill;
@@ -132,6 +134,20 @@ static void on_core_timer(struct braid_loop *loop, void *arg)
 	struct braid_send_node *n = arg;
 	braid_sender_handle_timeout(n->sender, braid_loop_now(loop));
 	pump(n);
+}
+
+/* Once a second, what the bond can carry, for an encoder that follows it. */
+static void on_bitrate_timer(struct braid_loop *loop, void *arg)
+{
+	struct braid_send_node *n = arg;
+	struct braid_sender_stats st;
+	braid_sender_get_stats(n->sender, &st);
+	char msg[160];
+	int len = snprintf(msg, sizeof(msg),
+			   "{\"available_bitrate\":%.0f,\"live_links\":%u,\"operational\":%s}",
+			   st.available_bps, st.live_links, st.operational ? "true" : "false");
+	braid_udp_send(n->bitrate_fd, &n->cfg.bitrate_out, (const uint8_t *)msg, (size_t)len);
+	braid_timer_start(loop, &n->bitrate_timer, braid_loop_now(loop) + 1000000);
 }
 
 static void on_stats_timer(struct braid_loop *loop, void *arg)
@@ -378,6 +394,8 @@ struct braid_send_node *braid_send_node_open(struct braid_loop *loop,
 	braid_timer_init(&n->stdin_timer, on_stdin_timer, n);
 	braid_timer_init(&n->finish_timer, on_finish, n);
 	braid_timer_init(&n->socket_timer, on_socket_timer, n);
+	braid_timer_init(&n->bitrate_timer, on_bitrate_timer, n);
+	n->bitrate_fd = -1;
 	for (size_t b = 0; b < BATCH; b++) {
 		n->rx[b].buf = n->buffers + per_link * cfg->link_count + b * (per_link / BATCH);
 		n->rx[b].cap = BRAID_MAX_DATAGRAM;
@@ -408,6 +426,12 @@ struct braid_send_node *braid_send_node_open(struct braid_loop *loop,
 	if (cfg->stats_interval_us && (cfg->stats_path || n->report.live))
 		braid_timer_start(loop, &n->stats_timer, now + cfg->stats_interval_us);
 	braid_timer_start(loop, &n->socket_timer, now + SOCKET_RETRY_US);
+	if (cfg->bitrate_out.len) {
+		struct braid_udp_options opt = { .family = cfg->bitrate_out.u.sa.sa_family };
+		n->bitrate_fd = braid_udp_open(&opt);
+		if (n->bitrate_fd >= 0)
+			braid_timer_start(loop, &n->bitrate_timer, now + 1000000);
+	}
 	braid_sender_handle_timeout(n->sender, now);
 	pump(n);
 	return n;
@@ -426,6 +450,9 @@ void braid_send_node_close(struct braid_send_node *n)
 	braid_timer_stop(n->loop, &n->stdin_timer);
 	braid_timer_stop(n->loop, &n->finish_timer);
 	braid_timer_stop(n->loop, &n->socket_timer);
+	braid_timer_stop(n->loop, &n->bitrate_timer);
+	if (n->bitrate_fd >= 0)
+		close(n->bitrate_fd);
 	for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
 		close_link_socket(n, &n->links[i]);
 	if (n->input_fd >= 0) {
