@@ -7,5 +7,7 @@ int braid_cmd_send(int argc, char **argv);
 int braid_cmd_recv(int argc, char **argv);
 int braid_cmd_demo(int argc, char **argv);
 int braid_cmd_emu(int argc, char **argv);
+int braid_cmd_rtcp(int argc, char **argv);
+int braid_cmd_sim(int argc, char **argv);
 
 #endif

@@ -13,6 +13,8 @@ static const struct {
 	{ "recv", braid_cmd_recv, "merge the links and release the stream" },
 	{ "demo", braid_cmd_demo, "show bonding on loopback, no setup" },
 	{ "emu", braid_cmd_emu, "emulate links: rate, delay, loss, outages" },
+	{ "rtcp", braid_cmd_rtcp, "replay RTCP report generation, dump RTCP packets" },
+	{ "sim", braid_cmd_sim, "simulate a bonding scenario in virtual time" },
 };
 
 static void usage(FILE *f)

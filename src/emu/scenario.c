@@ -208,7 +208,8 @@ static int parse_link_line(struct braid_emu_scenario *sc, char *rest, char *err,
 		return BRAID_ERR_INVAL;
 	}
 	snprintf(spec, sizeof(spec), "name=%s,%s", name, rest);
-	rc = braid_emu_parse_link(spec, (unsigned)sc->link_count, &cfg, err, err_len);
+	rc = braid_emu_parse_link_flags(spec, (unsigned)sc->link_count, sc->link_flags, &cfg, err,
+					err_len);
 	if (rc)
 		return rc;
 	rc = braid_emu_scenario_add_link(sc, &cfg);

@@ -31,6 +31,7 @@ struct pair {
 struct parse_state {
 	struct braid_emu_link_config *cfg;
 	bool link_keys;         /* name, listen and to allowed: a whole link, not a change */
+	bool addresses_optional; /* BRAID_EMU_NO_ADDRESS */
 	bool have_listen, have_to;
 	bool outages_given[2];  /* the first outage= of a parse replaces the list */
 	struct pair rev[MAX_REV_PAIRS];
@@ -488,7 +489,7 @@ static int parse_into(struct parse_state *st, const char *spec)
 		rc = set_model_key(st, REV, st->rev[i].key, st->rev[i].value);
 	if (rc)
 		return rc;
-	if (st->link_keys && (!st->have_listen || !st->have_to)) {
+	if (st->link_keys && !st->addresses_optional && (!st->have_listen || !st->have_to)) {
 		snprintf(st->err, st->err_len, "%s is required",
 			 st->have_listen ? "to=" : "listen=");
 		return BRAID_ERR_INVAL;
@@ -499,7 +500,14 @@ static int parse_into(struct parse_state *st, const char *spec)
 int braid_emu_parse_link(const char *spec, unsigned index, struct braid_emu_link_config *out,
 			 char *err, size_t err_len)
 {
-	struct parse_state st = { .cfg = out, .link_keys = true, .err = err, .err_len = err_len };
+	return braid_emu_parse_link_flags(spec, index, 0, out, err, err_len);
+}
+
+int braid_emu_parse_link_flags(const char *spec, unsigned index, unsigned flags,
+			       struct braid_emu_link_config *out, char *err, size_t err_len)
+{
+	struct parse_state st = { .cfg = out, .link_keys = true, .err = err, .err_len = err_len,
+				  .addresses_optional = (flags & BRAID_EMU_NO_ADDRESS) != 0 };
 	int rc;
 
 	braid_emu_link_config_init(out, index);

@@ -1,0 +1,219 @@
+/* braid sim: a scenario run in virtual time (docs/sim.md). The metrics go to stdout as one
+ * JSON object, a summary and failed expectations to stderr; --plot draws the run. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "braid/error.h"
+#include "braid/sim.h"
+#include "cli.h"
+#include "commands.h"
+
+static const char sim_usage[] =
+	"usage: braid sim --scenario FILE [--plot FILE.svg] [--traces DIR] [--duration S]\n"
+	"                 [--seed N] [--mode broadcast|roundrobin|weighted|backup|adaptive]\n"
+	"       braid sim --write-trace FILE --ou MEAN:SIGMA:THETA[:FLOOR[:CEILING]]\n"
+	"                 --duration S [--seed N]\n"
+	"\n"
+	"  --scenario     links, events, stream, sender settings and expectations\n"
+	"  --plot         draw per-link rate, RTT and loss and the output's continuity\n"
+	"  --traces       replay DIR's NAME.up (forward) and NAME.down (return) files on the\n"
+	"                 scenario's trace links, in name order\n"
+	"  --duration     the stream's length in seconds (overrides the scenario)\n"
+	"  --seed         the run's seed (overrides the scenario)\n"
+	"  --mode         the sender's mode (overrides the scenario)\n"
+	"  --write-trace  write a synthetic mahimahi trace of an OU rate (ou= as in braid emu)\n"
+	"\n"
+	"Prints the metrics as JSON on stdout; exit status 1 when an expectation fails.\n"
+	"See docs/sim.md.\n";
+
+struct sim_options {
+	const char *scenario, *plot, *traces, *write_trace, *ou;
+	uint64_t duration_us, seed;
+	int mode;
+	bool have_seed;
+};
+
+static void parse_args(int argc, char **argv, struct sim_options *o)
+{
+	const char *v;
+
+	o->mode = -1;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(sim_usage, stdout);
+			exit(0);
+		} else if ((v = braid_cli_option("sim", argc, argv, &i, "--scenario"))) {
+			o->scenario = v;
+		} else if ((v = braid_cli_option("sim", argc, argv, &i, "--plot"))) {
+			o->plot = v;
+		} else if ((v = braid_cli_option("sim", argc, argv, &i, "--traces"))) {
+			o->traces = v;
+		} else if ((v = braid_cli_option("sim", argc, argv, &i, "--write-trace"))) {
+			o->write_trace = v;
+		} else if ((v = braid_cli_option("sim", argc, argv, &i, "--ou"))) {
+			o->ou = v;
+		} else if ((v = braid_cli_option("sim", argc, argv, &i, "--duration"))) {
+			if (!braid_cli_parse_duration(v, 1000000, &o->duration_us) ||
+			    o->duration_us < 1000 || o->duration_us > UINT64_C(172800000000))
+				braid_cli_usage_error("sim", "--duration: '%s' is not a time "
+						      "from 1 ms to 48 h", v);
+		} else if ((v = braid_cli_option("sim", argc, argv, &i, "--seed"))) {
+			if (!braid_cli_parse_uint(v, 0, UINT64_MAX, &o->seed))
+				braid_cli_usage_error("sim", "--seed: '%s' is not a whole "
+						      "number", v);
+			o->have_seed = true;
+		} else if ((v = braid_cli_option("sim", argc, argv, &i, "--mode"))) {
+			o->mode = braid_sched_mode_parse(v);
+			if (o->mode < 0)
+				braid_cli_usage_error("sim", "--mode: unknown mode '%s' "
+						      "(broadcast, roundrobin, weighted, backup, "
+						      "adaptive)", v);
+		} else {
+			braid_cli_usage_error("sim", "unknown argument '%s' (see --help)", argv[i]);
+		}
+	}
+	if (o->write_trace) {
+		if (o->scenario || o->plot || o->traces || o->mode >= 0)
+			braid_cli_usage_error("sim", "--write-trace takes only --ou, --duration "
+					      "and --seed");
+		if (!o->ou)
+			braid_cli_usage_error("sim", "--write-trace needs --ou MEAN:SIGMA:THETA");
+		if (!o->duration_us)
+			braid_cli_usage_error("sim", "--write-trace needs --duration");
+	} else if (!o->scenario) {
+		braid_cli_usage_error("sim", "--scenario is required");
+	} else if (o->ou) {
+		braid_cli_usage_error("sim", "--ou goes with --write-trace");
+	}
+}
+
+static int write_trace(const struct sim_options *o)
+{
+	struct braid_emu_link_config cfg;
+	char keys[300], err[256];
+	FILE *f;
+	int rc;
+
+	braid_emu_link_config_init(&cfg, 0);
+	snprintf(keys, sizeof(keys), "ou=%s", o->ou);
+	if (strlen(o->ou) > 256 || braid_emu_apply_keys(&cfg, keys, err, sizeof(err)))
+		braid_cli_usage_error("sim", "--ou '%s': not MEAN:SIGMA:THETA[:FLOOR[:CEILING]] "
+				      "(e.g. 4mbit:1mbit:0.5)", o->ou);
+	f = fopen(o->write_trace, "w");
+	if (!f) {
+		fprintf(stderr, "braid sim: cannot write '%s'\n", o->write_trace);
+		return 1;
+	}
+	rc = braid_sim_write_trace(f, &cfg.fwd.ou, o->duration_us, o->have_seed ? o->seed : 1);
+	if (fclose(f) != 0 && rc == 0)
+		rc = BRAID_ERR_IO;
+	if (rc)
+		fprintf(stderr, "braid sim: cannot write '%s': %s\n", o->write_trace,
+			braid_strerror(rc));
+	return rc ? 1 : 0;
+}
+
+static double wall_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int write_plot(const char *path, struct braid_sim *sim)
+{
+	FILE *f = fopen(path, "w");
+	int rc;
+
+	if (!f) {
+		fprintf(stderr, "braid sim: cannot write '%s'\n", path);
+		return 1;
+	}
+	rc = braid_sim_write_svg(f, sim);
+	if (fclose(f) != 0 || rc) {
+		fprintf(stderr, "braid sim: cannot write '%s'\n", path);
+		return 1;
+	}
+	return 0;
+}
+
+static void summary(const struct braid_sim_scenario *sc, const struct braid_sim_metrics *m,
+		    double wall)
+{
+	bool *pass = calloc(sc->expect_count ? sc->expect_count : 1, sizeof(*pass));
+	size_t failed = braid_sim_check(sc, m, pass);
+
+	fprintf(stderr, "braid sim: %s: %.1f s simulated in %.2f s (%.0fx), residual loss "
+		"%.4f%%, %zu/%zu expectations met\n", sc->name, m->simulated_s, wall,
+		wall > 0 ? m->simulated_s / wall : 0, m->residual_loss * 100,
+		sc->expect_count - failed, sc->expect_count);
+	for (size_t i = 0; pass && i < sc->expect_count; i++) {
+		double v = 0;
+
+		if (pass[i])
+			continue;
+		braid_sim_metric(m, sc->expects[i].metric, &v);
+		fprintf(stderr, "braid sim: %s:%u: expectation failed: %s (got %g)\n",
+			sc->name, sc->expects[i].line, sc->expects[i].text, v);
+	}
+	free(pass);
+}
+
+static int run(struct braid_sim_scenario *sc, const struct sim_options *o)
+{
+	char err[512];
+	double start = wall_seconds(), wall;
+	struct braid_sim *sim = braid_sim_new(sc, err, sizeof(err));
+	const struct braid_sim_metrics *m;
+	int status = 0;
+
+	if (!sim) {
+		fprintf(stderr, "braid sim: %s\n", err);
+		return 1;
+	}
+	if (braid_sim_run(sim)) {
+		fprintf(stderr, "braid sim: the run got stuck at t=%.6f s\n",
+			(double)braid_sim_now(sim) / 1e6);
+		status = 1;
+	}
+	m = braid_sim_metrics(sim);
+	wall = wall_seconds() - start;
+	braid_sim_write_json(stdout, sc, m, wall);
+	fflush(stdout);
+	summary(sc, m, wall);
+	if (braid_sim_check(sc, m, NULL))
+		status = 1;
+	if (o->plot && write_plot(o->plot, sim))
+		status = 1;
+	braid_sim_free(sim);
+	return status;
+}
+
+int braid_cmd_sim(int argc, char **argv)
+{
+	struct sim_options o = { 0 };
+	struct braid_sim_scenario sc;
+	char err[512];
+	int status;
+
+	parse_args(argc, argv, &o);
+	if (o.write_trace)
+		return write_trace(&o);
+	braid_sim_scenario_init(&sc);
+	if (braid_sim_scenario_load(&sc, o.scenario, err, sizeof(err)))
+		braid_cli_usage_error("sim", "--scenario: %s", err);
+	if (o.traces && braid_sim_scenario_use_traces(&sc, o.traces, err, sizeof(err)))
+		braid_cli_usage_error("sim", "--traces: %s", err);
+	if (o.duration_us)
+		sc.duration_us = o.duration_us;
+	if (o.have_seed)
+		sc.seed = o.seed;
+	if (o.mode >= 0)
+		sc.sender.mode = (enum braid_sched_mode)o.mode;
+	status = run(&sc, &o);
+	braid_sim_scenario_free(&sc);
+	return status;
+}

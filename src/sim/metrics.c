@@ -1,0 +1,449 @@
+/* What a simulation measures as it runs, and the figures made of it at the end: the output
+ * stream (each packet's release against its send time), per-link series sampled once per
+ * bucket, and link deaths with their detection and recovery. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "braid/error.h"
+#include "sim_internal.h"
+
+#define BUCKET_MIN_US UINT64_C(100000)
+/* Long runs get wider buckets: the plot needs no more points than this. */
+#define BUCKETS_TARGET 1500u
+
+static uint64_t since_start(const struct braid_sim *sim)
+{
+	return sim->now - SIM_BASE_US;
+}
+
+int sim_metrics_init(struct braid_sim *sim)
+{
+	uint64_t span = sim->end - SIM_BASE_US;
+
+	sim->bucket_us = BUCKET_MIN_US;
+	if (span / sim->bucket_us > BUCKETS_TARGET)
+		sim->bucket_us = (span / BUCKETS_TARGET / BUCKET_MIN_US + 1) * BUCKET_MIN_US;
+	sim->bucket_count = (size_t)(span / sim->bucket_us + 2);
+	sim->next_sample = SIM_BASE_US + sim->bucket_us;
+	sim->samples = calloc(sim->bucket_count * sim->link_count, sizeof(*sim->samples));
+	sim->latency_us = malloc((sim->packets_total ? sim->packets_total : 1) *
+				 sizeof(*sim->latency_us));
+	if (!sim->samples || !sim->latency_us)
+		return BRAID_ERR_NOMEM;
+	for (uint64_t i = 0; i < sim->packets_total; i++)
+		sim->latency_us[i] = SIM_LATENCY_NONE;
+	return 0;
+}
+
+void sim_metrics_free(struct braid_sim *sim)
+{
+	free(sim->samples);
+	free(sim->latency_us);
+	free(sim->marks);
+	free(sim->bucket_due);
+	free(sim->bucket_released);
+}
+
+static void add_mark(struct braid_sim *sim, size_t link, enum sim_mark_kind kind, size_t event)
+{
+	if (sim->mark_count == sim->mark_cap) {
+		size_t cap = sim->mark_cap ? 2 * sim->mark_cap : 64;
+		struct sim_mark *grown = realloc(sim->marks, cap * sizeof(*grown));
+
+		if (!grown)
+			return; /* a mark less on the plot */
+		sim->marks = grown;
+		sim->mark_cap = cap;
+	}
+	sim->marks[sim->mark_count++] = (struct sim_mark){
+		.t_us = since_start(sim), .event = event,
+		.link = link > UINT8_MAX ? UINT8_MAX : (uint8_t)link, .kind = (uint8_t)kind };
+}
+
+/* ---- events as they happen ---- */
+
+static struct braid_sim_failover *latest_death(struct braid_sim *sim, size_t link)
+{
+	int f = sim->links[link].failover;
+
+	return f >= 0 ? &sim->failovers[f] : NULL;
+}
+
+void sim_on_sender_event(struct braid_sim *sim, const struct braid_event *ev)
+{
+	size_t li;
+	struct sim_link *l;
+	struct braid_sim_failover *death;
+
+	if (ev->kind != BRAID_EVENT_LINK_STATE)
+		return;
+	for (li = 0; li < sim->link_count && sim->links[li].id != ev->link_id; li++)
+		;
+	if (li == sim->link_count)
+		return;
+	l = &sim->links[li];
+	l->state = ev->new_state;
+	death = latest_death(sim, li);
+	if (ev->new_state == BRAID_LINK_DOWN && braid_link_state_live(ev->old_state)) {
+		add_mark(sim, li, SIM_MARK_DOWN, 0);
+		/* A death's doing until the link carries data again. */
+		if (death && death->detected_us == SIM_NEVER && death->recovered_us == SIM_NEVER)
+			death->detected_us = since_start(sim);
+		else
+			sim->spurious_downs++;
+	} else if (ev->old_state == BRAID_LINK_DOWN && braid_link_state_live(ev->new_state)) {
+		if (l->ever_live)
+			add_mark(sim, li, SIM_MARK_UP, 0);
+		l->ever_live = true;
+		if (death && death->back_us != SIM_NEVER && death->usable_us == SIM_NEVER)
+			death->usable_us = since_start(sim);
+	}
+}
+
+void sim_on_data_delivered(struct braid_sim *sim, size_t link, size_t payload_len)
+{
+	struct sim_link *l = &sim->links[link];
+	struct braid_sim_failover *death = latest_death(sim, link);
+
+	l->data_delivered++;
+	l->payload_delivered += payload_len;
+	l->bucket_payload += payload_len;
+	if (death && death->back_us != SIM_NEVER && death->recovered_us == SIM_NEVER)
+		death->recovered_us = since_start(sim);
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+void sim_on_release(struct braid_sim *sim, const uint8_t *buf, long len)
+{
+	uint64_t index, sent;
+
+	if (len != (long)sim->sc->packet_bytes) {
+		sim->corrupt++;
+		return;
+	}
+	index = get_le64(buf);
+	sent = get_le64(buf + 8);
+	if (index >= sim->packets_total || SIM_BASE_US + sent != sim_push_time(sim, index) ||
+	    sim->latency_us[index] != SIM_LATENCY_NONE) {
+		sim->corrupt++;
+		return;
+	}
+	if (sim->any_released && index < sim->last_released)
+		sim->out_of_order++;
+	sim->any_released = true;
+	sim->last_released = index;
+	sim->released++;
+	uint64_t latency = sim->now - (SIM_BASE_US + sent);
+	sim->latency_us[index] = latency >= SIM_LATENCY_NONE ? SIM_LATENCY_NONE - 1
+							     : (uint32_t)latency;
+}
+
+void sim_on_scenario_event(struct braid_sim *sim, const struct braid_emu_event *ev)
+{
+	size_t li = UINT8_MAX;
+
+	for (size_t i = 0; i < sim->link_count; i++)
+		if (strcmp(ev->link, sim->links[i].cfg.name) == 0)
+			li = i;
+	add_mark(sim, li, SIM_MARK_EVENT, (size_t)(ev - sim->sc->emu.events));
+}
+
+/* ---- link deaths ---- */
+
+static bool in_outage(const struct braid_model_settings *s, uint64_t since)
+{
+	for (size_t i = 0; i < s->outage_count; i++) {
+		const struct braid_outage *o = &s->outages[i];
+
+		if (since >= o->start_us && since - o->start_us < o->duration_us)
+			return true;
+	}
+	return false;
+}
+
+static uint64_t next_boundary(const struct braid_model_settings *s, uint64_t since)
+{
+	uint64_t next = SIM_NEVER;
+
+	for (size_t i = 0; i < s->outage_count; i++) {
+		const struct braid_outage *o = &s->outages[i];
+		uint64_t t = o->start_us > since ? o->start_us : o->start_us + o->duration_us;
+
+		if (t > since && t < next)
+			next = t;
+	}
+	return next;
+}
+
+static void link_died(struct braid_sim *sim, size_t li)
+{
+	struct braid_sim_failover *f;
+
+	if (sim->failover_count == BRAID_SIM_MAX_FAILOVERS) {
+		sim->failovers_unrecorded++;
+		sim->links[li].failover = -1;
+		return;
+	}
+	f = &sim->failovers[sim->failover_count];
+	*f = (struct braid_sim_failover){ .dead_us = since_start(sim), .detected_us = SIM_NEVER,
+					  .back_us = SIM_NEVER, .usable_us = SIM_NEVER,
+					  .recovered_us = SIM_NEVER };
+	memcpy(f->link, sim->links[li].cfg.name, sizeof(f->link));
+	sim->links[li].failover = (int)sim->failover_count++;
+}
+
+void sim_update_deaths(struct braid_sim *sim)
+{
+	uint64_t since = since_start(sim), next = SIM_NEVER;
+
+	for (size_t i = 0; i < sim->link_count; i++) {
+		struct sim_link *l = &sim->links[i];
+		bool dead = l->blackhole || in_outage(&l->cfg.fwd, since) ||
+			    in_outage(&l->cfg.rev, since);
+		uint64_t t;
+
+		if (dead && !l->dead)
+			link_died(sim, i);
+		if (!dead && l->dead && l->failover >= 0)
+			sim->failovers[l->failover].back_us = since;
+		l->dead = dead;
+		t = next_boundary(&l->cfg.fwd, since);
+		next = t < next ? t : next;
+		t = next_boundary(&l->cfg.rev, since);
+		next = t < next ? t : next;
+	}
+	sim->next_death_change = next == SIM_NEVER ? SIM_NEVER : SIM_BASE_US + next;
+}
+
+/* ---- series ---- */
+
+void sim_take_samples(struct braid_sim *sim)
+{
+	struct braid_link_stats stats[BRAID_MAX_LINKS];
+	size_t n = braid_sender_get_link_stats(sim->tx, stats, BRAID_MAX_LINKS);
+	size_t k = sim->samples_taken;
+
+	sim->next_sample += sim->bucket_us;
+	if (k >= sim->bucket_count)
+		return;
+	sim->samples_taken++;
+	for (size_t i = 0; i < sim->link_count; i++) {
+		struct sim_link *l = &sim->links[i];
+		struct sim_sample *s = &sim->samples[k * sim->link_count + i];
+		struct braid_model_stats ms;
+
+		braid_model_get_stats(l->model[SIM_FWD], sim->now, &ms);
+		s->rate_mbps = (float)((double)l->bucket_payload * 8.0 / (double)sim->bucket_us);
+		s->capacity_mbps = l->cfg.fwd.rate_kind == BRAID_RATE_UNLIMITED ? NAN
+				   : l->dead ? 0.0f : (float)(ms.rate_bps / 1e6);
+		s->rtt_ms = NAN;
+		s->loss = NAN;
+		s->state = (uint8_t)l->state;
+		s->dead = l->dead;
+		for (size_t j = 0; j < n && j < BRAID_MAX_LINKS; j++) {
+			if (stats[j].id != l->id)
+				continue;
+			s->state = (uint8_t)stats[j].state;
+			s->loss = (float)stats[j].loss;
+			if (braid_link_state_live(stats[j].state) && stats[j].rtt_ms > 0) {
+				s->rtt_ms = (float)stats[j].rtt_ms;
+				l->rtt_sum += stats[j].rtt_ms;
+				l->rtt_samples++;
+			}
+		}
+		l->bucket_payload = 0;
+	}
+}
+
+/* ---- the figures ---- */
+
+static int compare_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void latency_figures(struct braid_sim *sim, struct braid_sim_metrics *m)
+{
+	uint32_t *sorted = malloc((sim->released ? sim->released : 1) * sizeof(*sorted));
+	size_t n = 0;
+
+	m->latency_min_ms = m->latency_median_ms = m->latency_p99_ms = m->latency_max_ms = NAN;
+	if (!sorted)
+		return;
+	for (uint64_t i = 0; i < sim->pushed && n < sim->released; i++)
+		if (sim->latency_us[i] != SIM_LATENCY_NONE)
+			sorted[n++] = sim->latency_us[i];
+	if (n) {
+		qsort(sorted, n, sizeof(*sorted), compare_u32);
+		m->latency_min_ms = sorted[0] / 1000.0;
+		m->latency_median_ms = sorted[(n - 1) / 2] / 1000.0;
+		m->latency_p99_ms = sorted[(size_t)ceil(0.99 * (double)n) - 1] / 1000.0;
+		m->latency_max_ms = sorted[n - 1] / 1000.0;
+	}
+	free(sorted);
+}
+
+/* Buckets of send time, and runs of packets never released. */
+static void continuity_figures(struct braid_sim *sim, struct braid_sim_metrics *m)
+{
+	uint64_t run_start = 0;
+	bool in_gap = false;
+
+	free(sim->bucket_due);
+	free(sim->bucket_released);
+	sim->bucket_due = calloc(sim->bucket_count, sizeof(*sim->bucket_due));
+	sim->bucket_released = calloc(sim->bucket_count, sizeof(*sim->bucket_released));
+	m->bucket_ms = (double)sim->bucket_us / 1000.0;
+	for (uint64_t i = 0; i <= sim->pushed; i++) {
+		bool missing = i < sim->pushed && sim->latency_us[i] == SIM_LATENCY_NONE;
+		size_t b;
+
+		if (missing && !in_gap)
+			run_start = i;
+		if (!missing && in_gap) {
+			uint64_t span = sim_push_time(sim, i - 1) - sim_push_time(sim, run_start);
+			double ms = ((double)span + sim->interval_us) / 1000.0;
+			m->gaps++;
+			m->longest_gap_ms = ms > m->longest_gap_ms ? ms : m->longest_gap_ms;
+		}
+		in_gap = missing;
+		if (i == sim->pushed || !sim->bucket_due)
+			continue;
+		b = (size_t)((sim_push_time(sim, i) - SIM_BASE_US) / sim->bucket_us);
+		if (b < sim->bucket_count && sim->bucket_released) {
+			sim->bucket_due[b]++;
+			sim->bucket_released[b] += !missing;
+		}
+	}
+	for (size_t b = 0; sim->bucket_due && sim->bucket_released && b < sim->bucket_count; b++) {
+		m->buckets += sim->bucket_due[b] > 0;
+		m->whole_buckets += sim->bucket_due[b] > 0 &&
+				    sim->bucket_due[b] == sim->bucket_released[b];
+	}
+}
+
+static void link_figures(struct braid_sim *sim, struct braid_sim_metrics *m)
+{
+	struct braid_link_stats stats[BRAID_MAX_LINKS];
+	size_t n = braid_sender_get_link_stats(sim->tx, stats, BRAID_MAX_LINKS);
+	uint64_t all = 0;
+
+	for (size_t i = 0; i < sim->link_count; i++)
+		all += sim->links[i].data_delivered;
+	m->link_count = sim->link_count;
+	for (size_t i = 0; i < sim->link_count; i++) {
+		const struct sim_link *l = &sim->links[i];
+		struct braid_sim_link_metrics *lm = &m->links[i];
+		struct braid_model_stats now, total = l->base[SIM_FWD];
+
+		braid_model_get_stats(l->model[SIM_FWD], sim->now, &now);
+		total.offered += now.offered;
+		total.dropped_loss += now.dropped_loss;
+		total.dropped_queue += now.dropped_queue;
+		total.dropped_outage += now.dropped_outage;
+		memcpy(lm->name, l->cfg.name, sizeof(lm->name));
+		lm->throughput_mbps = (double)l->payload_delivered * 8.0 / m->stream_s / 1e6;
+		lm->share = all ? (double)l->data_delivered / (double)all : 0;
+		lm->packets = l->data_sent;
+		lm->delivered = l->data_delivered;
+		lm->lost = total.dropped_loss + total.dropped_queue + total.dropped_outage +
+			   l->refused[SIM_FWD];
+		lm->loss = total.offered ? (double)lm->lost / (double)total.offered : 0;
+		lm->mean_rtt_ms = l->rtt_samples ? l->rtt_sum / (double)l->rtt_samples : NAN;
+		for (size_t j = 0; j < n; j++)
+			if (stats[j].id == l->id)
+				lm->down_events = stats[j].down_events;
+	}
+}
+
+static void failover_figures(struct braid_sim *sim, struct braid_sim_metrics *m)
+{
+	double detection_sum = 0;
+
+	m->failover_count = sim->failover_count;
+	memcpy(m->failovers, sim->failovers, sim->failover_count * sizeof(m->failovers[0]));
+	m->failovers_undetected = sim->failovers_unrecorded;
+	m->spurious_downs = sim->spurious_downs;
+	m->max_detection_ms = m->mean_detection_ms = m->max_recovery_ms = NAN;
+	for (size_t i = 0; i < sim->failover_count; i++) {
+		const struct braid_sim_failover *f = &sim->failovers[i];
+
+		if (f->detected_us == SIM_NEVER) {
+			m->failovers_undetected++;
+		} else {
+			double ms = (double)(f->detected_us - f->dead_us) / 1000.0;
+
+			m->failovers_detected++;
+			detection_sum += ms;
+			if (isnan(m->max_detection_ms) || ms > m->max_detection_ms)
+				m->max_detection_ms = ms;
+		}
+		if (f->back_us != SIM_NEVER && f->recovered_us != SIM_NEVER) {
+			double ms = (double)(f->recovered_us - f->back_us) / 1000.0;
+
+			if (isnan(m->max_recovery_ms) || ms > m->max_recovery_ms)
+				m->max_recovery_ms = ms;
+		}
+	}
+	if (m->failovers_detected)
+		m->mean_detection_ms = detection_sum / (double)m->failovers_detected;
+}
+
+static void stream_figures(struct braid_sim *sim, struct braid_sim_metrics *m)
+{
+	struct braid_sender_stats ts;
+	struct braid_session_stats ss;
+	struct braid_link_stats ls[BRAID_MAX_LINKS];
+	uint32_t session;
+	size_t links;
+
+	m->sent = sim->pushed;
+	m->delivered = sim->released;
+	m->lost = sim->pushed - sim->released;
+	m->out_of_order = sim->out_of_order;
+	m->corrupt = sim->corrupt;
+	m->residual_loss = m->sent ? (double)m->lost / (double)m->sent : 0;
+	m->throughput_mbps = (double)sim->released * (double)sim->sc->packet_bytes * 8.0 /
+			     m->stream_s / 1e6;
+	if (braid_receiver_sessions(sim->rx, &session, 1) >= 1 &&
+	    braid_receiver_session_stats(sim->rx, session, &ss, ls, BRAID_MAX_LINKS, &links) == 0) {
+		m->late = ss.late;
+		m->duplicates = ss.duplicates;
+	}
+	braid_sender_get_stats(sim->tx, &ts);
+	m->retransmitted = ts.retransmitted;
+	m->retransmission_rate = m->sent ? (double)ts.retransmitted / (double)m->sent : 0;
+}
+
+void sim_finalize_metrics(struct braid_sim *sim)
+{
+	struct braid_sim_metrics *m = &sim->metrics;
+
+	memset(m, 0, sizeof(*m));
+	m->simulated_s = (double)since_start(sim) / 1e6;
+	m->stream_s = (double)sim->sc->duration_us / 1e6;
+	m->stuck = sim->stuck;
+	stream_figures(sim, m);
+	latency_figures(sim, m);
+	link_figures(sim, m);
+	failover_figures(sim, m);
+	continuity_figures(sim, m);
+}
+
+const struct braid_sim_metrics *braid_sim_metrics(struct braid_sim *sim)
+{
+	if (!sim->finished)
+		sim_finalize_metrics(sim);
+	return &sim->metrics;
+}

@@ -1,0 +1,147 @@
+#!/usr/bin/python3
+"""braid sim on every shipped scenario: each runs, meets every expectation it states, prints
+one JSON object, and draws a plot that is well-formed SVG and renders to a PNG of a useful
+size. Also: same seed, same metrics; --duration, --write-trace and argument errors.
+
+usage: test_scenarios.py BRAID SCENARIO_DIR"""
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import braidtest as bt  # noqa: E402
+
+SHIPPED = ["baseline", "ou", "ge", "combined", "failover", "traces"]
+
+
+def sim(braid, *args, timeout=120):
+    return subprocess.run([braid, "sim", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def png_size(path):
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n":
+        return (0, 0)
+    return struct.unpack(">II", head[16:24])
+
+
+def check_plot(checks, name, svg, png):
+    try:
+        root = ET.parse(svg).getroot()
+        ok = root.tag.endswith("svg")
+        texts = " ".join(t.text or "" for t in root.iter() if t.tag.endswith("text"))
+    except ET.ParseError as e:
+        ok, texts = False, str(e)
+    checks.check(ok, f"{name}: plot is well-formed SVG")
+    checks.check("time (s)" in texts and "Mbit/s" in texts and "ms" in texts,
+                 f"{name}: plot labels its axes")
+    rsvg = shutil.which("rsvg-convert")
+    if not checks.check(rsvg is not None, "rsvg-convert is installed (scripts/deps.sh)"):
+        return
+    r = subprocess.run([rsvg, svg, "-o", png], capture_output=True, text=True, timeout=60)
+    w, h = png_size(png) if r.returncode == 0 else (0, 0)
+    size = os.path.getsize(png) if os.path.exists(png) else 0
+    checks.check(r.returncode == 0 and w >= 1000 and h >= 600 and size > 20000,
+                 f"{name}: renders to a {w}x{h} PNG of {size} bytes {r.stderr.strip()!r}")
+
+
+def check_scenario(checks, braid, path, tmp):
+    name = os.path.basename(path)[:-4]
+    svg, png = os.path.join(tmp, name + ".svg"), os.path.join(tmp, name + ".png")
+    r = sim(braid, "--scenario", path, "--plot", svg)
+    checks.check(r.returncode == 0, f"{name}: exit {r.returncode} {r.stderr.strip()!r}")
+    try:
+        m = json.loads(r.stdout)
+    except json.JSONDecodeError as e:
+        checks.check(False, f"{name}: JSON on stdout ({e})")
+        return None
+    failed = [e["expect"] for e in m["expectations"] if not e["pass"]]
+    checks.check(m["scenario"] == name and not m["stuck"], f"{name}: ran to the end")
+    checks.check(len(m["expectations"]) >= 3, f"{name}: states bounds "
+                 f"({len(m['expectations'])} expectations)")
+    checks.check(not failed and m["expectations_failed"] == 0, f"{name}: failed {failed}")
+    checks.check(m["stream"]["sent"] > 0 and len(m["links"]) >= 1, f"{name}: metrics")
+    checks.check(m["wall"]["sim_to_real"] > 1, f"{name}: faster than real time "
+                 f"({m['wall']['sim_to_real']}x)")
+    check_plot(checks, name, svg, png)
+    return m
+
+
+def check_determinism(checks, braid, scenario):
+    outs = []
+    for _ in range(2):
+        r = sim(braid, "--scenario", scenario, "--seed", "5")
+        m = json.loads(r.stdout)
+        del m["wall"]
+        outs.append(json.dumps(m, sort_keys=True))
+    checks.check(outs[0] == outs[1], "same scenario and seed: same metrics")
+    r = sim(braid, "--scenario", scenario, "--seed", "6")
+    m = json.loads(r.stdout)
+    del m["wall"]
+    checks.check(json.dumps(m, sort_keys=True) != outs[0], "another seed: other metrics")
+
+
+def check_options(checks, braid, scenarios, tmp):
+    r = sim(braid, "--scenario", os.path.join(scenarios, "baseline.scn"), "--duration", "5",
+            "--mode", "roundrobin")
+    m = json.loads(r.stdout)
+    expected = round(5 * m["stream"]["rate_mbps"] * 1e6 / (m["stream"]["packet_bytes"] * 8))
+    checks.check(m["stream"]["duration_s"] == 5 and abs(m["stream"]["sent"] - expected) <= 1
+                 and m["mode"] == "roundrobin", f"--duration 5 --mode roundrobin: "
+                 f"{m['stream']['sent']} sent, {expected} expected")
+    trace = os.path.join(tmp, "x.up")
+    r = sim(braid, "--write-trace", trace, "--ou", "3mbit:0:1", "--duration", "10",
+            "--seed", "3")
+    lines = open(trace).read().split() if r.returncode == 0 else []
+    values = [int(v) for v in lines]
+    rate = len(values) * 1500 * 8 / 10 / 1e6 if values else 0
+    checks.check(r.returncode == 0 and values == sorted(values) and values[-1] == 10000
+                 and abs(rate - 3.0) < 0.05, f"--write-trace: {len(values)} lines, "
+                 f"{rate:.3f} Mbit/s")
+    bad = [
+        ([], "--scenario"),
+        (["--scenario", "/nonexistent.scn"], "--scenario"),
+        (["--scenario", os.path.join(scenarios, "baseline.scn"), "--mode", "sideways"],
+         "--mode"),
+        (["--scenario", os.path.join(scenarios, "baseline.scn"), "--seed", "x"], "--seed"),
+        (["--scenario", os.path.join(scenarios, "baseline.scn"), "--duration", "0"],
+         "--duration"),
+        (["--scenario", os.path.join(scenarios, "traces.scn"), "--traces", "/nonexistent"],
+         "--traces"),
+        (["--scenario", os.path.join(scenarios, "baseline.scn"), "--traces", tmp],
+         "--traces"),
+        (["--write-trace", trace], "--ou"),
+        (["--write-trace", trace, "--ou", "fast", "--duration", "1"], "--ou"),
+    ]
+    r = sim(braid, "--help")
+    checks.check(r.returncode == 0 and "usage" in r.stdout, "braid sim --help")
+    for argv, word in bad:
+        r = sim(braid, *argv)
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        checks.check(r.returncode == 2 and len(lines) == 1 and word in r.stderr,
+                     f"braid sim {' '.join(argv)} -> exit {r.returncode}, "
+                     f"{r.stderr.strip()!r}")
+
+
+def main(braid, scenarios):
+    checks = bt.Checks("sim")
+    files = sorted(f for f in os.listdir(scenarios) if f.endswith(".scn"))
+    checks.check(all(n + ".scn" in files for n in SHIPPED), f"shipped scenarios: {files}")
+    with tempfile.TemporaryDirectory(prefix="braid-sim-") as tmp:
+        for f in files:
+            check_scenario(checks, braid, os.path.join(scenarios, f), tmp)
+        check_determinism(checks, braid, os.path.join(scenarios, "combined.scn"))
+        check_options(checks, braid, scenarios, tmp)
+    return checks.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))
