@@ -88,7 +88,8 @@ struct braid_rtcp_session_settings {
 	bool hop_by_hop;           /* drop RR, SR report blocks and RTPFB when forwarding */
 	unsigned rtcp_flags;       /* for incoming RTCP: BRAID_RTCP_REDUCED_SIZE or 0 */
 	size_t max_streams;        /* per direction */
-	size_t max_datagram;       /* largest report datagram written, >= 128 */
+	size_t max_datagram;       /* largest report datagram written: 128 .. 65536, and room
+				    * for an RR with one block and the CNAME */
 };
 /* Intervals 1 s, no CNAME, auto-binding off, hop-by-hop off, reduced-size RTCP accepted,
  * 256 streams per direction, datagrams up to 1200 bytes. */

@@ -386,11 +386,11 @@ static uint64_t next_deadline(uint64_t deadline, uint64_t interval, uint64_t now
 
 void braid_rtcp_session_handle_timeout(struct braid_rtcp_session *s, uint64_t now_us)
 {
-	if (now_us >= s->next_sr_us) {
+	if (s->settings.sr_interval_us && now_us >= s->next_sr_us) {
 		take_sr(s, now_us);
 		s->next_sr_us = next_deadline(s->next_sr_us, s->settings.sr_interval_us, now_us);
 	}
-	if (now_us >= s->next_rr_us) {
+	if (s->settings.rr_interval_us && now_us >= s->next_rr_us) {
 		take_rr(s, now_us);
 		s->next_rr_us = next_deadline(s->next_rr_us, s->settings.rr_interval_us, now_us);
 	}
