@@ -1,28 +1,77 @@
 #include "capacity.h"
 
+#include <string.h>
+
 #define MIN_RATE_BPS 100000.0
-#define GROWTH 1.25          /* per window while busy and unqueued, below the ceiling */
-#define PROBE_GROWTH 1.05    /* above it */
-#define CEILING_DECAY 0.98   /* per window: the best rate seen fades out in a few seconds */
-#define LOADED_SHARE 0.5     /* a queue is ours only when we gave it this share at least */
-#define DRAIN 0.9            /* below the delivery rate, so a standing queue drains */
-#define QUEUE_MIN_US 10000   /* queueing beyond the prediction by more than this and */
-#define QUEUE_SHARE 0.25     /* a quarter of the minimum RTT: over-estimated */
-#define BUSY_SHARE 0.8       /* given this share of the estimate: worth probing higher */
+#define STARTUP_GAIN 2.0     /* doubling per window until the rate stops growing */
+#define STARTUP_EXIT 1.25    /* growth below this over STARTUP_ROUNDS windows: found it */
+#define STARTUP_ROUNDS 3
+#define QUEUE_MIN_US 10000   /* RTT above its minimum by more than this and */
+#define QUEUE_SHARE 0.25     /* a quarter of the minimum: we are building a queue */
+#define RANDOM_LOSS_MAX 0.05 /* loss up to this may be the medium's, not overload */
+
+/* One probing cycle, a gain per window: a window above the estimate to find more, one
+ * below to drain what that queued, then cruise. */
+static const double cycle_gains[] = { 1.25, 0.75, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0 };
+#define CYCLE_LENGTH (sizeof(cycle_gains) / sizeof(cycle_gains[0]))
 
 void braid__capacity_reset(struct braid__capacity *c, double start_bps, uint64_t now_us)
 {
-	*c = (struct braid__capacity){ .rate_bps = start_bps > MIN_RATE_BPS ? start_bps
-									    : MIN_RATE_BPS,
-				       .busy_until_us = now_us };
+	memset(c, 0, sizeof(*c));
+	c->bottleneck_bps = start_bps > MIN_RATE_BPS ? start_bps : MIN_RATE_BPS;
+	c->gain = STARTUP_GAIN;
+	c->startup = true;
+	c->rate_bps = c->bottleneck_bps * c->gain;
+	c->next_send_us = now_us;
 }
 
-static bool queue_unexpected(uint64_t rtt_us, uint64_t min_rtt_us, uint64_t predicted_us)
+static bool queue_building(uint64_t rtt_us, uint64_t min_rtt_us, uint64_t predicted_us)
 {
 	uint64_t allowed = (uint64_t)((double)min_rtt_us * QUEUE_SHARE);
 	if (allowed < QUEUE_MIN_US)
 		allowed = QUEUE_MIN_US;
 	return rtt_us > min_rtt_us + predicted_us + allowed;
+}
+
+/* The bottleneck estimate: the best delivery rate over the last windows. */
+static void add_sample(struct braid__capacity *c, double bps)
+{
+	c->samples[c->sample_next] = bps;
+	c->sample_next = (c->sample_next + 1) % BRAID__CAPACITY_SAMPLES;
+	if (c->sample_count < BRAID__CAPACITY_SAMPLES)
+		c->sample_count++;
+	double best = 0;
+	for (unsigned i = 0; i < c->sample_count; i++)
+		if (c->samples[i] > best)
+			best = c->samples[i];
+	if (best > MIN_RATE_BPS)
+		c->bottleneck_bps = best;
+}
+
+static void next_gain(struct braid__capacity *c, bool queueing, bool loaded)
+{
+	if (c->startup && !loaded && !queueing)
+		return; /* nothing to learn from an idle window: keep starting */
+	if (c->startup) {
+		if (c->bottleneck_bps >= c->startup_mark * STARTUP_EXIT) {
+			c->startup_mark = c->bottleneck_bps;
+			c->startup_rounds = 0;
+		} else if (++c->startup_rounds >= STARTUP_ROUNDS) {
+			c->startup = false;
+		}
+		if (queueing)
+			c->startup = false;
+		if (c->startup) {
+			c->gain = STARTUP_GAIN;
+			return;
+		}
+		c->cycle = 1; /* leave startup by draining what it queued */
+	} else {
+		c->cycle = (c->cycle + 1) % CYCLE_LENGTH;
+		if (queueing && cycle_gains[c->cycle] > 1.0)
+			c->cycle = 1; /* no probing up while a queue stands: drain first */
+	}
+	c->gain = cycle_gains[c->cycle];
 }
 
 void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
@@ -37,57 +86,67 @@ void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 		c->window_open = true;
 		return;
 	}
+	if (queue_building(rtt_us, min_rtt_us, predicted_queue_us))
+		c->queue_seen = true;
 	uint64_t elapsed = now_us - c->window_at_us;
 	if (elapsed < window_us)
 		return;
 	c->delivered_bps = (double)(delivered_bytes - c->window_bytes) * 8e6 / (double)elapsed;
-	double assigned_bps = (double)c->assigned_bytes * 8e6 / (double)elapsed;
-	/* What it delivered, had nothing been lost at random on the way. */
-	double carried_bps = c->delivered_bps / (1.0 - (loss < 0.5 ? loss : 0.5));
-	c->ceiling_bps *= CEILING_DECAY;
-	if (carried_bps > c->ceiling_bps)
-		c->ceiling_bps = carried_bps;
-	bool loaded = assigned_bps >= LOADED_SHARE * c->rate_bps;
-	if (loaded && queue_unexpected(rtt_us, min_rtt_us, predicted_queue_us)) {
-		/* It carries less than it is given: what it carries is what it can. (On a
-		 * link we hardly use, a slow answer is the network's mood, not our load.) */
-		double target = carried_bps * DRAIN;
-		if (target < c->rate_bps)
-			c->rate_bps = target;
-	} else if (assigned_bps >= BUSY_SHARE * c->rate_bps) {
-		/* Given nearly all the estimate allows and no queue beyond the prediction:
-		 * it could carry more. Quickly back up to what it has shown it carries, then
-		 * gently past it. */
-		c->rate_bps = c->rate_bps < c->ceiling_bps ? c->rate_bps * GROWTH
-							   : c->rate_bps * PROBE_GROWTH;
-	}
+	/* What it carried, had nothing been lost at random on the way. Loss beyond a few
+	 * percent is more likely its queue overflowing: that is not carried. */
+	double carried = c->delivered_bps / (1.0 - (loss < RANDOM_LOSS_MAX ? loss : RANDOM_LOSS_MAX));
+	double assigned = (double)c->assigned_bytes * 8e6 / (double)elapsed;
+	/* A window in which we gave it little says only that it carries at least that. */
+	bool loaded = assigned >= 0.5 * c->bottleneck_bps;
+	if (loaded || carried > c->bottleneck_bps)
+		add_sample(c, carried);
+	next_gain(c, c->queue_seen, loaded);
+	c->rate_bps = c->bottleneck_bps * c->gain;
 	if (c->rate_bps < MIN_RATE_BPS)
 		c->rate_bps = MIN_RATE_BPS;
+	c->queue_seen = false;
 	c->window_at_us = now_us;
 	c->window_bytes = delivered_bytes;
 	c->assigned_bytes = 0;
 }
 
-static uint64_t transmission_us(const struct braid__capacity *c, size_t bytes)
+static uint64_t transmission_us(double rate_bps, size_t bytes)
 {
-	return (uint64_t)((double)bytes * 8e6 / c->rate_bps);
+	return (uint64_t)((double)bytes * 8e6 / rate_bps);
+}
+
+uint64_t braid__capacity_backlog(const struct braid__capacity *c, uint64_t now_us)
+{
+	uint64_t wait = c->next_send_us > now_us ? c->next_send_us - now_us : 0;
+	return wait + transmission_us(c->rate_bps, c->queued_bytes);
 }
 
 uint64_t braid__capacity_arrival(const struct braid__capacity *c, uint64_t now_us, size_t bytes,
 				 uint64_t one_way_us)
 {
-	uint64_t start = c->busy_until_us > now_us ? c->busy_until_us : now_us;
-	return start + transmission_us(c, bytes) + one_way_us;
+	return now_us + braid__capacity_backlog(c, now_us) + transmission_us(c->rate_bps, bytes) +
+	       one_way_us;
 }
 
-uint64_t braid__capacity_backlog(const struct braid__capacity *c, uint64_t now_us)
+void braid__capacity_assign(struct braid__capacity *c, size_t bytes)
 {
-	return c->busy_until_us > now_us ? c->busy_until_us - now_us : 0;
-}
-
-void braid__capacity_assign(struct braid__capacity *c, uint64_t now_us, size_t bytes)
-{
-	uint64_t start = c->busy_until_us > now_us ? c->busy_until_us : now_us;
-	c->busy_until_us = start + transmission_us(c, bytes);
+	c->queued_bytes += bytes;
 	c->assigned_bytes += bytes;
+}
+
+void braid__capacity_unassign(struct braid__capacity *c, size_t bytes)
+{
+	c->queued_bytes = c->queued_bytes > bytes ? c->queued_bytes - bytes : 0;
+}
+
+bool braid__capacity_may_send(const struct braid__capacity *c, uint64_t now_us)
+{
+	return c->next_send_us <= now_us;
+}
+
+void braid__capacity_sent(struct braid__capacity *c, uint64_t now_us, size_t bytes)
+{
+	braid__capacity_unassign(c, bytes);
+	uint64_t start = c->next_send_us > now_us ? c->next_send_us : now_us;
+	c->next_send_us = start + transmission_us(c->rate_bps, bytes);
 }

@@ -1,14 +1,15 @@
-/* Internal: what a link can carry, learned from the receiver's feedback, and the model
- * the adaptive scheduler uses to predict when a packet sent on it now would arrive.
+/* Internal: what a link can carry, learned from the receiver's feedback, and the pace
+ * adaptive mode sends at (in the manner of BBR).
  *
- * Each link keeps a virtual queue: the time its bottleneck will be busy with what was
- * already given to it, at the estimated rate. A packet's expected arrival is then
- * max(now, busy until) + its own transmission time + the one-way delay. Sending that way
- * builds real queues on the faster links on purpose, and the virtual queue predicts them.
- * The estimate grows while the link is given most of what the estimate allows and its RTT
- * shows no more queueing than predicted (it could carry more); it falls to the measured
- * delivery rate as soon as the RTT shows more queueing than predicted (it carries less
- * than it is given). */
+ * The bottleneck estimate is the best delivery rate of the last windows (a window lasts
+ * about an RTT). Data leaves at the estimate times a gain: 2 while starting (doubling
+ * until the rate stops growing or a queue shows), then a cycle of one window at 1.25 (to
+ * find more), one at 0.75 (to drain what that queued) and six at 1. An RTT well above the
+ * link's minimum means a queue is building: drain before probing again.
+ *
+ * Pacing makes the link's backlog ours and known: the bytes waiting for it here, sent at
+ * the current pace, so a packet's expected arrival is now + that backlog + its own
+ * transmission time + the one-way delay. A change of pace applies to what waits at once. */
 #ifndef BRAID_CORE_CAPACITY_H
 #define BRAID_CORE_CAPACITY_H
 
@@ -16,14 +17,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define BRAID__CAPACITY_SAMPLES 10
+
 struct braid__capacity {
-	double rate_bps;         /* estimate used for scheduling */
-	double delivered_bps;    /* last measured delivery rate */
-	double ceiling_bps;      /* the best it carried lately */
-	uint64_t busy_until_us;  /* virtual queue: when what was given to it will have left */
-	uint64_t window_at_us;   /* delivery-rate window start */
-	uint64_t window_bytes;   /* receiver's byte counter at that start */
-	uint64_t assigned_bytes; /* given to it since the window started */
+	double rate_bps;          /* pacing rate: bottleneck estimate x gain */
+	double bottleneck_bps;    /* best recent delivery rate */
+	double gain;
+	double delivered_bps;     /* last measured delivery rate */
+	double samples[BRAID__CAPACITY_SAMPLES];
+	unsigned sample_next, sample_count;
+	bool startup;
+	double startup_mark;
+	unsigned startup_rounds;
+	unsigned cycle;
+	bool queue_seen;          /* in this window */
+	uint64_t queued_bytes;    /* given to it, not yet sent */
+	uint64_t next_send_us;    /* the pacer: when the next packet may leave */
+	uint64_t window_at_us;    /* delivery-rate window start */
+	uint64_t window_bytes;    /* receiver's byte counter at that start */
+	uint64_t assigned_bytes;  /* given to it since the window started */
 	bool window_open;
 	uint64_t delivered_bytes; /* the receiver's latest counter */
 };
@@ -32,10 +44,9 @@ struct braid__capacity {
 void braid__capacity_reset(struct braid__capacity *c, double start_bps, uint64_t now_us);
 
 /* The receiver reported `delivered_bytes` (cumulative payload bytes) at now, answering a
- * probe that saw `predicted_queue_us` of virtual queue when it was sent; rtt_us is that
- * probe's RTT and min_rtt_us the link's minimum; loss is its random loss rate, which
- * does not mean it is overloaded. Windows shorter than window_us only
- * accumulate. */
+ * probe that expected `predicted_queue_us` of queueing in the network; rtt_us is that
+ * probe's RTT and min_rtt_us the link's minimum; loss is its loss rate (a few percent of
+ * which is taken for the medium's, not overload). A window closes after window_us. */
 void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 				 uint64_t delivered_bytes, uint64_t rtt_us, uint64_t min_rtt_us,
 				 uint64_t predicted_queue_us, double loss, uint64_t window_us);
@@ -43,9 +54,13 @@ void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 /* When a packet of `bytes` given to the link now would arrive (one_way_us: propagation). */
 uint64_t braid__capacity_arrival(const struct braid__capacity *c, uint64_t now_us, size_t bytes,
 				 uint64_t one_way_us);
-/* How long the link's virtual queue is at now. */
+/* How long what waits for the link takes to leave at the current pace. */
 uint64_t braid__capacity_backlog(const struct braid__capacity *c, uint64_t now_us);
-/* The packet was given to the link. */
-void braid__capacity_assign(struct braid__capacity *c, uint64_t now_us, size_t bytes);
+/* A packet was queued for the link / taken back off it (the link failed). */
+void braid__capacity_assign(struct braid__capacity *c, size_t bytes);
+void braid__capacity_unassign(struct braid__capacity *c, size_t bytes);
+/* Whether the pacer lets a packet leave now, and that one did. */
+bool braid__capacity_may_send(const struct braid__capacity *c, uint64_t now_us);
+void braid__capacity_sent(struct braid__capacity *c, uint64_t now_us, size_t bytes);
 
 #endif

@@ -111,11 +111,7 @@ void braid_health_settings_default(struct braid_health_settings *s)
 
 void braid_health_init(struct braid_link_health *h)
 {
-	h->state = BRAID_LINK_DOWN;
-	h->last_reply_us = 0;
-	h->replies_in_row = 0;
-	h->ever_up = false;
-	h->transitions = 0;
+	*h = (struct braid_link_health){ .state = BRAID_LINK_DOWN };
 }
 
 static bool set_state(struct braid_link_health *h, enum braid_link_state state)

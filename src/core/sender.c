@@ -16,6 +16,7 @@
 #define OUTPUT_QUEUE_SIZE 1024
 #define EVENT_QUEUE_SIZE 64
 #define NACK_MAX_RESENDS 1024
+#define PACED_QUEUE_SIZE 16384
 
 struct tx_item {
 	uint8_t type;  /* BRAID_PKT_* */
@@ -62,7 +63,7 @@ struct braid_sender {
 void braid_sender_settings_default(struct braid_sender_settings *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->mode = BRAID_SCHED_ADAPTIVE;
+	s->mode = BRAID_SCHED_BROADCAST;
 	s->latency_us = 1000000;
 	braid_health_settings_default(&s->health);
 	s->history_packets = 16384;
@@ -119,19 +120,38 @@ static void sync_sched_state(struct braid_sender *s)
 		s->sched_links[i].state = s->links[s->sched_slot[i]].health.state;
 }
 
+/* When the receiver releases a packet: its timestamp + the fastest path + the budget. */
+static uint64_t release_deadline(const struct braid_sender *s, const struct braid__history_entry *e)
+{
+	uint64_t fastest = UINT64_MAX;
+	for (size_t i = 0; i < s->sched_count; i++) {
+		const struct braid__sender_link *l = &s->links[s->sched_slot[i]];
+		if (braid_link_state_live(l->health.state) && l->rtt.has_sample &&
+		    l->rtt.min_us / 2 < fastest)
+			fastest = l->rtt.min_us / 2;
+	}
+	return e->pushed_us + s->settings.latency_us + (fastest == UINT64_MAX ? 0 : fastest);
+}
+
 /* Adaptive: the live link where the packet is expected to arrive first, and the next best
  * too when that one is failing (degraded, or a probe answer overdue) or when the
- * redundancy share calls for a copy. Returns how many slots were written. */
-static size_t pick_adaptive(struct braid_sender *s, size_t bytes, size_t out[2])
+ * redundancy share calls for a copy. A link that would deliver after the release deadline
+ * is not a choice: a packet no link can deliver in time is dropped here rather than spend
+ * a link's time. Returns how many slots were written. */
+static size_t pick_adaptive(struct braid_sender *s, const struct braid__history_entry *e,
+			    size_t out[2])
 {
 	size_t best = BRAID_MAX_LINKS, second = BRAID_MAX_LINKS;
 	uint64_t best_at = UINT64_MAX, second_at = UINT64_MAX;
+	uint64_t deadline = release_deadline(s, e);
 	for (size_t i = 0; i < s->sched_count; i++) {
 		size_t slot = s->sched_slot[i];
 		const struct braid__sender_link *l = &s->links[slot];
 		if (!braid_link_state_live(l->health.state))
 			continue;
-		uint64_t at = braid__sender_link_arrival(l, s->now, bytes);
+		uint64_t at = braid__sender_link_arrival(l, s->now, e->len);
+		if (at > deadline)
+			continue;
 		if (at < best_at) {
 			second = best;
 			second_at = best_at;
@@ -159,6 +179,31 @@ static size_t pick_adaptive(struct braid_sender *s, size_t bytes, size_t out[2])
 	return 1;
 }
 
+static size_t live_links(const struct braid_sender *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->sched_count; i++)
+		n += braid_link_state_live(s->links[s->sched_slot[i]].health.state);
+	return n;
+}
+
+/* Adaptive: queues the packet on the link for its departure time at the link's pace
+ * (resends go first: they are late already). */
+static bool pace(struct braid_sender *s, size_t slot, const struct braid__history_entry *e,
+		 uint8_t flags)
+{
+	struct braid__sender_link *l = &s->links[slot];
+	struct braid__paced_item item = { .seq = e->seq, .flags = flags };
+	bool queued = flags & BRAID_FLAG_RETRANSMIT ? braid__paced_push_front(&l->paced, item)
+						     : braid__paced_push(&l->paced, item);
+	if (!queued) {
+		s->stats.queue_drops++;
+		return false;
+	}
+	braid__capacity_assign(&l->capacity, e->len);
+	return true;
+}
+
 /* Sends one history entry on the links the policy picks. `avoid` (a slot, or -1) is left
  * out when another link can take it. Returns false when no link could. */
 static bool schedule_entry(struct braid_sender *s, struct braid__history_entry *e, uint8_t flags,
@@ -166,9 +211,14 @@ static bool schedule_entry(struct braid_sender *s, struct braid__history_entry *
 {
 	size_t picked[BRAID_MAX_LINKS];
 	size_t n = 0;
-	bool adaptive = s->settings.mode == BRAID_SCHED_ADAPTIVE;
-	if (adaptive)
-		n = pick_adaptive(s, e->len, picked);
+	bool adaptive = s->settings.mode == BRAID_SCHED_ADAPTIVE && live_links(s) > 0;
+	if (adaptive) {
+		n = pick_adaptive(s, e, picked);
+		if (n == 0) {
+			s->stats.expired++;
+			return true; /* handled: too late for every link */
+		}
+	}
 	if (n == 0) {
 		adaptive = false;
 		n = braid_sched_pick(&s->sched, s->sched_links, s->sched_count, picked,
@@ -179,9 +229,8 @@ static bool schedule_entry(struct braid_sender *s, struct braid__history_entry *
 		size_t slot = adaptive ? picked[i] : s->sched_slot[picked[i]];
 		if ((int)slot == avoid && n > 1)
 			continue;
-		if (tx_push(s, BRAID_PKT_DATA, flags, slot, e->seq)) {
+		if (adaptive ? pace(s, slot, e, flags) : tx_push(s, BRAID_PKT_DATA, flags, slot, e->seq)) {
 			e->link_mask |= (uint64_t)1 << slot;
-			braid__capacity_assign(&s->links[slot].capacity, s->now, e->len);
 			sent++;
 		}
 	}
@@ -249,6 +298,8 @@ void braid_sender_free(struct braid_sender *s)
 		return;
 	braid__history_free(&s->history);
 	braid__pktq_free(&s->output);
+	for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
+		braid__paced_free(&s->links[i].paced);
 	free(s->tx);
 	free(s->psk);
 	free(s);
@@ -279,7 +330,27 @@ int braid_sender_add_link(struct braid_sender *s, const struct braid_link_config
 	s->now = now_us;
 	struct braid__sender_link *l = &s->links[free_slot];
 	braid__sender_link_init(l, s->next_link_id++, cfg, now_us);
+	if (braid__paced_init(&l->paced, PACED_QUEUE_SIZE) < 0) {
+		l->used = false;
+		return BRAID_ERR_NOMEM;
+	}
 	return l->id;
+}
+
+/* Data still waiting on a link that failed goes to the others, in order. */
+static void rehome_paced(struct braid_sender *s, size_t slot)
+{
+	struct braid__paced_queue *q = &s->links[slot].paced;
+	const struct braid__paced_item *it;
+	while ((it = braid__paced_peek(q)) != NULL) {
+		struct braid__paced_item item = *it;
+		braid__paced_pop(q);
+		struct braid__history_entry *e = braid__history_get(&s->history, item.seq);
+		if (e)
+			braid__capacity_unassign(&s->links[slot].capacity, e->len);
+		if (e && !expired(s, e))
+			schedule_entry(s, e, item.flags, (int)slot);
+	}
 }
 
 /* Packets sent on a link that just failed, after the last probe it answered, may be
@@ -327,9 +398,11 @@ int braid_sender_remove_link(struct braid_sender *s, uint16_t link_id, uint64_t 
 	l->health.state = BRAID_LINK_DOWN;
 	l->acked = false;
 	rebuild_sched(s);
+	rehome_paced(s, (size_t)slot);
 	if (was_live)
 		failover(s, (size_t)slot);
 	l->used = false;
+	braid__paced_free(&l->paced);
 	return 0;
 }
 
@@ -362,12 +435,15 @@ static void set_link_state(struct braid_sender *s, size_t slot, enum braid_link_
 				  .old_state = old, .new_state = l->health.state };
 	push_event(s, &ev);
 	sync_sched_state(s);
+	/* A first guess: this link alone could carry the stream, as it comes in so far
+	 * (startup soon finds out; guessing low would leave the first seconds short). */
 	if (old == BRAID_LINK_DOWN && braid_link_state_live(l->health.state))
-		braid__sender_link_restart_capacity(l, s->now);
+		braid__sender_link_restart_capacity(l, s->resend.input_bps, s->now);
 	if (l->health.state == BRAID_LINK_DOWN && braid_link_state_live(old)) {
 		l->down_events++;
 		/* what it lost while dying says nothing about how it will do when it is back */
 		memset(&l->loss, 0, sizeof(l->loss));
+		rehome_paced(s, slot);
 		failover(s, slot);
 	}
 }
@@ -482,9 +558,10 @@ static void resend(struct braid_sender *s, struct braid__history_entry *e,
 			s->stats.resend_refused += i == 0;
 			return;
 		}
-		if (tx_push(s, BRAID_PKT_DATA, BRAID_FLAG_RETRANSMIT, picked[i], e->seq)) {
+		bool adaptive = s->settings.mode == BRAID_SCHED_ADAPTIVE;
+		if (adaptive ? pace(s, picked[i], e, BRAID_FLAG_RETRANSMIT)
+			     : tx_push(s, BRAID_PKT_DATA, BRAID_FLAG_RETRANSMIT, picked[i], e->seq)) {
 			e->link_mask |= (uint64_t)1 << picked[i];
-			braid__capacity_assign(&s->links[picked[i]].capacity, s->now, e->len);
 			e->resent_us = s->now;
 			s->stats.retransmitted++;
 		}
@@ -631,6 +708,47 @@ static int encode_item(struct braid_sender *s, const struct tx_item *it, uint8_t
 	return n > 0 ? n : 0;
 }
 
+/* The link whose pacer lets its next packet leave first (at or before now), or -1. */
+static int due_paced_link(const struct braid_sender *s)
+{
+	int due = -1;
+	uint64_t when = s->now;
+	for (int i = 0; i < BRAID_MAX_LINKS; i++) {
+		const struct braid__sender_link *l = &s->links[i];
+		if (l->used && braid__paced_peek(&l->paced) && l->capacity.next_send_us <= when) {
+			due = i;
+			when = l->capacity.next_send_us;
+		}
+	}
+	return due;
+}
+
+static int poll_paced(struct braid_sender *s, uint16_t *link_id, uint8_t *buf, size_t cap)
+{
+	int slot;
+	while ((slot = due_paced_link(s)) >= 0) {
+		struct braid__sender_link *l = &s->links[slot];
+		struct braid__paced_item item = *braid__paced_peek(&l->paced);
+		braid__paced_pop(&l->paced);
+		struct braid__history_entry *e = braid__history_get(&s->history, item.seq);
+		if (!e || expired(s, e)) {
+			if (e)
+				braid__capacity_unassign(&l->capacity, e->len);
+			s->stats.expired++;
+			continue;
+		}
+		braid__capacity_sent(&l->capacity, s->now, e->len);
+		struct tx_item it = { .type = BRAID_PKT_DATA, .flags = item.flags,
+				      .slot = (uint8_t)slot, .seq = item.seq };
+		int n = encode_item(s, &it, buf, cap);
+		if (n > 0) {
+			*link_id = l->id;
+			return n;
+		}
+	}
+	return 0;
+}
+
 int braid_sender_poll_transmit(struct braid_sender *s, uint16_t *link_id, uint8_t *buf, size_t cap)
 {
 	while (s->tx_count) {
@@ -645,7 +763,7 @@ int braid_sender_poll_transmit(struct braid_sender *s, uint16_t *link_id, uint8_
 			return n;
 		}
 	}
-	return 0;
+	return poll_paced(s, link_id, buf, cap);
 }
 
 long braid_sender_poll_output(struct braid_sender *s, uint8_t *buf, size_t cap)
@@ -682,6 +800,8 @@ uint64_t braid_sender_next_timeout(const struct braid_sender *s)
 			next = t;
 		if (l->next_probe_us < next)
 			next = l->next_probe_us;
+		if (braid__paced_peek(&l->paced) && l->capacity.next_send_us < next)
+			next = l->capacity.next_send_us;
 	}
 	return next;
 }
@@ -736,7 +856,7 @@ void braid_sender_get_stats(const struct braid_sender *s, struct braid_sender_st
 	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
 		const struct braid__sender_link *l = &s->links[i];
 		if (l->used && l->acked && braid_link_state_live(l->health.state))
-			available += l->capacity.rate_bps * (1.0 - braid_loss_fraction(&l->loss));
+			available += l->capacity.bottleneck_bps * (1.0 - braid_loss_fraction(&l->loss));
 	}
 	out->available_bps = available * 0.9;
 }

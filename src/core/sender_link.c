@@ -48,7 +48,8 @@ void braid__sender_link_fill_control(struct braid__sender_link *l, struct braid_
 								  : (uint32_t)l->rtt.srtt_us;
 		l->probes[seq % BRAID__PROBE_RECORDS] = (struct braid__probe_record){
 			.probe_seq = seq, .sent_us = now_us, .data_sent = l->packets_sent,
-			.predicted_queue_us = braid__capacity_backlog(&l->capacity, now_us),
+			/* data is paced at the estimate: no queue in the network is expected */
+			.predicted_queue_us = 0,
 			.valid = true,
 		};
 	}
@@ -91,9 +92,11 @@ bool braid__sender_link_on_reply(struct braid__sender_link *l,
 				     l->rtt.srtt_us);
 }
 
-void braid__sender_link_restart_capacity(struct braid__sender_link *l, uint64_t now_us)
+void braid__sender_link_restart_capacity(struct braid__sender_link *l, double floor_bps,
+					 uint64_t now_us)
 {
-	double start = l->capacity.rate_bps > 0 ? l->capacity.rate_bps / 4 : FIRST_RATE_BPS;
+	double first = floor_bps > FIRST_RATE_BPS ? floor_bps : FIRST_RATE_BPS;
+	double start = l->capacity.bottleneck_bps > 0 ? l->capacity.bottleneck_bps / 4 : first;
 	braid__capacity_reset(&l->capacity, start, now_us);
 }
 
@@ -127,6 +130,6 @@ void braid__sender_link_stats(const struct braid__sender_link *l, struct braid_l
 	out->packets_received = l->packets_received;
 	out->bytes_received = l->bytes_received;
 	out->down_events = l->down_events;
-	out->capacity_kbps = l->capacity.rate_bps / 1000.0;
+	out->capacity_kbps = l->capacity.bottleneck_bps / 1000.0;
 	out->delivered_kbps = l->capacity.delivered_bps / 1000.0;
 }

@@ -10,6 +10,7 @@
 #include "braid/stats.h"
 #include "braid/wire.h"
 #include "capacity.h"
+#include "paced.h"
 
 #define BRAID__PROBE_RECORDS 64
 
@@ -33,6 +34,7 @@ struct braid__sender_link {
 	struct braid_loss loss;
 	double jitter_us; /* as the receiver measures it */
 	struct braid__capacity capacity;
+	struct braid__paced_queue paced; /* adaptive: data waiting for its departure time */
 
 	uint64_t next_probe_us;
 	uint32_t probe_seq;
@@ -53,8 +55,9 @@ void braid__sender_link_init(struct braid__sender_link *l, uint16_t id,
 void braid__sender_link_fill_control(struct braid__sender_link *l, struct braid_packet *p,
 				     const uint8_t nonce[BRAID_NONCE_SIZE], uint64_t now_us);
 /* A link starts carrying (first handshake, or back from DOWN): it earns its rate anew,
- * from a quarter of what it had (a modest 1 Mbit/s the first time). */
-void braid__sender_link_restart_capacity(struct braid__sender_link *l, uint64_t now_us);
+ * from a quarter of what it had (the first time: floor_bps, at least 1 Mbit/s). */
+void braid__sender_link_restart_capacity(struct braid__sender_link *l, double floor_bps,
+					 uint64_t now_us);
 /* When a packet of `bytes` sent on it now should arrive (adaptive scheduling). */
 uint64_t braid__sender_link_arrival(const struct braid__sender_link *l, uint64_t now_us,
 				    size_t bytes);

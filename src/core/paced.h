@@ -1,0 +1,30 @@
+/* Internal: a link's queue of data waiting for its pacer (adaptive mode paces each link at
+ * its estimated capacity, so the network's queue stays short and a link's backlog is known
+ * exactly: it is here). */
+#ifndef BRAID_CORE_PACED_H
+#define BRAID_CORE_PACED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct braid__paced_item {
+	uint64_t seq;
+	uint8_t flags;
+};
+
+struct braid__paced_queue {
+	struct braid__paced_item *items;
+	size_t capacity, head, count;
+};
+
+int braid__paced_init(struct braid__paced_queue *q, size_t capacity);
+void braid__paced_free(struct braid__paced_queue *q);
+/* false when full */
+bool braid__paced_push(struct braid__paced_queue *q, struct braid__paced_item item);
+/* Before everything else (a resend is urgent). false when full. */
+bool braid__paced_push_front(struct braid__paced_queue *q, struct braid__paced_item item);
+const struct braid__paced_item *braid__paced_peek(const struct braid__paced_queue *q);
+void braid__paced_pop(struct braid__paced_queue *q);
+
+#endif
