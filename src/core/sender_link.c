@@ -83,7 +83,13 @@ bool braid__sender_link_on_reply(struct braid__sender_link *l,
 	if (rtt > MAX_RTT_US)
 		return false;
 	braid_rtt_update(&l->rtt, rtt);
-	l->health.rtt_allowance_us = l->rtt.srtt_us + 4 * l->rtt.rttvar_us;
+	/* Answers to the probes sent after the last one heard take an RTT to come back: half
+	 * of it beyond the probe rule leaves room for several (faster) probes to be answered
+	 * before a lossy link is taken for dead; a long queue's slow answers need SRTT +
+	 * 4 RTTVAR. */
+	uint64_t after_probes = hs->probe_interval_us * hs->down_after_missed + l->rtt.srtt_us / 2;
+	uint64_t slow = l->rtt.srtt_us + 4 * l->rtt.rttvar_us;
+	l->health.rtt_allowance_us = after_probes > slow ? after_probes : slow;
 	if (reply)
 		take_loss_sample(l, reply, now_us, rtt);
 	else if (now_us - rtt > l->last_answered_probe_us)
