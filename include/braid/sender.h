@@ -22,7 +22,8 @@
 #define BRAID_MAX_LINKS 32
 
 struct braid_sender_settings {
-	enum braid_sched_mode mode;        /* default adaptive */
+	enum braid_sched_mode mode;        /* default broadcast (adaptive once it meets its
+					      targets in the simulator) */
 	uint64_t latency_us;               /* the receiver's budget; default 1 s */
 	struct braid_health_settings health;
 	const uint8_t *psk;                /* pre-shared key, copied; NULL = unauthenticated */
