@@ -51,6 +51,7 @@ test-fuzz: deps $(FUZZ_BUILD)/build.ninja
 
 bench: build
 	bash bench/run.sh $(BUILD)
+	bash bench/sim_speed.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
