@@ -134,6 +134,14 @@ int braid_emu_scenario_add_link(struct braid_emu_scenario *sc, struct braid_emu_
 /* Appends the links and events of a scenario text; origin names it in messages. */
 int braid_emu_scenario_parse(struct braid_emu_scenario *sc, const char *text, const char *origin,
 			     char *err, size_t err_len);
+/* The two models of a link (forward, return) from its settings, their seeds mixed with
+ * `reseed` (a settings change draws a fresh random stream). 0, or BRAID_ERR_INVAL with
+ * both NULL. Shared by the relay and the simulator so a link behaves the same in both. */
+int braid_emu_new_models(const struct braid_emu_link_config *cfg, uint64_t start_us,
+			 uint64_t reseed, struct braid_model *out[2]);
+/* Reads a whole text file of at most 1 MiB without NUL bytes into *out (the caller frees
+ * it). On failure writes a message naming the file. */
+int braid_emu_read_text(const char *path, char **out, char *err, size_t err_len);
 int braid_emu_scenario_load(struct braid_emu_scenario *sc, const char *path, char *err,
 			    size_t err_len);
 /* Once every link is in: names unique, events naming known links and applicable in time

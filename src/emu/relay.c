@@ -283,20 +283,20 @@ static void on_due(struct braid_loop *loop, void *arg)
 
 /* ---- life cycle ---- */
 
-static int new_models(const struct braid_emu_link_config *cfg, uint64_t start_us,
-		      uint64_t reseed, struct braid_model *out[2])
+int braid_emu_new_models(const struct braid_emu_link_config *cfg, uint64_t start_us,
+			 uint64_t reseed, struct braid_model *out[2])
 {
 	struct braid_model_settings fwd = cfg->fwd, rev = cfg->rev;
 
 	fwd.seed ^= reseed;
 	rev.seed ^= reseed;
-	out[FWD] = braid_model_new(&fwd, start_us);
-	out[REV] = braid_model_new(&rev, start_us);
-	if (out[FWD] && out[REV])
+	out[0] = braid_model_new(&fwd, start_us);
+	out[1] = braid_model_new(&rev, start_us);
+	if (out[0] && out[1])
 		return 0;
-	braid_model_free(out[FWD]);
-	braid_model_free(out[REV]);
-	out[FWD] = out[REV] = NULL;
+	braid_model_free(out[0]);
+	braid_model_free(out[1]);
+	out[0] = out[1] = NULL;
 	return BRAID_ERR_INVAL;
 }
 
@@ -334,7 +334,7 @@ static int setup(struct braid_emu_relay *r, const struct braid_emu_link_config *
 		return BRAID_ERR_NOMEM;
 	}
 	r->start_us = braid_loop_update_time(r->loop);
-	if (new_models(&r->cfg, r->start_us, 0, r->model)) {
+	if (braid_emu_new_models(&r->cfg, r->start_us, 0, r->model)) {
 		snprintf(err, err_len, "link %s: settings the model cannot run", cfg->name);
 		return BRAID_ERR_INVAL;
 	}
@@ -475,7 +475,7 @@ int braid_emu_relay_reconfigure(struct braid_emu_relay *r,
 	memcpy(next.name, r->cfg.name, sizeof(next.name));
 	next.listen = r->cfg.listen;
 	next.to = r->cfg.to;
-	if (new_models(&next, r->start_us, (r->reconfigurations + 1) * RESEED_MIX, models)) {
+	if (braid_emu_new_models(&next, r->start_us, (r->reconfigurations + 1) * RESEED_MIX, models)) {
 		braid_emu_link_config_free(&next);
 		snprintf(err, err_len, "link %s: settings the model cannot run", r->cfg.name);
 		return BRAID_ERR_INVAL;

@@ -288,8 +288,7 @@ int braid_emu_scenario_parse(struct braid_emu_scenario *sc, const char *text, co
 	return 0;
 }
 
-int braid_emu_scenario_load(struct braid_emu_scenario *sc, const char *path, char *err,
-			    size_t err_len)
+int braid_emu_read_text(const char *path, char **out, char *err, size_t err_len)
 {
 	FILE *f = fopen(path, "r");
 	char *text;
@@ -313,11 +312,23 @@ int braid_emu_scenario_load(struct braid_emu_scenario *sc, const char *path, cha
 		rc = BRAID_ERR_MALFORMED;
 	if (rc) {
 		snprintf(err, err_len, "cannot read '%s': %s", path, braid_strerror(rc));
-	} else {
-		text[n] = '\0';
-		rc = braid_emu_scenario_parse(sc, text, path, err, err_len);
+		free(text);
+		return rc;
 	}
-	free(text);
+	text[n] = '\0';
+	*out = text;
+	return 0;
+}
+
+int braid_emu_scenario_load(struct braid_emu_scenario *sc, const char *path, char *err,
+			    size_t err_len)
+{
+	char *text;
+	int rc = braid_emu_read_text(path, &text, err, err_len);
+	if (rc == 0) {
+		rc = braid_emu_scenario_parse(sc, text, path, err, err_len);
+		free(text);
+	}
 	return rc;
 }
 

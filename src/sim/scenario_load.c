@@ -10,7 +10,6 @@
 #include "braid/error.h"
 
 /* A scenario is a hand-written file: larger is a mistake. */
-#define SCENARIO_MAX_BYTES (1u << 20)
 
 static void name_from_path(struct braid_sim_scenario *sc, const char *path)
 {
@@ -23,38 +22,6 @@ static void name_from_path(struct braid_sim_scenario *sc, const char *path)
 		n = BRAID_SIM_NAME_MAX;
 	memcpy(sc->name, base, n);
 	sc->name[n] = '\0';
-}
-
-static int read_text(const char *path, char **out, char *err, size_t err_len)
-{
-	FILE *f = fopen(path, "r");
-	char *text;
-	size_t n;
-	int rc;
-
-	if (!f) {
-		snprintf(err, err_len, "cannot read '%s': %s", path, strerror(errno));
-		return BRAID_ERR_IO;
-	}
-	text = malloc(SCENARIO_MAX_BYTES + 1);
-	if (!text) {
-		fclose(f);
-		snprintf(err, err_len, "%s", braid_strerror(BRAID_ERR_NOMEM));
-		return BRAID_ERR_NOMEM;
-	}
-	n = fread(text, 1, SCENARIO_MAX_BYTES + 1, f);
-	rc = ferror(f) ? BRAID_ERR_IO : n > SCENARIO_MAX_BYTES ? BRAID_ERR_TOO_BIG : 0;
-	fclose(f);
-	if (rc == 0 && memchr(text, '\0', n))
-		rc = BRAID_ERR_MALFORMED;
-	if (rc) {
-		snprintf(err, err_len, "cannot read '%s': %s", path, braid_strerror(rc));
-		free(text);
-		return rc;
-	}
-	text[n] = '\0';
-	*out = text;
-	return 0;
 }
 
 int braid_sim_scenario_load(struct braid_sim_scenario *sc, const char *path, char *err,
@@ -70,7 +37,7 @@ int braid_sim_scenario_load(struct braid_sim_scenario *sc, const char *path, cha
 	slash = strrchr(dir, '/');
 	if (slash)
 		slash[slash == dir] = '\0'; /* "/x.scn" lives in "/" */
-	rc = read_text(path, &text, err, err_len);
+	rc = braid_emu_read_text(path, &text, err, err_len);
 	if (rc == 0) {
 		name_from_path(sc, path);
 		rc = braid_sim_scenario_parse(sc, text, path, slash ? dir : NULL, err, err_len);

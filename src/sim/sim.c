@@ -100,17 +100,7 @@ static int new_models(const struct braid_sim *sim, const struct sim_link *l,
 		      const struct braid_emu_link_config *cfg, struct braid_model *out[2])
 {
 	uint64_t mix = splitmix64(sim->sc->seed) ^ l->reconfigurations * RESEED_MIX;
-	struct braid_model_settings fwd = cfg->fwd, rev = cfg->rev;
-
-	fwd.seed ^= mix;
-	rev.seed ^= mix;
-	out[SIM_FWD] = braid_model_new(&fwd, SIM_BASE_US);
-	out[SIM_REV] = braid_model_new(&rev, SIM_BASE_US);
-	if (out[SIM_FWD] && out[SIM_REV])
-		return 0;
-	braid_model_free(out[SIM_FWD]);
-	braid_model_free(out[SIM_REV]);
-	return BRAID_ERR_INVAL;
+	return braid_emu_new_models(cfg, SIM_BASE_US, mix, out);
 }
 
 static void add_counters(struct braid_model_stats *to, const struct braid_model_stats *from)
