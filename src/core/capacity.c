@@ -8,6 +8,7 @@
 #define STARTUP_ROUNDS 3
 #define QUEUE_MIN_US 10000   /* RTT above its minimum by more than this and */
 #define QUEUE_SHARE 0.25     /* a quarter of the minimum: we are building a queue */
+#define SLOWED_DOWN 0.9      /* a saturated window below this share of the estimate */
 #define RANDOM_LOSS_MAX 0.05 /* loss up to this may be the medium's, not overload */
 
 /* One probing cycle, a gain per window: a window above the estimate to find more, one
@@ -98,6 +99,12 @@ void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 	double assigned = (double)c->assigned_bytes * 8e6 / (double)elapsed;
 	/* A window in which we gave it little says only that it carries at least that. */
 	bool loaded = assigned >= 0.5 * c->bottleneck_bps;
+	/* A window that built a queue in the network was saturated: its delivery rate is
+	 * what the link carries now. Well below the estimate (more than a window's noise
+	 * from random loss), the link slowed down and the better samples from before are
+	 * stale. Otherwise a sample only says it carries at least that. */
+	if (c->queue_seen && loaded && carried < c->bottleneck_bps * SLOWED_DOWN)
+		c->sample_count = 0;
 	if (loaded || carried > c->bottleneck_bps)
 		add_sample(c, carried);
 	next_gain(c, c->queue_seen, loaded);
@@ -108,6 +115,17 @@ void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 	c->window_at_us = now_us;
 	c->window_bytes = delivered_bytes;
 	c->assigned_bytes = 0;
+}
+
+void braid__capacity_probe_again(struct braid__capacity *c)
+{
+	if (c->startup)
+		return;
+	c->startup = true;
+	c->startup_mark = c->bottleneck_bps;
+	c->startup_rounds = 0;
+	c->gain = STARTUP_GAIN;
+	c->rate_bps = c->bottleneck_bps * c->gain;
 }
 
 static uint64_t transmission_us(double rate_bps, size_t bytes)
@@ -149,4 +167,22 @@ void braid__capacity_sent(struct braid__capacity *c, uint64_t now_us, size_t byt
 	braid__capacity_unassign(c, bytes);
 	uint64_t start = c->next_send_us > now_us ? c->next_send_us : now_us;
 	c->next_send_us = start + transmission_us(c->rate_bps, bytes);
+}
+
+void braid__capacity_departed(struct braid__capacity *c, uint64_t seq, uint64_t arrival_us)
+{
+	c->departures[seq & (BRAID__CAPACITY_DEPARTURES - 1)] =
+		(struct braid__capacity_departure){ .seq = seq, .arrival_us = arrival_us,
+						    .valid = true };
+}
+
+bool braid__capacity_expected(const struct braid__capacity *c, uint64_t seq,
+			      uint64_t *arrival_us)
+{
+	const struct braid__capacity_departure *d =
+		&c->departures[seq & (BRAID__CAPACITY_DEPARTURES - 1)];
+	if (!d->valid || d->seq != seq)
+		return false;
+	*arrival_us = d->arrival_us;
+	return true;
 }

@@ -18,6 +18,14 @@
 #include <stdint.h>
 
 #define BRAID__CAPACITY_SAMPLES 10
+#define BRAID__CAPACITY_DEPARTURES 1024 /* a power of two: about a second of a busy link */
+
+/* A packet that left, and when it should reach the receiver. */
+struct braid__capacity_departure {
+	uint64_t seq;
+	uint64_t arrival_us;
+	bool valid;
+};
 
 struct braid__capacity {
 	double rate_bps;          /* pacing rate: bottleneck estimate x gain */
@@ -38,6 +46,7 @@ struct braid__capacity {
 	uint64_t assigned_bytes;  /* given to it since the window started */
 	bool window_open;
 	uint64_t delivered_bytes; /* the receiver's latest counter */
+	struct braid__capacity_departure departures[BRAID__CAPACITY_DEPARTURES];
 };
 
 /* A fresh link (or one back from the dead) starts at a modest rate and earns more. */
@@ -51,6 +60,10 @@ void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 				 uint64_t delivered_bytes, uint64_t rtt_us, uint64_t min_rtt_us,
 				 uint64_t predicted_queue_us, double loss, uint64_t window_us);
 
+/* The estimate may be stale (taken while the link was given little) and the link is about
+ * to be given more (another failed): find its rate again by doubling, as at the start. */
+void braid__capacity_probe_again(struct braid__capacity *c);
+
 /* When a packet of `bytes` given to the link now would arrive (one_way_us: propagation). */
 uint64_t braid__capacity_arrival(const struct braid__capacity *c, uint64_t now_us, size_t bytes,
 				 uint64_t one_way_us);
@@ -62,5 +75,11 @@ void braid__capacity_unassign(struct braid__capacity *c, size_t bytes);
 /* Whether the pacer lets a packet leave now, and that one did. */
 bool braid__capacity_may_send(const struct braid__capacity *c, uint64_t now_us);
 void braid__capacity_sent(struct braid__capacity *c, uint64_t now_us, size_t bytes);
+
+/* Packet seq left now and should arrive at arrival_us; when the one recorded for seq should
+ * arrive (false when not recorded, or forgotten). */
+void braid__capacity_departed(struct braid__capacity *c, uint64_t seq, uint64_t arrival_us);
+bool braid__capacity_expected(const struct braid__capacity *c, uint64_t seq,
+			      uint64_t *arrival_us);
 
 #endif

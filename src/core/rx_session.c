@@ -8,6 +8,7 @@
 #define NACK_TRACKED 8192      /* missing numbers followed at once */
 #define NACK_MAX_GAP 2048      /* a larger gap is an outage: ask for its newest part only */
 #define REORDER_MARGIN_US 2000
+#define PATIENCE_SHARE 4        /* of the time left before release, at most */
 
 int braid__rx_session_init(struct braid__rx_session *s, uint32_t id, size_t reorder_capacity,
 			   uint64_t now_us)
@@ -90,6 +91,25 @@ static void update_clock(struct braid__rx_session *s, struct braid__rx_link *l, 
 	braid_jitter_update(&l->jitter, ts, now_us);
 }
 
+/* How long a gap may be a reordering before it is asked for. Paced links deliver in
+ * about the order sent, but a pace change or a queue's swing on one link moves its arrivals
+ * by a fraction of its round trip, which the links' spread and jitter do not show: while
+ * the release is far off, wait up to a round trip more (a resend takes that long anyway),
+ * keeping most of the time left for the repair and its repeats. */
+static uint64_t nack_wait(const struct braid__rx_session *s, uint64_t release_at, uint64_t now_us)
+{
+	uint64_t wait = braid__rx_session_reorder_wait(s);
+	uint64_t rtt = braid__rx_session_rtt(s);
+	uint64_t left = release_at > now_us ? release_at - now_us : 0;
+	uint64_t patience = rtt < left / PATIENCE_SHARE ? rtt : left / PATIENCE_SHARE;
+	if (patience > wait)
+		wait = patience;
+	/* however short the time, leave room for one repair rather than none */
+	if (wait + rtt > left)
+		wait = left > rtt ? left - rtt : 0;
+	return wait;
+}
+
 void braid__rx_session_data(struct braid__rx_session *s, struct braid__rx_link *l,
 			    const struct braid_packet *p, uint64_t latency_us, uint64_t now_us)
 {
@@ -121,7 +141,7 @@ void braid__rx_session_data(struct braid__rx_session *s, struct braid__rx_link *
 		/* The gap is lost for good once this packet is released. */
 		uint64_t first = seq - previous_highest - 1 > NACK_MAX_GAP ? seq - NACK_MAX_GAP
 									: previous_highest + 1;
-		uint64_t ask_at = now_us + braid__rx_session_reorder_wait(s);
+		uint64_t ask_at = now_us + nack_wait(s, release_at, now_us);
 		for (uint64_t missing = first; missing < seq; missing++)
 			braid__nack_missing(&s->nack, missing, ask_at, release_at);
 	}

@@ -17,6 +17,7 @@
 #define EVENT_QUEUE_SIZE 64
 #define NACK_MAX_RESENDS 1024
 #define PACED_QUEUE_SIZE 16384
+#define ARRIVAL_TOLERANCE_US 10000
 
 struct tx_item {
 	uint8_t type;  /* BRAID_PKT_* */
@@ -133,6 +134,14 @@ static uint64_t release_deadline(const struct braid_sender *s, const struct brai
 	return e->pushed_us + s->settings.latency_us + (fastest == UINT64_MAX ? 0 : fastest);
 }
 
+/* How much later than predicted a packet may arrive on a paced link: the queue its
+ * probing may build in the network (what the capacity estimate tolerates). */
+static uint64_t arrival_tolerance(const struct braid__sender_link *l)
+{
+	return l->rtt.min_us / 4 > ARRIVAL_TOLERANCE_US ? l->rtt.min_us / 4
+							 : ARRIVAL_TOLERANCE_US;
+}
+
 /* Adaptive: the live link where the packet is expected to arrive first, and the next best
  * too when that one is failing (degraded, or a probe answer overdue) or when the
  * redundancy share calls for a copy. A link that would deliver after the release deadline
@@ -150,7 +159,7 @@ static size_t pick_adaptive(struct braid_sender *s, const struct braid__history_
 		if (!braid_link_state_live(l->health.state))
 			continue;
 		uint64_t at = braid__sender_link_arrival(l, s->now, e->len);
-		if (at > deadline)
+		if (at + arrival_tolerance(l) > deadline)
 			continue;
 		if (at < best_at) {
 			second = best;
@@ -443,6 +452,13 @@ static void set_link_state(struct braid_sender *s, size_t slot, enum braid_link_
 		l->down_events++;
 		/* what it lost while dying says nothing about how it will do when it is back */
 		memset(&l->loss, 0, sizeof(l->loss));
+		/* its load goes to the others, whose estimates may date from when they
+		 * were given little */
+		if (s->settings.mode == BRAID_SCHED_ADAPTIVE)
+			for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
+				if (i != slot && s->links[i].used &&
+				    braid_link_state_live(s->links[i].health.state))
+					braid__capacity_probe_again(&s->links[i].capacity);
 		rehome_paced(s, slot);
 		failover(s, slot);
 	}
@@ -539,9 +555,52 @@ static size_t resend_candidates(const struct braid_sender *s, struct braid__rese
 	return n;
 }
 
+/* Whether the packet still waits for a live link's pacer: it has not left yet, so the
+ * NACK only says the receiver's wait was shorter than our queue; a resend would spend
+ * the links' time on a copy (the receiver asks again if it really goes missing). */
+static bool still_queued(const struct braid_sender *s, const struct braid__history_entry *e)
+{
+	for (size_t slot = 0; slot < BRAID_MAX_LINKS; slot++) {
+		const struct braid__sender_link *l = &s->links[slot];
+		if (!(e->link_mask & ((uint64_t)1 << slot)) || !l->used ||
+		    !braid_link_state_live(l->health.state))
+			continue;
+		const struct braid__paced_queue *q = &l->paced;
+		for (size_t i = 0; i < q->count; i++)
+			if (q->items[(q->head + i) % q->capacity].seq == e->seq)
+				return true;
+	}
+	return false;
+}
+
+/* Whether a copy sent on a live link may still be on its way: the NACK left the receiver
+ * (about the fastest one-way delay ago) before that copy was due there, give or take the
+ * queue a link's probing may build (as the capacity estimate allows). The receiver asks
+ * again if it really went missing. */
+static bool still_expected(const struct braid_sender *s, const struct braid__history_entry *e,
+			   uint64_t fastest_us)
+{
+	uint64_t asked_at = s->now > fastest_us ? s->now - fastest_us : 0;
+	for (size_t slot = 0; slot < BRAID_MAX_LINKS; slot++) {
+		const struct braid__sender_link *l = &s->links[slot];
+		uint64_t arrival;
+		if (!(e->link_mask & ((uint64_t)1 << slot)) || !l->used ||
+		    !braid_link_state_live(l->health.state) ||
+		    !braid__capacity_expected(&l->capacity, e->seq, &arrival))
+			continue;
+		if (asked_at < arrival + arrival_tolerance(l))
+			return true;
+	}
+	return false;
+}
+
 static void resend(struct braid_sender *s, struct braid__history_entry *e,
 		   const struct braid__resend_link *links, size_t n, uint64_t fastest_us)
 {
+	/* Never sent: this sender gave it up as too late for every link (and would still). */
+	if (s->settings.mode == BRAID_SCHED_ADAPTIVE &&
+	    (!e->link_mask || still_queued(s, e) || still_expected(s, e, fastest_us)))
+		return;
 	/* The receiver releases it at its timestamp + the fastest path + the budget. */
 	uint64_t deadline = e->pushed_us + s->settings.latency_us + fastest_us;
 	/* A resend less than a round trip ago may still be on its way: the NACK crossed it. */
@@ -732,12 +791,16 @@ static int poll_paced(struct braid_sender *s, uint16_t *link_id, uint8_t *buf, s
 		braid__paced_pop(&l->paced);
 		struct braid__history_entry *e = braid__history_get(&s->history, item.seq);
 		if (!e || expired(s, e)) {
-			if (e)
+			if (e) {
 				braid__capacity_unassign(&l->capacity, e->len);
+				e->link_mask &= ~((uint64_t)1 << slot);
+			}
 			s->stats.expired++;
 			continue;
 		}
 		braid__capacity_sent(&l->capacity, s->now, e->len);
+		braid__capacity_departed(&l->capacity, e->seq, l->capacity.next_send_us +
+					 (l->rtt.has_sample ? l->rtt.min_us / 2 : 0));
 		struct tx_item it = { .type = BRAID_PKT_DATA, .flags = item.flags,
 				      .slot = (uint8_t)slot, .seq = item.seq };
 		int n = encode_item(s, &it, buf, cap);

@@ -64,7 +64,8 @@ static void take_loss_sample(struct braid__sender_link *l, const struct braid_pr
 	l->received_reported = braid_extend32(reply->received, l->received_reported);
 	l->received_bytes_reported = braid_extend32(reply->received_bytes,
 						    l->received_bytes_reported);
-	uint64_t window = l->rtt.srtt_us > CAPACITY_WINDOW_US ? l->rtt.srtt_us : CAPACITY_WINDOW_US;
+	/* a round trip without the queue: a standing queue must not slow the estimate down */
+	uint64_t window = l->rtt.min_us > CAPACITY_WINDOW_US ? l->rtt.min_us : CAPACITY_WINDOW_US;
 	braid__capacity_on_feedback(&l->capacity, now_us, l->received_bytes_reported, rtt_us,
 				    l->rtt.min_us, rec->predicted_queue_us,
 				    braid_loss_fraction(&l->loss), window);
