@@ -10,6 +10,7 @@
 #define QUEUE_SHARE 0.25     /* a quarter of the minimum: we are building a queue */
 #define SLOWED_DOWN 0.9      /* a saturated window below this share of the estimate */
 #define RANDOM_LOSS_MAX 0.05 /* loss up to this may be the medium's, not overload */
+#define DRAIN_SHARE 0.9      /* of the delivery rate, while a standing queue drains */
 
 /* One probing cycle, a gain per window: a window above the estimate to find more, one
  * below to drain what that queued, then cruise. */
@@ -108,7 +109,22 @@ void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 	if (loaded || carried > c->bottleneck_bps)
 		add_sample(c, carried);
 	next_gain(c, c->queue_seen, loaded);
+	/* More waits here than a window carries and the network shows no queue: the link is
+	 * given more than the estimate and may carry it (a slow link sped up): probe now
+	 * rather than at the cycle's turn. */
+	bool backlogged = (double)c->queued_bytes * 8e6 > c->bottleneck_bps * (double)window_us;
+	if (!c->startup && !c->queue_seen && backlogged && c->gain <= 1.0) {
+		c->cycle = 0;
+		c->gain = cycle_gains[0];
+	}
 	c->rate_bps = c->bottleneck_bps * c->gain;
+	/* A queue that outlasts a window stands: the link carries less than the estimate
+	 * (it slowed, or the estimate was a lucky window), and pacing at the estimate keeps
+	 * it standing. Below what it just delivered, the queue drains; keep at that until
+	 * the RTT shows it gone. */
+	c->draining = c->queue_seen && loaded;
+	if (c->draining && c->rate_bps > carried * DRAIN_SHARE)
+		c->rate_bps = carried * DRAIN_SHARE;
 	if (c->rate_bps < MIN_RATE_BPS)
 		c->rate_bps = MIN_RATE_BPS;
 	c->queue_seen = false;
@@ -144,6 +160,13 @@ uint64_t braid__capacity_arrival(const struct braid__capacity *c, uint64_t now_u
 {
 	return now_us + braid__capacity_backlog(c, now_us) + transmission_us(c->rate_bps, bytes) +
 	       one_way_us;
+}
+
+uint64_t braid__capacity_front_arrival(const struct braid__capacity *c, uint64_t now_us,
+				       size_t bytes, uint64_t one_way_us)
+{
+	uint64_t wait = c->next_send_us > now_us ? c->next_send_us - now_us : 0;
+	return now_us + wait + transmission_us(c->rate_bps, bytes) + one_way_us;
 }
 
 void braid__capacity_assign(struct braid__capacity *c, size_t bytes)

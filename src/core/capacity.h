@@ -5,7 +5,10 @@
  * about an RTT). Data leaves at the estimate times a gain: 2 while starting (doubling
  * until the rate stops growing or a queue shows), then a cycle of one window at 1.25 (to
  * find more), one at 0.75 (to drain what that queued) and six at 1. An RTT well above the
- * link's minimum means a queue is building: drain before probing again.
+ * link's minimum means a queue is building: drain before probing again; a queue that
+ * stands through a window means the link slowed, so the pace drops below what it just
+ * delivered until the RTT shows the queue gone. Data waiting here beyond a window's worth,
+ * with no queue in the network, starts a probe at once (the link may have sped up).
  *
  * Pacing makes the link's backlog ours and known: the bytes waiting for it here, sent at
  * the current pace, so a packet's expected arrival is now + that backlog + its own
@@ -39,6 +42,7 @@ struct braid__capacity {
 	unsigned startup_rounds;
 	unsigned cycle;
 	bool queue_seen;          /* in this window */
+	bool draining;            /* a queue stood through the last window */
 	uint64_t queued_bytes;    /* given to it, not yet sent */
 	uint64_t next_send_us;    /* the pacer: when the next packet may leave */
 	uint64_t window_at_us;    /* delivery-rate window start */
@@ -67,6 +71,10 @@ void braid__capacity_probe_again(struct braid__capacity *c);
 /* When a packet of `bytes` given to the link now would arrive (one_way_us: propagation). */
 uint64_t braid__capacity_arrival(const struct braid__capacity *c, uint64_t now_us, size_t bytes,
 				 uint64_t one_way_us);
+/* When a packet of `bytes` put before everything that waits (a resend) would arrive: only
+ * the pacer's wait for the packet now leaving is ahead of it. */
+uint64_t braid__capacity_front_arrival(const struct braid__capacity *c, uint64_t now_us,
+				       size_t bytes, uint64_t one_way_us);
 /* How long what waits for the link takes to leave at the current pace. */
 uint64_t braid__capacity_backlog(const struct braid__capacity *c, uint64_t now_us);
 /* A packet was queued for the link / taken back off it (the link failed). */

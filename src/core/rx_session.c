@@ -91,22 +91,62 @@ static void update_clock(struct braid__rx_session *s, struct braid__rx_link *l, 
 	braid_jitter_update(&l->jitter, ts, now_us);
 }
 
+/* The live links' smoothed transits (lowest and highest) and largest jitter; false when
+ * some live link has carried no data yet (its delay could be anything). */
+static bool link_spread(const struct braid__rx_session *s, double *lo, double *hi,
+			double *jitter)
+{
+	bool any = false, known = true;
+	*lo = *hi = *jitter = 0;
+	for (size_t i = 0; i < BRAID__RX_MAX_LINKS; i++) {
+		const struct braid__rx_link *l = &s->links[i];
+		if (!l->used || !braid_link_state_live(l->health.state))
+			continue;
+		if (!l->has_transit) {
+			known = false;
+			continue;
+		}
+		if (!any || l->transit_us < *lo)
+			*lo = l->transit_us;
+		if (!any || l->transit_us > *hi)
+			*hi = l->transit_us;
+		if (l->jitter.jitter_us > *jitter)
+			*jitter = l->jitter.jitter_us;
+		any = true;
+	}
+	return known;
+}
+
 /* How long a gap may be a reordering before it is asked for. Paced links deliver in
  * about the order sent, but a pace change or a queue's swing on one link moves its arrivals
  * by a fraction of its round trip, which the links' spread and jitter do not show: while
  * the release is far off, wait up to a round trip more (a resend takes that long anyway),
- * keeping most of the time left for the repair and its repeats. */
-static uint64_t nack_wait(const struct braid__rx_session *s, uint64_t release_at, uint64_t now_us)
+ * keeping most of the time left for the repair and its repeats.
+ * The packet that showed the gap was sent after the missing ones and took `transit`: they
+ * are due by the slowest link's transit after their send, which is at most that slowest
+ * transit less this one from now (a transit counts the sender's queue for the link too,
+ * so the spread between links overstates the wait once the late link's packet is in). */
+static uint64_t nack_wait(const struct braid__rx_session *s, uint64_t release_at, uint64_t now_us,
+			  int64_t transit)
 {
-	uint64_t wait = braid__rx_session_reorder_wait(s);
+	double lo, hi, jitter;
+	bool known = link_spread(s, &lo, &hi, &jitter);
+	double behind = (double)transit > lo ? (double)transit : lo;
+	uint64_t wait = (uint64_t)(hi > behind ? hi - behind : 0) + (uint64_t)(4 * jitter) +
+			REORDER_MARGIN_US;
 	uint64_t rtt = braid__rx_session_rtt(s);
+	if (!known && wait < rtt)
+		wait = rtt;
 	uint64_t left = release_at > now_us ? release_at - now_us : 0;
 	uint64_t patience = rtt < left / PATIENCE_SHARE ? rtt : left / PATIENCE_SHARE;
 	if (patience > wait)
 		wait = patience;
-	/* however short the time, leave room for one repair rather than none */
-	if (wait + rtt > left)
-		wait = left > rtt ? left - rtt : 0;
+	/* however short the time, leave room for one repair rather than none, and for the
+	 * RTT to grow meanwhile (a queue building is what delays the packets): a request
+	 * that is due when the repair no longer fits is never sent */
+	uint64_t repair = rtt + rtt / 2;
+	if (wait + repair > left)
+		wait = left > repair ? left - repair : 0;
 	return wait;
 }
 
@@ -141,7 +181,8 @@ void braid__rx_session_data(struct braid__rx_session *s, struct braid__rx_link *
 		/* The gap is lost for good once this packet is released. */
 		uint64_t first = seq - previous_highest - 1 > NACK_MAX_GAP ? seq - NACK_MAX_GAP
 									: previous_highest + 1;
-		uint64_t ask_at = now_us + nack_wait(s, release_at, now_us);
+		uint64_t ask_at = now_us + nack_wait(s, release_at, now_us,
+						     (int64_t)now_us - (int64_t)ts);
 		for (uint64_t missing = first; missing < seq; missing++)
 			braid__nack_missing(&s->nack, missing, ask_at, release_at);
 	}
@@ -149,27 +190,11 @@ void braid__rx_session_data(struct braid__rx_session *s, struct braid__rx_link *
 
 uint64_t braid__rx_session_reorder_wait(const struct braid__rx_session *s)
 {
-	double lo = 0, hi = 0, jitter = 0;
-	bool any = false, unknown = false;
-	for (size_t i = 0; i < BRAID__RX_MAX_LINKS; i++) {
-		const struct braid__rx_link *l = &s->links[i];
-		if (!l->used || !braid_link_state_live(l->health.state))
-			continue;
-		if (!l->has_transit) {
-			unknown = true; /* no data on it yet: its delay could be anything */
-			continue;
-		}
-		if (!any || l->transit_us < lo)
-			lo = l->transit_us;
-		if (!any || l->transit_us > hi)
-			hi = l->transit_us;
-		if (l->jitter.jitter_us > jitter)
-			jitter = l->jitter.jitter_us;
-		any = true;
-	}
+	double lo, hi, jitter;
+	bool known = link_spread(s, &lo, &hi, &jitter);
 	uint64_t wait = (uint64_t)(hi - lo + 4 * jitter) + REORDER_MARGIN_US;
 	uint64_t rtt = braid__rx_session_rtt(s);
-	return unknown && wait < rtt ? rtt : wait;
+	return !known && wait < rtt ? rtt : wait;
 }
 
 uint64_t braid__rx_session_rtt(const struct braid__rx_session *s)

@@ -535,9 +535,11 @@ static void on_reverse(struct braid_sender *s, const struct braid_packet *p)
 	s->stats.reverse_bytes += d->payload_len;
 }
 
-/* Live links as resend candidates; returns how many, and the lowest one-way delay. */
+/* Live links as resend candidates; returns how many, and the lowest time a packet given
+ * now would take to arrive. `front` holds the same links with the time a resend takes,
+ * which goes before what waits for the link: only the pacer's current wait is ahead. */
 static size_t resend_candidates(const struct braid_sender *s, struct braid__resend_link *out,
-				uint64_t *fastest_us)
+				struct braid__resend_link *front, uint64_t *fastest_us)
 {
 	size_t n = 0;
 	*fastest_us = UINT64_MAX;
@@ -546,8 +548,13 @@ static size_t resend_candidates(const struct braid_sender *s, struct braid__rese
 		if (!braid_link_state_live(l->health.state) || !l->rtt.has_sample)
 			continue;
 		uint64_t at = braid__sender_link_arrival(l, s->now, BRAID_MAX_PAYLOAD / 4);
+		uint64_t front_at = braid__capacity_front_arrival(&l->capacity, s->now,
+								  BRAID_MAX_PAYLOAD / 4,
+								  l->rtt.min_us / 2);
 		out[n] = (struct braid__resend_link){ .slot = s->sched_slot[i],
 						      .one_way_us = at - s->now };
+		front[n] = (struct braid__resend_link){ .slot = s->sched_slot[i],
+							.one_way_us = front_at - s->now };
 		if (out[n].one_way_us < *fastest_us)
 			*fastest_us = out[n].one_way_us;
 		n++;
@@ -595,7 +602,8 @@ static bool still_expected(const struct braid_sender *s, const struct braid__his
 }
 
 static void resend(struct braid_sender *s, struct braid__history_entry *e,
-		   const struct braid__resend_link *links, size_t n, uint64_t fastest_us)
+		   const struct braid__resend_link *links, const struct braid__resend_link *front,
+		   size_t n, uint64_t fastest_us)
 {
 	/* Never sent: this sender gave it up as too late for every link (and would still). */
 	if (s->settings.mode == BRAID_SCHED_ADAPTIVE &&
@@ -607,7 +615,12 @@ static void resend(struct braid_sender *s, struct braid__history_entry *e,
 	if (e->resent_us && s->now - e->resent_us < 2 * fastest_us)
 		return;
 	size_t picked[2];
+	/* The link that would deliver a packet given now first has the least queue for the
+	 * resend to push back; when that is too late everywhere, the resend still jumps the
+	 * queue, so the time it needs from the front decides. */
 	size_t count = braid__resend_pick(links, n, s->now, deadline, picked);
+	if (count == 0 && s->settings.mode == BRAID_SCHED_ADAPTIVE)
+		count = braid__resend_pick(front, n, s->now, deadline, picked);
 	if (count == 0) {
 		s->stats.resend_refused++;
 		return;
@@ -629,9 +642,9 @@ static void resend(struct braid_sender *s, struct braid__history_entry *e,
 
 static void on_nack(struct braid_sender *s, const struct braid_packet *p)
 {
-	struct braid__resend_link links[BRAID_MAX_LINKS];
+	struct braid__resend_link links[BRAID_MAX_LINKS], front[BRAID_MAX_LINKS];
 	uint64_t fastest;
-	size_t n = resend_candidates(s, links, &fastest);
+	size_t n = resend_candidates(s, links, front, &fastest);
 	unsigned budget = NACK_MAX_RESENDS;
 	for (unsigned i = 0; i < p->body.nack.range_count; i++) {
 		uint64_t first = braid_extend32(p->body.nack.ranges[i].first, s->next_seq);
@@ -643,7 +656,7 @@ static void on_nack(struct braid_sender *s, const struct braid_packet *p)
 			if (n == 0)
 				s->stats.resend_refused++;
 			else
-				resend(s, e, links, n, fastest);
+				resend(s, e, links, front, n, fastest);
 		}
 	}
 }
@@ -767,6 +780,16 @@ static int encode_item(struct braid_sender *s, const struct tx_item *it, uint8_t
 	return n > 0 ? n : 0;
 }
 
+/* Whether a packet leaving on the link now would reach the receiver after its release
+ * (its timestamp + the budget + the fastest path): a resend near the budget's end, put
+ * before the queue, is still worth sending for that path's delay. */
+static bool too_late_to_leave(const struct braid_sender *s, const struct braid__sender_link *l,
+			      const struct braid__history_entry *e)
+{
+	uint64_t one_way = l->rtt.has_sample ? l->rtt.min_us / 2 : 0;
+	return s->now + one_way > release_deadline(s, e);
+}
+
 /* The link whose pacer lets its next packet leave first (at or before now), or -1. */
 static int due_paced_link(const struct braid_sender *s)
 {
@@ -790,7 +813,7 @@ static int poll_paced(struct braid_sender *s, uint16_t *link_id, uint8_t *buf, s
 		struct braid__paced_item item = *braid__paced_peek(&l->paced);
 		braid__paced_pop(&l->paced);
 		struct braid__history_entry *e = braid__history_get(&s->history, item.seq);
-		if (!e || expired(s, e)) {
+		if (!e || too_late_to_leave(s, l, e)) {
 			if (e) {
 				braid__capacity_unassign(&l->capacity, e->len);
 				e->link_mask &= ~((uint64_t)1 << slot);
