@@ -49,3 +49,16 @@ void braid__paced_pop(struct braid__paced_queue *q)
 	q->head = (q->head + 1) % q->capacity;
 	q->count--;
 }
+
+const struct braid__paced_item *braid__paced_at(const struct braid__paced_queue *q, size_t i)
+{
+	return &q->items[(q->head + i) % q->capacity];
+}
+
+void braid__paced_take_tail(struct braid__paced_queue *q, size_t n, struct braid__paced_item *out)
+{
+	size_t start = q->count - n;
+	for (size_t i = 0; i < n; i++)
+		out[i] = *braid__paced_at(q, start + i);
+	q->count = start;
+}

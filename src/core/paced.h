@@ -26,5 +26,9 @@ bool braid__paced_push(struct braid__paced_queue *q, struct braid__paced_item it
 bool braid__paced_push_front(struct braid__paced_queue *q, struct braid__paced_item item);
 const struct braid__paced_item *braid__paced_peek(const struct braid__paced_queue *q);
 void braid__paced_pop(struct braid__paced_queue *q);
+/* The i-th item from the head (i < count). */
+const struct braid__paced_item *braid__paced_at(const struct braid__paced_queue *q, size_t i);
+/* Takes the last `n` items off the tail into out, in queue order (n <= count). */
+void braid__paced_take_tail(struct braid__paced_queue *q, size_t n, struct braid__paced_item *out);
 
 #endif

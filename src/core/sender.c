@@ -18,6 +18,7 @@
 #define NACK_MAX_RESENDS 1024
 #define PACED_QUEUE_SIZE 16384
 #define ARRIVAL_TOLERANCE_US 10000
+#define REHOME_MAX 256
 
 struct tx_item {
 	uint8_t type;  /* BRAID_PKT_* */
@@ -492,6 +493,58 @@ static void on_hello_ack(struct braid_sender *s, size_t slot, const struct braid
 	flush_pending(s);
 }
 
+/* Adaptive: the link's pace just changed. What waits for it and would now arrive after its
+ * release goes to a link that can still deliver it in time, before it is too late for any;
+ * what no other link can take stays (the pace may rise again). */
+static void rehome_late(struct braid_sender *s, size_t slot)
+{
+	struct braid__sender_link *l = &s->links[slot];
+	struct braid__paced_queue *q = &l->paced;
+	if (s->settings.mode != BRAID_SCHED_ADAPTIVE || !q->count)
+		return;
+	uint64_t one_way = l->rtt.has_sample ? l->rtt.min_us / 2 : 0;
+	uint64_t wait = l->capacity.next_send_us > s->now ? l->capacity.next_send_us - s->now : 0;
+	uint64_t bytes = 0;
+	size_t first_late = q->count;
+	for (size_t i = 0; i < q->count; i++) {
+		const struct braid__history_entry *e =
+			braid__history_get(&s->history, braid__paced_at(q, i)->seq);
+		if (!e)
+			continue;
+		bytes += e->len;
+		uint64_t at = s->now + wait + (uint64_t)((double)bytes * 8e6 /
+							 l->capacity.rate_bps) + one_way;
+		if (at + arrival_tolerance(l) > release_deadline(s, e)) {
+			first_late = i;
+			break;
+		}
+	}
+	size_t moved = q->count - first_late;
+	if (moved > REHOME_MAX)
+		moved = REHOME_MAX; /* the latest: one feedback's worth of work at most */
+	if (!moved)
+		return;
+	struct braid__paced_item late[REHOME_MAX];
+	braid__paced_take_tail(q, moved, late);
+	for (size_t i = 0; i < moved; i++) {
+		struct braid__history_entry *e = braid__history_get(&s->history, late[i].seq);
+		if (!e)
+			continue;
+		braid__capacity_unassign(&l->capacity, e->len);
+		size_t picked[2];
+		size_t n = pick_adaptive(s, e, picked);
+		size_t to = n && picked[0] != slot ? picked[0] : n > 1 ? picked[1] : slot;
+		if (!pace(s, to, e, late[i].flags)) {
+			e->link_mask &= ~((uint64_t)1 << slot);
+			continue;
+		}
+		if (to != slot) {
+			e->link_mask &= ~((uint64_t)1 << slot);
+			e->link_mask |= (uint64_t)1 << to;
+		}
+	}
+}
+
 static void on_probe_reply(struct braid_sender *s, size_t slot, const struct braid_packet *p)
 {
 	struct braid__sender_link *l = &s->links[slot];
@@ -499,6 +552,8 @@ static void on_probe_reply(struct braid_sender *s, size_t slot, const struct bra
 	if (braid__sender_link_on_reply(l, &s->settings.health, s->now,
 					p->body.probe_reply.echo_timestamp_us, &p->body.probe_reply))
 		set_link_state(s, slot, old);
+	if (braid_link_state_live(l->health.state))
+		rehome_late(s, slot);
 }
 
 static bool reverse_is_new(struct braid_sender *s, uint32_t seq32)
