@@ -19,6 +19,7 @@ struct braid_receiver {
 	uint8_t *psk;
 	struct braid_rng rng;
 	struct braid__rx_session *sessions;
+	size_t in_use; /* one past the highest session slot in use: loops stop there */
 	struct braid__pktq tx;
 	struct braid_event events[EVENT_QUEUE_SIZE];
 	size_t event_head, event_count;
@@ -96,7 +97,7 @@ static void push_event(struct braid_receiver *r, enum braid_event_kind kind, uin
 
 static struct braid__rx_session *find_session(struct braid_receiver *r, uint32_t id)
 {
-	for (size_t i = 0; i < r->settings.max_sessions; i++)
+	for (size_t i = 0; i < r->in_use; i++)
 		if (r->sessions[i].used && r->sessions[i].id == id)
 			return &r->sessions[i];
 	return NULL;
@@ -126,6 +127,8 @@ static void end_session(struct braid_receiver *r, struct braid__rx_session *s, u
 	r->retired.retransmitted += st.retransmitted;
 	push_event(r, BRAID_EVENT_SESSION_END, now_us, s->id, NULL, BRAID_LINK_DOWN);
 	braid__rx_session_free(s);
+	while (r->in_use && !r->sessions[r->in_use - 1].used)
+		r->in_use--;
 }
 
 static bool queue_packet(struct braid_receiver *r, struct braid__rx_session *s,
@@ -164,6 +167,8 @@ static struct braid__rx_session *new_session(struct braid_receiver *r, uint32_t 
 			s = &r->sessions[i];
 	if (!s || braid__rx_session_init(s, id, r->settings.reorder_capacity, now_us) < 0)
 		return NULL;
+	if ((size_t)(s - r->sessions) + 1 > r->in_use)
+		r->in_use = (size_t)(s - r->sessions) + 1;
 	memcpy(s->sender_nonce, nonce, BRAID_NONCE_SIZE);
 	uint64_t rn = braid_rng_next(&r->rng);
 	for (int i = 0; i < BRAID_NONCE_SIZE; i++)
@@ -323,7 +328,7 @@ int braid_receiver_poll_transmit(struct braid_receiver *r, struct braid_addr *to
 long braid_receiver_poll_output(struct braid_receiver *r, uint64_t now_us, uint32_t *session_id,
 				uint8_t *buf, size_t cap)
 {
-	size_t n = r->settings.max_sessions;
+	size_t n = r->in_use;
 	uint64_t when = r->flushing ? UINT64_MAX : now_us;
 	for (size_t k = 0; k < n; k++) {
 		struct braid__rx_session *s = &r->sessions[(r->next_output + k) % n];
@@ -383,7 +388,7 @@ int braid_receiver_poll_event(struct braid_receiver *r, struct braid_event *ev)
 uint64_t braid_receiver_next_timeout(const struct braid_receiver *r)
 {
 	uint64_t next = UINT64_MAX;
-	for (size_t i = 0; i < r->settings.max_sessions; i++) {
+	for (size_t i = 0; i < r->in_use; i++) {
 		const struct braid__rx_session *s = &r->sessions[i];
 		if (!s->used)
 			continue;
@@ -397,7 +402,7 @@ uint64_t braid_receiver_next_timeout(const struct braid_receiver *r)
 		t = s->last_heard_us + r->settings.session_timeout_us;
 		if (t < next)
 			next = t;
-		for (size_t j = 0; j < BRAID__RX_MAX_LINKS; j++) {
+		for (size_t j = 0; j < s->links_in_use; j++) {
 			if (!s->links[j].used)
 				continue;
 			t = braid_health_deadline(&s->links[j].health, &r->settings.health);
@@ -425,11 +430,11 @@ static void send_nacks(struct braid_receiver *r, struct braid__rx_session *s, ui
 
 void braid_receiver_handle_timeout(struct braid_receiver *r, uint64_t now_us)
 {
-	for (size_t i = 0; i < r->settings.max_sessions; i++) {
+	for (size_t i = 0; i < r->in_use; i++) {
 		struct braid__rx_session *s = &r->sessions[i];
 		if (!s->used)
 			continue;
-		for (size_t j = 0; j < BRAID__RX_MAX_LINKS; j++) {
+		for (size_t j = 0; j < s->links_in_use; j++) {
 			struct braid__rx_link *l = &s->links[j];
 			enum braid_link_state old = l->health.state;
 			if (!l->used || !braid_health_on_tick(&l->health, &r->settings.health, now_us))
@@ -456,7 +461,7 @@ void braid_receiver_get_stats(const struct braid_receiver *r, struct braid_recei
 	out->late = r->retired.late;
 	out->lost = r->retired.lost;
 	out->retransmitted = r->retired.retransmitted;
-	for (size_t i = 0; i < r->settings.max_sessions; i++) {
+	for (size_t i = 0; i < r->in_use; i++) {
 		if (!r->sessions[i].used)
 			continue;
 		struct braid_session_stats st;
@@ -474,7 +479,7 @@ void braid_receiver_get_stats(const struct braid_receiver *r, struct braid_recei
 size_t braid_receiver_sessions(const struct braid_receiver *r, uint32_t *ids, size_t max)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < r->settings.max_sessions; i++) {
+	for (size_t i = 0; i < r->in_use; i++) {
 		if (!r->sessions[i].used)
 			continue;
 		if (n < max)
@@ -489,14 +494,14 @@ int braid_receiver_session_stats(const struct braid_receiver *r, uint32_t sessio
 				 size_t max, size_t *link_count)
 {
 	const struct braid__rx_session *s = NULL;
-	for (size_t i = 0; i < r->settings.max_sessions && !s; i++)
+	for (size_t i = 0; i < r->in_use && !s; i++)
 		if (r->sessions[i].used && r->sessions[i].id == session_id)
 			s = &r->sessions[i];
 	if (!s)
 		return BRAID_ERR_SESSION;
 	session_stats_rxbuf(s, out);
 	size_t n = 0;
-	for (size_t j = 0; j < BRAID__RX_MAX_LINKS; j++) {
+	for (size_t j = 0; j < s->links_in_use; j++) {
 		if (!s->links[j].used)
 			continue;
 		if (n < max)

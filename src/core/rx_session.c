@@ -36,7 +36,7 @@ void braid__rx_session_free(struct braid__rx_session *s)
 
 struct braid__rx_link *braid__rx_session_link(struct braid__rx_session *s, uint16_t link_id)
 {
-	for (size_t i = 0; i < BRAID__RX_MAX_LINKS; i++)
+	for (size_t i = 0; i < s->links_in_use; i++)
 		if (s->links[i].used && s->links[i].id == link_id)
 			return &s->links[i];
 	return NULL;
@@ -58,6 +58,8 @@ struct braid__rx_link *braid__rx_session_add_link(struct braid__rx_session *s, u
 		braid_health_init(&l->health);
 		l->health.last_reply_us = now_us;
 		s->stats.link_count++;
+		if ((size_t)(l - s->links) + 1 > s->links_in_use)
+			s->links_in_use = (size_t)(l - s->links) + 1;
 	}
 	strcpy(l->name, name);
 	return l;
@@ -98,7 +100,7 @@ static bool link_spread(const struct braid__rx_session *s, double *lo, double *h
 {
 	bool any = false, known = true;
 	*lo = *hi = *jitter = 0;
-	for (size_t i = 0; i < BRAID__RX_MAX_LINKS; i++) {
+	for (size_t i = 0; i < s->links_in_use; i++) {
 		const struct braid__rx_link *l = &s->links[i];
 		if (!l->used || !braid_link_state_live(l->health.state))
 			continue;
@@ -200,7 +202,7 @@ uint64_t braid__rx_session_reorder_wait(const struct braid__rx_session *s)
 uint64_t braid__rx_session_rtt(const struct braid__rx_session *s)
 {
 	uint64_t best = 0;
-	for (size_t i = 0; i < BRAID__RX_MAX_LINKS; i++) {
+	for (size_t i = 0; i < s->links_in_use; i++) {
 		const struct braid__rx_link *l = &s->links[i];
 		if (l->used && l->rtt_us && braid_link_state_live(l->health.state) &&
 		    (!best || l->rtt_us < best))
@@ -212,7 +214,7 @@ uint64_t braid__rx_session_rtt(const struct braid__rx_session *s)
 struct braid__rx_link *braid__rx_session_best_link(struct braid__rx_session *s)
 {
 	struct braid__rx_link *best = NULL, *recent = NULL;
-	for (size_t i = 0; i < BRAID__RX_MAX_LINKS; i++) {
+	for (size_t i = 0; i < s->links_in_use; i++) {
 		struct braid__rx_link *l = &s->links[i];
 		if (!l->used || !l->addr.len)
 			continue;

@@ -42,6 +42,7 @@ struct braid__rx_session {
 	uint8_t key[16];
 	bool keyed;
 	struct braid__rx_link links[BRAID__RX_MAX_LINKS];
+	size_t links_in_use; /* one past the highest link slot used: loops stop there */
 	struct braid_rxbuf *rxbuf;
 	int64_t offset_us; /* min over packets of (arrival - sender timestamp) */
 	bool has_offset;
