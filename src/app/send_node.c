@@ -43,7 +43,8 @@ struct braid_send_node {
 	size_t stdin_fill;
 	bool stdin_polled; /* a pipe or socket in epoll; otherwise read on a timer */
 	bool finished;
-	uint8_t *buffers; /* BATCH * BRAID_MAX_DATAGRAM per link, plus one receive batch */
+	uint8_t *buffers; /* BATCH * BRAID_MAX_DATAGRAM per link, a receive batch, a spare */
+	uint8_t *spare;   /* where the next datagram is encoded */
 	struct braid_datagram rx[BATCH];
 };
 
@@ -75,16 +76,19 @@ static struct link_io *link_by_id(struct braid_send_node *n, uint16_t id)
 static void drain_transmit(struct braid_send_node *n)
 {
 	for (;;) {
-		uint8_t scratch[BRAID_MAX_DATAGRAM];
 		uint16_t id;
-		int len = braid_sender_poll_transmit(n->sender, &id, scratch, sizeof(scratch));
+		int len = braid_sender_poll_transmit(n->sender, &id, n->spare, BRAID_MAX_DATAGRAM);
 		if (len <= 0)
 			break;
 		struct link_io *l = link_by_id(n, id);
 		if (!l)
 			continue;
+		/* The datagram was encoded into the spare buffer: it becomes the batch slot's,
+		 * and the slot's old buffer the next spare. No copy. */
 		struct braid_datagram *d = &l->batch[l->pending++];
-		memcpy(d->buf, scratch, (size_t)len);
+		uint8_t *encoded = n->spare;
+		n->spare = d->buf;
+		d->buf = encoded;
 		d->len = (size_t)len;
 		d->addr = l->dest;
 		if (l->pending == BATCH)
@@ -377,7 +381,7 @@ struct braid_send_node *braid_send_node_open(struct braid_loop *loop,
 	struct braid_send_node *n = calloc(1, sizeof(*n));
 	size_t per_link = (size_t)BATCH * BRAID_MAX_DATAGRAM;
 	if (n)
-		n->buffers = malloc(per_link * (cfg->link_count + 1));
+		n->buffers = malloc(per_link * (cfg->link_count + 1) + BRAID_MAX_DATAGRAM);
 	if (!n || !n->buffers) {
 		snprintf(err, err_len, "out of memory");
 		free(n);
@@ -400,6 +404,7 @@ struct braid_send_node *braid_send_node_open(struct braid_loop *loop,
 		n->rx[b].buf = n->buffers + per_link * cfg->link_count + b * (per_link / BATCH);
 		n->rx[b].cap = BRAID_MAX_DATAGRAM;
 	}
+	n->spare = n->buffers + per_link * (cfg->link_count + 1);
 	uint64_t now = braid_loop_now(loop);
 	n->sender = braid_sender_new(&n->cfg.core, now);
 	if (!n->sender) {
