@@ -58,6 +58,26 @@ def main(braid):
         r = subprocess.run([braid, cmd, "--help"], capture_output=True, text=True, timeout=10)
         checks.check(r.returncode == 0 and "usage" in r.stdout, f"braid {cmd} --help")
 
+    # --bitrate-out: once a second, what the bond can carry, as a JSON datagram
+    import json
+    import socket
+    with bt.tempdir() as work:
+        procs = bt.Procs(work)
+        sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sink.bind(("127.0.0.1", 0))
+        sink.settimeout(3.0)
+        try:
+            recv = bt.start_recv(procs, braid, work, "udp://127.0.0.1:9")
+            bt.start_send(procs, braid, work, recv.port, ["name=a,addr=127.0.0.2"],
+                          extra=["--bitrate-out", f"udp://127.0.0.1:{sink.getsockname()[1]}"])
+            report = json.loads(sink.recv(512))
+            checks.check(report.get("available_bitrate", 0) > 0 and report.get("live_links") == 1
+                         and report.get("operational") is True,
+                         f"--bitrate-out reports {report}")
+        finally:
+            sink.close()
+            procs.stop_all()
+
     # a stream over IPv6 loopback, stdin input, stdout output
     with bt.tempdir() as work:
         payload = bytes((i * 7) % 256 for i in range(188 * 7 * 300))

@@ -82,6 +82,7 @@ struct sim {
 	int forged_rc[2]; /* what the receiver said to forgeries */
 	size_t nforged;
 	uint32_t lcg;
+	double redundancy;                    /* adaptive: share of packets copied */
 };
 
 static uint32_t lcg_next(struct sim *sim)
@@ -451,6 +452,7 @@ static struct sim_sender *sim_add_sender(struct sim *sim, uint32_t session_id,
 	set.mode = mode;
 	set.latency_us = sim->latency_us;
 	set.session_id = session_id;
+	set.redundancy = sim->redundancy;
 	put_le32(set.nonce, session_id * 2654435761u);
 	put_le32(set.nonce + 4, ~session_id);
 	if (sim->tx_psk) {
@@ -830,6 +832,25 @@ static void test_nack_repair(void)
 	sim_free(sim);
 }
 
+/* Adaptive with half the packets copied on a second link: every packet out once, in
+ * order and on time, and the receiver removes about one duplicate per two packets. */
+static void test_adaptive_redundancy(void)
+{
+	const uint64_t delays[] = { 20 * MS, 30 * MS };
+	struct sim *sim = sim_new(0, 500 * MS, NULL);
+	sim->redundancy = 0.5;
+	struct sim_sender *s = sim_add_sender(sim, 0x7007, BRAID_SCHED_ADAPTIVE, delays, 2, NULL);
+	sim_run_until(sim, 200 * MS);
+	sim_stream(sim, s, 2000, 2 * MS);
+	sim_run_until(sim, 6000 * MS);
+	check_complete(s);
+	struct braid_session_stats ss;
+	CHECK_EQ(braid_receiver_session_stats(sim->rx, 0x7007, &ss, NULL, 0, NULL), 0);
+	CHECK(ss.duplicates >= 900 && ss.duplicates <= 1100);
+	CHECK_EQ_U64(ss.lost, 0);
+	sim_free(sim);
+}
+
 static void test_psk(void)
 {
 	const uint64_t delays[] = { 20 * MS, 30 * MS };
@@ -1114,6 +1135,7 @@ int main(void)
 	RUN_TEST(test_backup_failover);
 	RUN_TEST(test_roundrobin_weighted);
 	RUN_TEST(test_nack_repair);
+	RUN_TEST(test_adaptive_redundancy);
 	RUN_TEST(test_psk);
 	RUN_TEST(test_nat_rebinding);
 	RUN_TEST(test_timestamp_wrap);
