@@ -36,6 +36,9 @@ struct braid_recv_node {
 	uint8_t *buffers;
 	struct braid_datagram rx[BATCH];
 	struct braid_datagram tx[BATCH];
+	struct braid_datagram out[BATCH]; /* released media for one session's socket */
+	size_t out_count;
+	uint32_t out_session;
 	uint64_t output_errors;
 };
 
@@ -94,15 +97,46 @@ static void close_output(struct braid_recv_node *n, uint32_t id)
 	}
 }
 
-static void deliver(struct braid_recv_node *n, uint32_t session_id, const uint8_t *buf, size_t len)
+static void flush_output(struct braid_recv_node *n)
 {
-	if (n->cfg.output != BRAID_OUTPUT_UDP) {
-		write_all(n, buf, len);
+	if (!n->out_count)
 		return;
-	}
-	struct session_output *o = output_for(n, session_id);
-	if (!o || braid_udp_send(o->fd, NULL, buf, len) < 0)
+	struct session_output *o = output_for(n, n->out_session);
+	if (!o || braid_udp_send_batch(o->fd, n->out, n->out_count) < (int)n->out_count)
 		n->output_errors++;
+	n->out_count = 0;
+}
+
+/* Releases media due now: to a file or stdout as it comes, to UDP in batches per session. */
+static void release_due(struct braid_recv_node *n, uint64_t now)
+{
+	uint32_t session_id;
+	long len;
+	for (;;) {
+		struct braid_datagram *d = &n->out[n->out_count];
+		len = braid_receiver_poll_output(n->receiver, now, &session_id, d->buf, d->cap);
+		if (len < 0)
+			break;
+		if (n->cfg.output != BRAID_OUTPUT_UDP) {
+			write_all(n, d->buf, (size_t)len);
+			continue;
+		}
+		if (n->out_count && session_id != n->out_session) {
+			/* another session's packet landed in slot k: send the batch before it,
+			 * then move it to slot 0 by swapping buffers */
+			size_t k = n->out_count;
+			flush_output(n);
+			uint8_t *first = n->out[0].buf;
+			n->out[0].buf = n->out[k].buf;
+			n->out[k].buf = first;
+		}
+		n->out_session = session_id;
+		n->out[n->out_count].len = (size_t)len;
+		n->out[n->out_count].addr.len = 0; /* connected socket */
+		if (++n->out_count == BATCH)
+			flush_output(n);
+	}
+	flush_output(n);
 }
 
 /* The sender's name for a link of a session, for events. */
@@ -127,11 +161,7 @@ static const char *link_name(struct braid_recv_node *n, const struct braid_event
 static void drain(struct braid_recv_node *n)
 {
 	uint64_t now = braid_loop_now(n->loop);
-	uint8_t buf[BRAID_MAX_PAYLOAD];
-	uint32_t session_id;
-	long len;
-	while ((len = braid_receiver_poll_output(n->receiver, now, &session_id, buf, sizeof(buf))) >= 0)
-		deliver(n, session_id, buf, (size_t)len);
+	release_due(n, now);
 	size_t count = 0;
 	int got;
 	while ((got = braid_receiver_poll_transmit(n->receiver, &n->tx[count].addr, n->tx[count].buf,
@@ -266,7 +296,7 @@ struct braid_recv_node *braid_recv_node_open(struct braid_loop *loop,
 {
 	struct braid_recv_node *n = calloc(1, sizeof(*n));
 	if (n)
-		n->buffers = malloc((size_t)2 * BATCH * BRAID_MAX_DATAGRAM);
+		n->buffers = malloc((size_t)3 * BATCH * BRAID_MAX_DATAGRAM);
 	if (!n || !n->buffers) {
 		snprintf(err, err_len, "out of memory");
 		free(n);
@@ -283,6 +313,8 @@ struct braid_recv_node *braid_recv_node_open(struct braid_loop *loop,
 		n->rx[b].cap = BRAID_MAX_DATAGRAM;
 		n->tx[b].buf = n->buffers + (BATCH + b) * BRAID_MAX_DATAGRAM;
 		n->tx[b].cap = BRAID_MAX_DATAGRAM;
+		n->out[b].buf = n->buffers + (2 * BATCH + b) * BRAID_MAX_DATAGRAM;
+		n->out[b].cap = BRAID_MAX_DATAGRAM;
 	}
 	braid_timer_init(&n->core_timer, on_core_timer, n);
 	braid_timer_init(&n->stats_timer, on_stats_timer, n);
