@@ -106,6 +106,9 @@ struct braid_model_stats {
 				    last 100 ms) */
 	uint64_t queue_delay_us; /* current queueing delay: until the server has sent its backlog */
 };
+/* Adds from's counters (not the current rate and queue delay) to `to`: totals that span a
+ * settings change, which replaces the models. */
+void braid_model_stats_add(struct braid_model_stats *to, const struct braid_model_stats *from);
 void braid_model_get_stats(const struct braid_model *m, uint64_t now_us,
 			   struct braid_model_stats *out);
 

@@ -325,3 +325,15 @@ void braid_model_get_stats(const struct braid_model *m, uint64_t now_us,
 	out->rate_bps = braid__rate_current_bps(&m->rate, now_us);
 	out->queue_delay_us = queue_delay_at(m, now_us);
 }
+
+void braid_model_stats_add(struct braid_model_stats *to, const struct braid_model_stats *from)
+{
+	to->offered += from->offered;
+	to->delivered += from->delivered;
+	to->dropped_loss += from->dropped_loss;
+	to->dropped_queue += from->dropped_queue;
+	to->dropped_outage += from->dropped_outage;
+	to->duplicated += from->duplicated;
+	to->offered_bytes += from->offered_bytes;
+	to->delivered_bytes += from->delivered_bytes;
+}

@@ -414,23 +414,11 @@ bool braid_emu_relay_blackhole(const struct braid_emu_relay *r)
 	return r->blackhole;
 }
 
-static void add_counters(struct braid_model_stats *to, const struct braid_model_stats *from)
-{
-	to->offered += from->offered;
-	to->delivered += from->delivered;
-	to->dropped_loss += from->dropped_loss;
-	to->dropped_queue += from->dropped_queue;
-	to->dropped_outage += from->dropped_outage;
-	to->duplicated += from->duplicated;
-	to->offered_bytes += from->offered_bytes;
-	to->delivered_bytes += from->delivered_bytes;
-}
-
 static void direction_stats(const struct braid_emu_relay *r, enum dir d, uint64_t now_us,
 			    struct braid_model_stats *out)
 {
 	braid_model_get_stats(r->model[d], now_us, out);
-	add_counters(out, &r->base[d]);
+	braid_model_stats_add(out, &r->base[d]);
 	out->delivered -= r->refused[d];
 	out->delivered_bytes -= r->refused_bytes[d];
 	out->dropped_queue += r->refused[d];
@@ -484,7 +472,7 @@ int braid_emu_relay_reconfigure(struct braid_emu_relay *r,
 		struct braid_model_stats old;
 
 		braid_model_get_stats(r->model[d], now, &old);
-		add_counters(&r->base[d], &old);
+		braid_model_stats_add(&r->base[d], &old);
 		braid_model_free(r->model[d]);
 		r->model[d] = models[d];
 		braid_model_set_blackhole(models[d], r->blackhole);

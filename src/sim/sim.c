@@ -103,18 +103,6 @@ static int new_models(const struct braid_sim *sim, const struct sim_link *l,
 	return braid_emu_new_models(cfg, SIM_BASE_US, mix, out);
 }
 
-static void add_counters(struct braid_model_stats *to, const struct braid_model_stats *from)
-{
-	to->offered += from->offered;
-	to->delivered += from->delivered;
-	to->dropped_loss += from->dropped_loss;
-	to->dropped_queue += from->dropped_queue;
-	to->dropped_outage += from->dropped_outage;
-	to->duplicated += from->duplicated;
-	to->offered_bytes += from->offered_bytes;
-	to->delivered_bytes += from->delivered_bytes;
-}
-
 /* A settings change: new models from now on, counters carried over. */
 static void reconfigure(struct braid_sim *sim, struct sim_link *l, const char *keys)
 {
@@ -134,7 +122,7 @@ static void reconfigure(struct braid_sim *sim, struct sim_link *l, const char *k
 		struct braid_model_stats old;
 
 		braid_model_get_stats(l->model[d], sim->now, &old);
-		add_counters(&l->base[d], &old);
+		braid_model_stats_add(&l->base[d], &old);
 		braid_model_free(l->model[d]);
 		l->model[d] = models[d];
 		braid_model_set_blackhole(models[d], l->blackhole);
