@@ -139,6 +139,13 @@ int braid_emu_scenario_parse(struct braid_emu_scenario *sc, const char *text, co
  * both NULL. Shared by the relay and the simulator so a link behaves the same in both. */
 int braid_emu_new_models(const struct braid_emu_link_config *cfg, uint64_t start_us,
 			 uint64_t reseed, struct braid_model *out[2]);
+/* Calls fn for each line of text (without its newline; lines over 2047 bytes are an
+ * error), numbering from 1. A non-zero return stops it; the message fn wrote to `why` is
+ * then given as "ORIGIN:LINE: why" in err. */
+typedef int (*braid_emu_line_fn)(void *arg, char *line, unsigned number, char *why,
+				 size_t why_len);
+int braid_emu_for_each_line(const char *text, const char *origin, braid_emu_line_fn fn,
+			    void *arg, char *err, size_t err_len);
 /* Reads a whole text file of at most 1 MiB without NUL bytes into *out (the caller frees
  * it). On failure writes a message naming the file. */
 int braid_emu_read_text(const char *path, char **out, char *err, size_t err_len);

@@ -261,8 +261,8 @@ static int parse_line(struct braid_emu_scenario *sc, char *text, unsigned line, 
 	return BRAID_ERR_INVAL;
 }
 
-int braid_emu_scenario_parse(struct braid_emu_scenario *sc, const char *text, const char *origin,
-			     char *err, size_t err_len)
+int braid_emu_for_each_line(const char *text, const char *origin, braid_emu_line_fn fn,
+			    void *arg, char *err, size_t err_len)
 {
 	char buf[LINE_MAX_BYTES], why[512];
 	unsigned line = 0;
@@ -279,13 +279,24 @@ int braid_emu_scenario_parse(struct braid_emu_scenario *sc, const char *text, co
 		memcpy(buf, text, n);
 		buf[n] = '\0';
 		text += n + (text[n] == '\n');
-		rc = parse_line(sc, buf, line, why, sizeof(why));
+		rc = fn(arg, buf, line, why, sizeof(why));
 		if (rc) {
 			snprintf(err, err_len, "%s:%u: %s", origin, line, why);
 			return rc;
 		}
 	}
 	return 0;
+}
+
+static int parse_line_cb(void *arg, char *text, unsigned line, char *why, size_t why_len)
+{
+	return parse_line(arg, text, line, why, why_len);
+}
+
+int braid_emu_scenario_parse(struct braid_emu_scenario *sc, const char *text, const char *origin,
+			     char *err, size_t err_len)
+{
+	return braid_emu_for_each_line(text, origin, parse_line_cb, sc, err, err_len);
 }
 
 int braid_emu_read_text(const char *path, char **out, char *err, size_t err_len)

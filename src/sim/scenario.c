@@ -20,7 +20,6 @@
 
 #include "braid/error.h"
 
-#define LINE_MAX_BYTES 2048
 #define MAX_WEIGHT 1000000u
 #define MIN_LATENCY_US 20000u
 #define MAX_LATENCY_US 60000000u
@@ -488,34 +487,28 @@ static int sim_line(struct parse_ctx *ctx, char *text, unsigned line, struct out
 	return BRAID_ERR_INVAL;
 }
 
+struct translate_args {
+	struct parse_ctx *ctx;
+	struct out_buf *o;
+};
+
+static int translate_line(void *arg, char *text, unsigned line, char *why, size_t why_len)
+{
+	struct translate_args *t = arg;
+	int rc = sim_line(t->ctx, text, line, t->o, why, why_len);
+	if (rc == 0 && !put(t->o, "\n")) {
+		snprintf(why, why_len, "%s", braid_strerror(BRAID_ERR_TOO_BIG));
+		rc = BRAID_ERR_TOO_BIG;
+	}
+	return rc;
+}
+
 /* The emu text: every line of the input, simulator statements blanked. */
 static int translate(struct parse_ctx *ctx, const char *text, const char *origin,
 		     struct out_buf *o, char *err, size_t err_len)
 {
-	char buf[LINE_MAX_BYTES], why[512];
-	unsigned line = 0;
-
-	while (*text) {
-		size_t n = strcspn(text, "\n");
-		int rc;
-
-		line++;
-		if (n >= sizeof(buf)) {
-			snprintf(err, err_len, "%s:%u: line too long", origin, line);
-			return BRAID_ERR_INVAL;
-		}
-		memcpy(buf, text, n);
-		buf[n] = '\0';
-		text += n + (text[n] == '\n');
-		rc = sim_line(ctx, buf, line, o, why, sizeof(why));
-		if (rc == 0 && !put(o, "\n"))
-			rc = BRAID_ERR_TOO_BIG;
-		if (rc) {
-			snprintf(err, err_len, "%s:%u: %s", origin, line, why);
-			return rc;
-		}
-	}
-	return 0;
+	struct translate_args t = { ctx, o };
+	return braid_emu_for_each_line(text, origin, translate_line, &t, err, err_len);
 }
 
 static int check_expects(const struct braid_sim_scenario *sc, const char *origin, char *err,
