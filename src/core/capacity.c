@@ -11,6 +11,9 @@
 #define SLOWED_DOWN 0.9      /* a saturated window below this share of the estimate */
 #define RANDOM_LOSS_MAX 0.05 /* loss up to this may be the medium's, not overload */
 #define DRAIN_SHARE 0.9      /* of the delivery rate, while a standing queue drains */
+#define STALL_STRETCH 2      /* answers spread over more than this times their probes' */
+#define SHORT_OUTAGE_US 3000000 /* a link back within this keeps its estimate */
+#define CRUISE_CYCLE 2       /* the first window of cycle_gains at 1 */
 
 /* One probing cycle, a gain per window: a window above the estimate to find more, one
  * below to drain what that queued, then cruise. */
@@ -25,6 +28,31 @@ void braid__capacity_reset(struct braid__capacity *c, double start_bps, uint64_t
 	c->startup = true;
 	c->rate_bps = c->bottleneck_bps * c->gain;
 	c->next_send_us = now_us;
+}
+
+void braid__capacity_stop(struct braid__capacity *c, uint64_t now_us)
+{
+	c->stopped = true;
+	c->stopped_us = now_us;
+}
+
+bool braid__capacity_resume(struct braid__capacity *c, uint64_t now_us)
+{
+	if (!c->stopped || now_us - c->stopped_us > SHORT_OUTAGE_US || !c->sample_count)
+		return false;
+	c->stopped = false;
+	/* what it queued in the network before it failed has drained (or was lost) since:
+	 * cruise at the estimate, and measure windows afresh */
+	c->startup = false;
+	c->cycle = CRUISE_CYCLE;
+	c->gain = cycle_gains[c->cycle];
+	c->rate_bps = c->bottleneck_bps;
+	c->draining = false;
+	c->queue_seen = false;
+	c->window_open = false;
+	c->queued_bytes = 0;
+	c->next_send_us = now_us;
+	return true;
 }
 
 static bool queue_building(uint64_t rtt_us, uint64_t min_rtt_us, uint64_t predicted_us)
@@ -76,13 +104,27 @@ static void next_gain(struct braid__capacity *c, bool queueing, bool loaded)
 	c->gain = cycle_gains[c->cycle];
 }
 
+/* Whether the answers closing a window took far longer to come than the probes took to
+ * leave: more than any pacing gain can queue, so the link stalled (either way: a cellular
+ * link's pause, or replies held on the way back). Its delivery rate says nothing lasting
+ * about what the link carries. */
+static bool window_stalled(const struct braid__capacity *c, uint64_t probe_sent_us,
+			   uint64_t elapsed_us)
+{
+	uint64_t sent_elapsed = probe_sent_us > c->window_sent_us
+					? probe_sent_us - c->window_sent_us : 0;
+	return elapsed_us > STALL_STRETCH * sent_elapsed;
+}
+
 void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
-				 uint64_t delivered_bytes, uint64_t rtt_us, uint64_t min_rtt_us,
+				 uint64_t probe_sent_us, uint64_t delivered_bytes,
+				 uint64_t rtt_us, uint64_t min_rtt_us,
 				 uint64_t predicted_queue_us, double loss, uint64_t window_us)
 {
 	c->delivered_bytes = delivered_bytes;
 	if (!c->window_open || delivered_bytes < c->window_bytes) {
 		c->window_at_us = now_us;
+		c->window_sent_us = probe_sent_us;
 		c->window_bytes = delivered_bytes;
 		c->assigned_bytes = 0;
 		c->window_open = true;
@@ -99,13 +141,16 @@ void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 	double carried = c->delivered_bps / (1.0 - (loss < RANDOM_LOSS_MAX ? loss : RANDOM_LOSS_MAX));
 	double assigned = (double)c->assigned_bytes * 8e6 / (double)elapsed;
 	/* A window in which we gave it little says only that it carries at least that. */
-	bool loaded = assigned >= 0.5 * c->bottleneck_bps;
+	bool loaded = assigned >= 0.5 * c->bottleneck_bps &&
+		      !window_stalled(c, probe_sent_us, elapsed);
 	/* A window that built a queue in the network was saturated: its delivery rate is
 	 * what the link carries now. Well below the estimate (more than a window's noise
 	 * from random loss), the link slowed down and the better samples from before are
 	 * stale. Otherwise a sample only says it carries at least that. */
-	if (c->queue_seen && loaded && carried < c->bottleneck_bps * SLOWED_DOWN)
+	if (c->queue_seen && loaded && carried < c->bottleneck_bps * SLOWED_DOWN) {
 		c->sample_count = 0;
+		c->sample_next = 0; /* the next sample is then the only one */
+	}
 	if (loaded || carried > c->bottleneck_bps)
 		add_sample(c, carried);
 	next_gain(c, c->queue_seen, loaded);
@@ -129,6 +174,7 @@ void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 		c->rate_bps = MIN_RATE_BPS;
 	c->queue_seen = false;
 	c->window_at_us = now_us;
+	c->window_sent_us = probe_sent_us;
 	c->window_bytes = delivered_bytes;
 	c->assigned_bytes = 0;
 }

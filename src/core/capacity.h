@@ -47,21 +47,33 @@ struct braid__capacity {
 	uint64_t next_send_us;    /* the pacer: when the next packet may leave */
 	uint64_t window_at_us;    /* delivery-rate window start */
 	uint64_t window_bytes;    /* receiver's byte counter at that start */
+	uint64_t window_sent_us;  /* when the probe answered at that start left */
 	uint64_t assigned_bytes;  /* given to it since the window started */
 	bool window_open;
 	uint64_t delivered_bytes; /* the receiver's latest counter */
+	uint64_t stopped_us;      /* when the link last failed */
+	bool stopped;
 	struct braid__capacity_departure departures[BRAID__CAPACITY_DEPARTURES];
 };
 
 /* A fresh link (or one back from the dead) starts at a modest rate and earns more. */
 void braid__capacity_reset(struct braid__capacity *c, double start_bps, uint64_t now_us);
 
+/* The link failed (now_us), or came back: after a short outage (a handover, replies lost
+ * on the way back) it carries what it did, and the estimate stands; a fresh start would
+ * leave it given a quarter of that for seconds. Returns false when the outage was long
+ * (or the link never failed): the caller resets the estimate. */
+void braid__capacity_stop(struct braid__capacity *c, uint64_t now_us);
+bool braid__capacity_resume(struct braid__capacity *c, uint64_t now_us);
+
 /* The receiver reported `delivered_bytes` (cumulative payload bytes) at now, answering a
- * probe that expected `predicted_queue_us` of queueing in the network; rtt_us is that
- * probe's RTT and min_rtt_us the link's minimum; loss is its loss rate (a few percent of
- * which is taken for the medium's, not overload). A window closes after window_us. */
+ * probe sent at probe_sent_us that expected `predicted_queue_us` of queueing in the
+ * network; rtt_us is that probe's RTT and min_rtt_us the link's minimum; loss is its loss
+ * rate (a few percent of which is taken for the medium's, not overload). A window closes
+ * after window_us. */
 void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
-				 uint64_t delivered_bytes, uint64_t rtt_us, uint64_t min_rtt_us,
+				 uint64_t probe_sent_us, uint64_t delivered_bytes,
+				 uint64_t rtt_us, uint64_t min_rtt_us,
 				 uint64_t predicted_queue_us, double loss, uint64_t window_us);
 
 /* The estimate may be stale (taken while the link was given little) and the link is about

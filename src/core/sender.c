@@ -451,6 +451,7 @@ static void set_link_state(struct braid_sender *s, size_t slot, enum braid_link_
 		braid__sender_link_restart_capacity(l, s->resend.input_bps, s->now);
 	if (l->health.state == BRAID_LINK_DOWN && braid_link_state_live(old)) {
 		l->down_events++;
+		braid__capacity_stop(&l->capacity, s->now);
 		/* what it lost while dying says nothing about how it will do when it is back */
 		memset(&l->loss, 0, sizeof(l->loss));
 		/* its load goes to the others, whose estimates may date from when they

@@ -66,9 +66,9 @@ static void take_loss_sample(struct braid__sender_link *l, const struct braid_pr
 						    l->received_bytes_reported);
 	/* a round trip without the queue: a standing queue must not slow the estimate down */
 	uint64_t window = l->rtt.min_us > CAPACITY_WINDOW_US ? l->rtt.min_us : CAPACITY_WINDOW_US;
-	braid__capacity_on_feedback(&l->capacity, now_us, l->received_bytes_reported, rtt_us,
-				    l->rtt.min_us, rec->predicted_queue_us,
-				    braid_loss_fraction(&l->loss), window);
+	braid__capacity_on_feedback(&l->capacity, now_us, rec->sent_us,
+				    l->received_bytes_reported, rtt_us, l->rtt.min_us,
+				    rec->predicted_queue_us, braid_loss_fraction(&l->loss), window);
 	braid_loss_add(&l->loss, rec->data_sent, l->received_reported);
 	if (rec->sent_us > l->last_answered_probe_us)
 		l->last_answered_probe_us = rec->sent_us;
@@ -102,6 +102,8 @@ bool braid__sender_link_on_reply(struct braid__sender_link *l,
 void braid__sender_link_restart_capacity(struct braid__sender_link *l, double floor_bps,
 					 uint64_t now_us)
 {
+	if (braid__capacity_resume(&l->capacity, now_us))
+		return;
 	double first = floor_bps > FIRST_RATE_BPS ? floor_bps : FIRST_RATE_BPS;
 	double start = l->capacity.bottleneck_bps > 0 ? l->capacity.bottleneck_bps / 4 : first;
 	braid__capacity_reset(&l->capacity, start, now_us);
@@ -110,7 +112,13 @@ void braid__sender_link_restart_capacity(struct braid__sender_link *l, double fl
 uint64_t braid__sender_link_arrival(const struct braid__sender_link *l, uint64_t now_us,
 				    size_t bytes)
 {
-	uint64_t one_way = l->rtt.has_sample ? l->rtt.min_us / 2 : 0;
+	uint64_t one_way = 0;
+	if (l->rtt.has_sample) {
+		/* a queue standing in the network delays it too */
+		uint64_t standing = l->rtt.srtt_us > l->rtt.min_us ? l->rtt.srtt_us - l->rtt.min_us
+								     : 0;
+		one_way = l->rtt.min_us / 2 + standing;
+	}
 	return braid__capacity_arrival(&l->capacity, now_us, bytes, one_way);
 }
 

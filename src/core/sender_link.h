@@ -54,7 +54,8 @@ void braid__sender_link_init(struct braid__sender_link *l, uint16_t id,
  * a probe as sent at now_us. */
 void braid__sender_link_fill_control(struct braid__sender_link *l, struct braid_packet *p,
 				     const uint8_t nonce[BRAID_NONCE_SIZE], uint64_t now_us);
-/* A link starts carrying (first handshake, or back from DOWN): it earns its rate anew,
+/* A link starts carrying (first handshake, or back from DOWN). Back within a few seconds
+ * with an estimate in hand, it resumes at that estimate; otherwise it earns its rate anew,
  * from a quarter of what it had (the first time: floor_bps, at least 1 Mbit/s). */
 void braid__sender_link_restart_capacity(struct braid__sender_link *l, double floor_bps,
 					 uint64_t now_us);
