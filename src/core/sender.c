@@ -7,60 +7,8 @@
 #include <string.h>
 
 #include "braid/error.h"
-#include "history.h"
-#include "pktq.h"
-#include "resend.h"
-#include "sender_link.h"
+#include "sender_internal.h"
 
-#define TX_QUEUE_SIZE 65536
-#define OUTPUT_QUEUE_SIZE 1024
-#define EVENT_QUEUE_SIZE 64
-#define NACK_MAX_RESENDS 1024
-#define PACED_QUEUE_SIZE 16384
-#define ARRIVAL_TOLERANCE_US 10000
-#define REHOME_MAX 256
-
-struct tx_item {
-	uint8_t type;  /* BRAID_PKT_* */
-	uint8_t flags; /* BRAID_FLAG_RETRANSMIT */
-	uint8_t slot;
-	uint64_t seq;  /* DATA */
-};
-
-struct braid_sender {
-	struct braid_sender_settings settings;
-	uint8_t *psk;
-	uint8_t key[16];
-	bool has_key;
-	uint8_t receiver_nonce[BRAID_NONCE_SIZE];
-	uint64_t now;
-	bool closing;
-
-	struct braid__sender_link links[BRAID_MAX_LINKS];
-	uint16_t next_link_id;
-	struct braid_sched sched;
-	struct braid_sched_link sched_links[BRAID_MAX_LINKS];
-	uint8_t sched_slot[BRAID_MAX_LINKS];
-	size_t sched_count;
-
-	struct braid__history history;
-	uint64_t next_seq;    /* next sequence number for pushed media */
-	uint64_t next_unsent; /* first pushed packet not yet scheduled */
-
-	struct tx_item *tx;
-	size_t tx_head, tx_count;
-	struct braid__pktq output;
-	uint64_t reverse_highest;
-	uint64_t reverse_window; /* bit i: reverse_highest - i was seen */
-	bool reverse_seen;
-
-	struct braid_event events[EVENT_QUEUE_SIZE];
-	size_t event_head, event_count;
-
-	struct braid__resend_budget resend;
-	double redundancy_credit;
-	struct braid_sender_stats stats;
-};
 
 void braid_sender_settings_default(struct braid_sender_settings *s)
 {
@@ -82,7 +30,7 @@ static void push_event(struct braid_sender *s, const struct braid_event *ev)
 	s->events[(s->event_head + s->event_count++) % EVENT_QUEUE_SIZE] = *ev;
 }
 
-static bool tx_push(struct braid_sender *s, uint8_t type, uint8_t flags, size_t slot,
+bool braid__sender_tx_push(struct braid_sender *s, uint8_t type, uint8_t flags, size_t slot,
 		    uint64_t seq)
 {
 	if (s->tx_count == TX_QUEUE_SIZE) {
@@ -122,108 +70,16 @@ static void sync_sched_state(struct braid_sender *s)
 		s->sched_links[i].state = s->links[s->sched_slot[i]].health.state;
 }
 
-/* When the receiver releases a packet: its timestamp + the fastest path + the budget. */
-static uint64_t release_deadline(const struct braid_sender *s, const struct braid__history_entry *e)
-{
-	uint64_t fastest = UINT64_MAX;
-	for (size_t i = 0; i < s->sched_count; i++) {
-		const struct braid__sender_link *l = &s->links[s->sched_slot[i]];
-		if (braid_link_state_live(l->health.state) && l->rtt.has_sample &&
-		    l->rtt.min_us / 2 < fastest)
-			fastest = l->rtt.min_us / 2;
-	}
-	return e->pushed_us + s->settings.latency_us + (fastest == UINT64_MAX ? 0 : fastest);
-}
-
-/* How much later than predicted a packet may arrive on a paced link: the queue its
- * probing may build in the network (what the capacity estimate tolerates). */
-static uint64_t arrival_tolerance(const struct braid__sender_link *l)
-{
-	return l->rtt.min_us / 4 > ARRIVAL_TOLERANCE_US ? l->rtt.min_us / 4
-							 : ARRIVAL_TOLERANCE_US;
-}
-
-/* Adaptive: the live link where the packet is expected to arrive first, and the next best
- * too when that one is failing (degraded, or a probe answer overdue) or when the
- * redundancy share calls for a copy. A link that would deliver after the release deadline
- * is not a choice: a packet no link can deliver in time is dropped here rather than spend
- * a link's time. Returns how many slots were written. */
-static size_t pick_adaptive(struct braid_sender *s, const struct braid__history_entry *e,
-			    size_t out[2])
-{
-	size_t best = BRAID_MAX_LINKS, second = BRAID_MAX_LINKS;
-	uint64_t best_at = UINT64_MAX, second_at = UINT64_MAX;
-	uint64_t deadline = release_deadline(s, e);
-	for (size_t i = 0; i < s->sched_count; i++) {
-		size_t slot = s->sched_slot[i];
-		const struct braid__sender_link *l = &s->links[slot];
-		if (!braid_link_state_live(l->health.state))
-			continue;
-		uint64_t at = braid__sender_link_arrival(l, s->now, e->len);
-		if (at + arrival_tolerance(l) > deadline)
-			continue;
-		if (at < best_at) {
-			second = best;
-			second_at = best_at;
-			best = slot;
-			best_at = at;
-		} else if (at < second_at) {
-			second = slot;
-			second_at = at;
-		}
-	}
-	if (best == BRAID_MAX_LINKS)
-		return 0;
-	out[0] = best;
-	const struct braid__sender_link *l = &s->links[best];
-	bool failing = l->health.state == BRAID_LINK_DEGRADED ||
-		       s->now - l->health.last_reply_us > s->settings.health.probe_interval_us * 2;
-	s->redundancy_credit += s->settings.redundancy;
-	bool copy = failing || s->redundancy_credit >= 1.0;
-	if (s->redundancy_credit >= 1.0)
-		s->redundancy_credit -= 1.0;
-	if (copy && second != BRAID_MAX_LINKS) {
-		out[1] = second;
-		return 2;
-	}
-	return 1;
-}
-
-static size_t live_links(const struct braid_sender *s)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < s->sched_count; i++)
-		n += braid_link_state_live(s->links[s->sched_slot[i]].health.state);
-	return n;
-}
-
-/* Adaptive: queues the packet on the link for its departure time at the link's pace
- * (resends go first: they are late already). */
-static bool pace(struct braid_sender *s, size_t slot, const struct braid__history_entry *e,
-		 uint8_t flags)
-{
-	struct braid__sender_link *l = &s->links[slot];
-	struct braid__paced_item item = { .seq = e->seq, .flags = flags };
-	bool queued = flags & BRAID_FLAG_RETRANSMIT ? braid__paced_push_front(&l->paced, item)
-						     : braid__paced_push(&l->paced, item);
-	if (!queued) {
-		s->stats.queue_drops++;
-		return false;
-	}
-	braid__capacity_assign(&l->capacity, e->len);
-	return true;
-}
-
 /* Sends one history entry on the links the policy picks. `avoid` (a slot, or -1) is left
  * out when another link can take it. Returns false when no link could. */
-static bool schedule_entry(struct braid_sender *s, struct braid__history_entry *e, uint8_t flags,
+bool braid__sender_schedule_entry(struct braid_sender *s, struct braid__history_entry *e, uint8_t flags,
 			   int avoid)
 {
 	size_t picked[BRAID_MAX_LINKS];
 	size_t n = 0;
-	bool adaptive = s->settings.mode == BRAID_SCHED_ADAPTIVE && live_links(s) > 0;
+	bool adaptive = s->settings.mode == BRAID_SCHED_ADAPTIVE && braid__sender_live_links(s) > 0;
 	if (adaptive) {
-		n = pick_adaptive(s, e, picked);
+		n = braid__sender_pick_adaptive(s, e, picked);
 		if (n == 0) {
 			s->stats.expired++;
 			return true; /* handled: too late for every link */
@@ -239,7 +95,7 @@ static bool schedule_entry(struct braid_sender *s, struct braid__history_entry *
 		size_t slot = adaptive ? picked[i] : s->sched_slot[picked[i]];
 		if ((int)slot == avoid && n > 1)
 			continue;
-		if (adaptive ? pace(s, slot, e, flags) : tx_push(s, BRAID_PKT_DATA, flags, slot, e->seq)) {
+		if (adaptive ? braid__sender_pace(s, slot, e, flags) : braid__sender_tx_push(s, BRAID_PKT_DATA, flags, slot, e->seq)) {
 			e->link_mask |= (uint64_t)1 << slot;
 			sent++;
 		}
@@ -249,7 +105,7 @@ static bool schedule_entry(struct braid_sender *s, struct braid__history_entry *
 	return sent > 0;
 }
 
-static bool expired(const struct braid_sender *s, const struct braid__history_entry *e)
+bool braid__sender_expired(const struct braid_sender *s, const struct braid__history_entry *e)
 {
 	return s->now - e->pushed_us > s->settings.latency_us;
 }
@@ -262,11 +118,11 @@ static void flush_pending(struct braid_sender *s)
 		return;
 	for (; s->next_unsent < s->next_seq; s->next_unsent++) {
 		struct braid__history_entry *e = braid__history_get(&s->history, s->next_unsent);
-		if (!e || expired(s, e)) {
+		if (!e || braid__sender_expired(s, e)) {
 			s->stats.expired++;
 			continue;
 		}
-		if (!schedule_entry(s, e, 0, -1))
+		if (!braid__sender_schedule_entry(s, e, 0, -1))
 			break;
 	}
 }
@@ -347,22 +203,6 @@ int braid_sender_add_link(struct braid_sender *s, const struct braid_link_config
 	return l->id;
 }
 
-/* Data still waiting on a link that failed goes to the others, in order. */
-static void rehome_paced(struct braid_sender *s, size_t slot)
-{
-	struct braid__paced_queue *q = &s->links[slot].paced;
-	const struct braid__paced_item *it;
-	while ((it = braid__paced_peek(q)) != NULL) {
-		struct braid__paced_item item = *it;
-		braid__paced_pop(q);
-		struct braid__history_entry *e = braid__history_get(&s->history, item.seq);
-		if (e)
-			braid__capacity_unassign(&s->links[slot].capacity, e->len);
-		if (e && !expired(s, e))
-			schedule_entry(s, e, item.flags, (int)slot);
-	}
-}
-
 /* Packets sent on a link that just failed, after the last probe it answered, may be
  * lost: send them again on the others, as long as they can still make the deadline. */
 static void failover(struct braid_sender *s, size_t slot)
@@ -378,7 +218,7 @@ static void failover(struct braid_sender *s, size_t slot)
 	uint64_t count = 0;
 	for (uint64_t seq = s->next_unsent; seq-- > 0;) {
 		struct braid__history_entry *e = braid__history_get(&s->history, seq);
-		if (!e || e->pushed_us < since || expired(s, e))
+		if (!e || e->pushed_us < since || braid__sender_expired(s, e))
 			break;
 		if (!(e->link_mask & ((uint64_t)1 << slot)) || (e->link_mask & live_mask))
 			continue;
@@ -387,7 +227,7 @@ static void failover(struct braid_sender *s, size_t slot)
 			s->stats.resend_refused++;
 			continue;
 		}
-		if (schedule_entry(s, e, BRAID_FLAG_RETRANSMIT, (int)slot))
+		if (braid__sender_schedule_entry(s, e, BRAID_FLAG_RETRANSMIT, (int)slot))
 			count++;
 	}
 	s->stats.failovers++;
@@ -408,7 +248,7 @@ int braid_sender_remove_link(struct braid_sender *s, uint16_t link_id, uint64_t 
 	l->health.state = BRAID_LINK_DOWN;
 	l->acked = false;
 	rebuild_sched(s);
-	rehome_paced(s, (size_t)slot);
+	braid__sender_rehome_paced(s, (size_t)slot);
 	if (was_live)
 		failover(s, (size_t)slot);
 	l->used = false;
@@ -461,7 +301,7 @@ static void set_link_state(struct braid_sender *s, size_t slot, enum braid_link_
 				if (i != slot && s->links[i].used &&
 				    braid_link_state_live(s->links[i].health.state))
 					braid__capacity_probe_again(&s->links[i].capacity);
-		rehome_paced(s, slot);
+		braid__sender_rehome_paced(s, slot);
 		failover(s, slot);
 	}
 }
@@ -494,58 +334,6 @@ static void on_hello_ack(struct braid_sender *s, size_t slot, const struct braid
 	flush_pending(s);
 }
 
-/* Adaptive: the link's pace just changed. What waits for it and would now arrive after its
- * release goes to a link that can still deliver it in time, before it is too late for any;
- * what no other link can take stays (the pace may rise again). */
-static void rehome_late(struct braid_sender *s, size_t slot)
-{
-	struct braid__sender_link *l = &s->links[slot];
-	struct braid__paced_queue *q = &l->paced;
-	if (s->settings.mode != BRAID_SCHED_ADAPTIVE || !q->count)
-		return;
-	uint64_t one_way = l->rtt.has_sample ? l->rtt.min_us / 2 : 0;
-	uint64_t wait = l->capacity.next_send_us > s->now ? l->capacity.next_send_us - s->now : 0;
-	uint64_t bytes = 0;
-	size_t first_late = q->count;
-	for (size_t i = 0; i < q->count; i++) {
-		const struct braid__history_entry *e =
-			braid__history_get(&s->history, braid__paced_at(q, i)->seq);
-		if (!e)
-			continue;
-		bytes += e->len;
-		uint64_t at = s->now + wait + (uint64_t)((double)bytes * 8e6 /
-							 l->capacity.rate_bps) + one_way;
-		if (at + arrival_tolerance(l) > release_deadline(s, e)) {
-			first_late = i;
-			break;
-		}
-	}
-	size_t moved = q->count - first_late;
-	if (moved > REHOME_MAX)
-		moved = REHOME_MAX; /* the latest: one feedback's worth of work at most */
-	if (!moved)
-		return;
-	struct braid__paced_item late[REHOME_MAX];
-	braid__paced_take_tail(q, moved, late);
-	for (size_t i = 0; i < moved; i++) {
-		struct braid__history_entry *e = braid__history_get(&s->history, late[i].seq);
-		if (!e)
-			continue;
-		braid__capacity_unassign(&l->capacity, e->len);
-		size_t picked[2];
-		size_t n = pick_adaptive(s, e, picked);
-		size_t to = n && picked[0] != slot ? picked[0] : n > 1 ? picked[1] : slot;
-		if (!pace(s, to, e, late[i].flags)) {
-			e->link_mask &= ~((uint64_t)1 << slot);
-			continue;
-		}
-		if (to != slot) {
-			e->link_mask &= ~((uint64_t)1 << slot);
-			e->link_mask |= (uint64_t)1 << to;
-		}
-	}
-}
-
 static void on_probe_reply(struct braid_sender *s, size_t slot, const struct braid_packet *p)
 {
 	struct braid__sender_link *l = &s->links[slot];
@@ -554,7 +342,7 @@ static void on_probe_reply(struct braid_sender *s, size_t slot, const struct bra
 					p->body.probe_reply.echo_timestamp_us, &p->body.probe_reply))
 		set_link_state(s, slot, old);
 	if (braid_link_state_live(l->health.state))
-		rehome_late(s, slot);
+		braid__sender_rehome_late(s, slot);
 }
 
 static bool reverse_is_new(struct braid_sender *s, uint32_t seq32)
@@ -589,132 +377,6 @@ static void on_reverse(struct braid_sender *s, const struct braid_packet *p)
 		memcpy(out->buf, d->payload, d->payload_len);
 	s->stats.reverse_packets++;
 	s->stats.reverse_bytes += d->payload_len;
-}
-
-/* Live links as resend candidates; returns how many, and the lowest time a packet given
- * now would take to arrive. `front` holds the same links with the time a resend takes,
- * which goes before what waits for the link: only the pacer's current wait is ahead. */
-static size_t resend_candidates(const struct braid_sender *s, struct braid__resend_link *out,
-				struct braid__resend_link *front, uint64_t *fastest_us)
-{
-	size_t n = 0;
-	*fastest_us = UINT64_MAX;
-	for (size_t i = 0; i < s->sched_count; i++) {
-		const struct braid__sender_link *l = &s->links[s->sched_slot[i]];
-		if (!braid_link_state_live(l->health.state) || !l->rtt.has_sample)
-			continue;
-		uint64_t at = braid__sender_link_arrival(l, s->now, BRAID_MAX_PAYLOAD / 4);
-		uint64_t front_at = braid__capacity_front_arrival(&l->capacity, s->now,
-								  BRAID_MAX_PAYLOAD / 4,
-								  l->rtt.min_us / 2);
-		out[n] = (struct braid__resend_link){ .slot = s->sched_slot[i],
-						      .one_way_us = at - s->now };
-		front[n] = (struct braid__resend_link){ .slot = s->sched_slot[i],
-							.one_way_us = front_at - s->now };
-		if (out[n].one_way_us < *fastest_us)
-			*fastest_us = out[n].one_way_us;
-		n++;
-	}
-	return n;
-}
-
-/* Whether the packet still waits for a live link's pacer: it has not left yet, so the
- * NACK only says the receiver's wait was shorter than our queue; a resend would spend
- * the links' time on a copy (the receiver asks again if it really goes missing). */
-static bool still_queued(const struct braid_sender *s, const struct braid__history_entry *e)
-{
-	for (size_t slot = 0; slot < BRAID_MAX_LINKS; slot++) {
-		const struct braid__sender_link *l = &s->links[slot];
-		if (!(e->link_mask & ((uint64_t)1 << slot)) || !l->used ||
-		    !braid_link_state_live(l->health.state))
-			continue;
-		const struct braid__paced_queue *q = &l->paced;
-		for (size_t i = 0; i < q->count; i++)
-			if (q->items[(q->head + i) % q->capacity].seq == e->seq)
-				return true;
-	}
-	return false;
-}
-
-/* Whether a copy sent on a live link may still be on its way: the NACK left the receiver
- * (about the fastest one-way delay ago) before that copy was due there, give or take the
- * queue a link's probing may build (as the capacity estimate allows). The receiver asks
- * again if it really went missing. */
-static bool still_expected(const struct braid_sender *s, const struct braid__history_entry *e,
-			   uint64_t fastest_us)
-{
-	uint64_t asked_at = s->now > fastest_us ? s->now - fastest_us : 0;
-	for (size_t slot = 0; slot < BRAID_MAX_LINKS; slot++) {
-		const struct braid__sender_link *l = &s->links[slot];
-		uint64_t arrival;
-		if (!(e->link_mask & ((uint64_t)1 << slot)) || !l->used ||
-		    !braid_link_state_live(l->health.state) ||
-		    !braid__capacity_expected(&l->capacity, e->seq, &arrival))
-			continue;
-		if (asked_at < arrival + arrival_tolerance(l))
-			return true;
-	}
-	return false;
-}
-
-static void resend(struct braid_sender *s, struct braid__history_entry *e,
-		   const struct braid__resend_link *links, const struct braid__resend_link *front,
-		   size_t n, uint64_t fastest_us)
-{
-	/* Never sent: this sender gave it up as too late for every link (and would still). */
-	if (s->settings.mode == BRAID_SCHED_ADAPTIVE &&
-	    (!e->link_mask || still_queued(s, e) || still_expected(s, e, fastest_us)))
-		return;
-	/* The receiver releases it at its timestamp + the fastest path + the budget. */
-	uint64_t deadline = e->pushed_us + s->settings.latency_us + fastest_us;
-	/* A resend less than a round trip ago may still be on its way: the NACK crossed it. */
-	if (e->resent_us && s->now - e->resent_us < 2 * fastest_us)
-		return;
-	size_t picked[2];
-	/* The link that would deliver a packet given now first has the least queue for the
-	 * resend to push back; when that is too late everywhere, the resend still jumps the
-	 * queue, so the time it needs from the front decides. */
-	size_t count = braid__resend_pick(links, n, s->now, deadline, picked);
-	if (count == 0 && s->settings.mode == BRAID_SCHED_ADAPTIVE)
-		count = braid__resend_pick(front, n, s->now, deadline, picked);
-	if (count == 0) {
-		s->stats.resend_refused++;
-		return;
-	}
-	for (size_t i = 0; i < count; i++) {
-		if (!braid__resend_budget_take(&s->resend, e->len, s->now)) {
-			s->stats.resend_refused += i == 0;
-			return;
-		}
-		bool adaptive = s->settings.mode == BRAID_SCHED_ADAPTIVE;
-		if (adaptive ? pace(s, picked[i], e, BRAID_FLAG_RETRANSMIT)
-			     : tx_push(s, BRAID_PKT_DATA, BRAID_FLAG_RETRANSMIT, picked[i], e->seq)) {
-			e->link_mask |= (uint64_t)1 << picked[i];
-			e->resent_us = s->now;
-			s->stats.retransmitted++;
-		}
-	}
-}
-
-static void on_nack(struct braid_sender *s, const struct braid_packet *p)
-{
-	struct braid__resend_link links[BRAID_MAX_LINKS], front[BRAID_MAX_LINKS];
-	uint64_t fastest;
-	size_t n = resend_candidates(s, links, front, &fastest);
-	unsigned budget = NACK_MAX_RESENDS;
-	for (unsigned i = 0; i < p->body.nack.range_count; i++) {
-		uint64_t first = braid_extend32(p->body.nack.ranges[i].first, s->next_seq);
-		for (uint64_t seq = first; seq < first + p->body.nack.ranges[i].count; seq++) {
-			struct braid__history_entry *e = braid__history_get(&s->history, seq);
-			if (!e || seq >= s->next_unsent || budget-- == 0)
-				continue;
-			s->stats.nacked++;
-			if (n == 0)
-				s->stats.resend_refused++;
-			else
-				resend(s, e, links, front, n, fastest);
-		}
-	}
 }
 
 /* Checks a datagram's session, link and tag. 0 or the drop reason (counted). */
@@ -786,7 +448,7 @@ int braid_sender_handle_datagram(struct braid_sender *s, uint16_t link_id, const
 		on_reverse(s, &p);
 		break;
 	case BRAID_PKT_NACK:
-		on_nack(s, &p);
+		braid__sender_on_nack(s, &p);
 		break;
 	case BRAID_PKT_BYE: /* the receiver forgot us: register every link again */
 		for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
@@ -801,7 +463,7 @@ int braid_sender_handle_datagram(struct braid_sender *s, uint16_t link_id, const
 	return 0;
 }
 
-static int encode_item(struct braid_sender *s, const struct tx_item *it, uint8_t *buf, size_t cap)
+int braid__sender_encode_item(struct braid_sender *s, const struct tx_item *it, uint8_t *buf, size_t cap)
 {
 	struct braid__sender_link *l = &s->links[it->slot];
 	struct braid_packet p = { .header = { .type = it->type, .flags = it->flags,
@@ -836,61 +498,6 @@ static int encode_item(struct braid_sender *s, const struct tx_item *it, uint8_t
 	return n > 0 ? n : 0;
 }
 
-/* Whether a packet leaving on the link now would reach the receiver after its release
- * (its timestamp + the budget + the fastest path): a resend near the budget's end, put
- * before the queue, is still worth sending for that path's delay. */
-static bool too_late_to_leave(const struct braid_sender *s, const struct braid__sender_link *l,
-			      const struct braid__history_entry *e)
-{
-	uint64_t one_way = l->rtt.has_sample ? l->rtt.min_us / 2 : 0;
-	return s->now + one_way > release_deadline(s, e);
-}
-
-/* The link whose pacer lets its next packet leave first (at or before now), or -1. */
-static int due_paced_link(const struct braid_sender *s)
-{
-	int due = -1;
-	uint64_t when = s->now;
-	for (int i = 0; i < BRAID_MAX_LINKS; i++) {
-		const struct braid__sender_link *l = &s->links[i];
-		if (l->used && braid__paced_peek(&l->paced) && l->capacity.next_send_us <= when) {
-			due = i;
-			when = l->capacity.next_send_us;
-		}
-	}
-	return due;
-}
-
-static int poll_paced(struct braid_sender *s, uint16_t *link_id, uint8_t *buf, size_t cap)
-{
-	int slot;
-	while ((slot = due_paced_link(s)) >= 0) {
-		struct braid__sender_link *l = &s->links[slot];
-		struct braid__paced_item item = *braid__paced_peek(&l->paced);
-		braid__paced_pop(&l->paced);
-		struct braid__history_entry *e = braid__history_get(&s->history, item.seq);
-		if (!e || too_late_to_leave(s, l, e)) {
-			if (e) {
-				braid__capacity_unassign(&l->capacity, e->len);
-				e->link_mask &= ~((uint64_t)1 << slot);
-			}
-			s->stats.expired++;
-			continue;
-		}
-		braid__capacity_sent(&l->capacity, s->now, e->len);
-		braid__capacity_departed(&l->capacity, e->seq, l->capacity.next_send_us +
-					 (l->rtt.has_sample ? l->rtt.min_us / 2 : 0));
-		struct tx_item it = { .type = BRAID_PKT_DATA, .flags = item.flags,
-				      .slot = (uint8_t)slot, .seq = item.seq };
-		int n = encode_item(s, &it, buf, cap);
-		if (n > 0) {
-			*link_id = l->id;
-			return n;
-		}
-	}
-	return 0;
-}
-
 int braid_sender_poll_transmit(struct braid_sender *s, uint16_t *link_id, uint8_t *buf, size_t cap)
 {
 	while (s->tx_count) {
@@ -899,13 +506,13 @@ int braid_sender_poll_transmit(struct braid_sender *s, uint16_t *link_id, uint8_
 		s->tx_count--;
 		if (!s->links[it.slot].used)
 			continue;
-		int n = encode_item(s, &it, buf, cap);
+		int n = braid__sender_encode_item(s, &it, buf, cap);
 		if (n > 0) {
 			*link_id = s->links[it.slot].id;
 			return n;
 		}
 	}
-	return poll_paced(s, link_id, buf, cap);
+	return braid__sender_poll_paced(s, link_id, buf, cap);
 }
 
 long braid_sender_poll_output(struct braid_sender *s, uint8_t *buf, size_t cap)
@@ -967,7 +574,7 @@ void braid_sender_handle_timeout(struct braid_sender *s, uint64_t now_us)
 		/* A link not registered, or silent, says HELLO: that also re-registers it
 		 * with a receiver that forgot the session. */
 		bool hello = !l->acked || l->health.state == BRAID_LINK_DOWN;
-		tx_push(s, hello ? BRAID_PKT_HELLO : BRAID_PKT_PROBE, 0, i, 0);
+		braid__sender_tx_push(s, hello ? BRAID_PKT_HELLO : BRAID_PKT_PROBE, 0, i, 0);
 		l->next_probe_us = now_us + braid__sender_link_probe_gap(l, &s->settings.health,
 									 now_us);
 	}
@@ -980,7 +587,7 @@ void braid_sender_close(struct braid_sender *s, uint64_t now_us)
 	s->closing = true;
 	for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
 		if (s->links[i].used && s->links[i].acked)
-			tx_push(s, BRAID_PKT_BYE, 0, i, 0);
+			braid__sender_tx_push(s, BRAID_PKT_BYE, 0, i, 0);
 }
 
 void braid_sender_get_stats(const struct braid_sender *s, struct braid_sender_stats *out)

@@ -1,0 +1,222 @@
+/* Adaptive mode: each packet goes to the link where it is expected to arrive first, paced
+ * at that link's estimated capacity; what waits on a link that fails or slows down moves to
+ * the others while it can still make its release. */
+#include <string.h>
+
+#include "sender_internal.h"
+
+/* When the receiver releases a packet: its timestamp + the fastest path + the budget. */
+uint64_t braid__sender_release_deadline(const struct braid_sender *s,
+					const struct braid__history_entry *e)
+{
+	uint64_t fastest = UINT64_MAX;
+	for (size_t i = 0; i < s->sched_count; i++) {
+		const struct braid__sender_link *l = &s->links[s->sched_slot[i]];
+		if (braid_link_state_live(l->health.state) && l->rtt.has_sample &&
+		    l->rtt.min_us / 2 < fastest)
+			fastest = l->rtt.min_us / 2;
+	}
+	return e->pushed_us + s->settings.latency_us + (fastest == UINT64_MAX ? 0 : fastest);
+}
+
+/* How much later than predicted a packet may arrive on a paced link: the queue its
+ * probing may build in the network (what the capacity estimate tolerates). */
+uint64_t braid__sender_arrival_tolerance(const struct braid__sender_link *l)
+{
+	return l->rtt.min_us / 4 > ARRIVAL_TOLERANCE_US ? l->rtt.min_us / 4
+							 : ARRIVAL_TOLERANCE_US;
+}
+
+/* Adaptive: the live link where the packet is expected to arrive first, and the next best
+ * too when that one is failing (degraded, or a probe answer overdue) or when the
+ * redundancy share calls for a copy. A link that would deliver after the release deadline
+ * is not a choice: a packet no link can deliver in time is dropped here rather than spend
+ * a link's time. Returns how many slots were written. */
+size_t braid__sender_pick_adaptive(struct braid_sender *s, const struct braid__history_entry *e,
+			    size_t out[2])
+{
+	size_t best = BRAID_MAX_LINKS, second = BRAID_MAX_LINKS;
+	uint64_t best_at = UINT64_MAX, second_at = UINT64_MAX;
+	uint64_t deadline = braid__sender_release_deadline(s, e);
+	for (size_t i = 0; i < s->sched_count; i++) {
+		size_t slot = s->sched_slot[i];
+		const struct braid__sender_link *l = &s->links[slot];
+		if (!braid_link_state_live(l->health.state))
+			continue;
+		uint64_t at = braid__sender_link_arrival(l, s->now, e->len);
+		if (at + braid__sender_arrival_tolerance(l) > deadline)
+			continue;
+		if (at < best_at) {
+			second = best;
+			second_at = best_at;
+			best = slot;
+			best_at = at;
+		} else if (at < second_at) {
+			second = slot;
+			second_at = at;
+		}
+	}
+	if (best == BRAID_MAX_LINKS)
+		return 0;
+	out[0] = best;
+	const struct braid__sender_link *l = &s->links[best];
+	bool failing = l->health.state == BRAID_LINK_DEGRADED ||
+		       s->now - l->health.last_reply_us > s->settings.health.probe_interval_us * 2;
+	s->redundancy_credit += s->settings.redundancy;
+	bool copy = failing || s->redundancy_credit >= 1.0;
+	if (s->redundancy_credit >= 1.0)
+		s->redundancy_credit -= 1.0;
+	if (copy && second != BRAID_MAX_LINKS) {
+		out[1] = second;
+		return 2;
+	}
+	return 1;
+}
+
+size_t braid__sender_live_links(const struct braid_sender *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->sched_count; i++)
+		n += braid_link_state_live(s->links[s->sched_slot[i]].health.state);
+	return n;
+}
+
+/* Adaptive: queues the packet on the link for its departure time at the link's pace
+ * (resends go first: they are late already). */
+bool braid__sender_pace(struct braid_sender *s, size_t slot, const struct braid__history_entry *e,
+		 uint8_t flags)
+{
+	struct braid__sender_link *l = &s->links[slot];
+	struct braid__paced_item item = { .seq = e->seq, .flags = flags };
+	bool queued = flags & BRAID_FLAG_RETRANSMIT ? braid__paced_push_front(&l->paced, item)
+						     : braid__paced_push(&l->paced, item);
+	if (!queued) {
+		s->stats.queue_drops++;
+		return false;
+	}
+	braid__capacity_assign(&l->capacity, e->len);
+	return true;
+}
+
+/* Data still waiting on a link that failed goes to the others, in order. */
+void braid__sender_rehome_paced(struct braid_sender *s, size_t slot)
+{
+	struct braid__paced_queue *q = &s->links[slot].paced;
+	const struct braid__paced_item *it;
+	while ((it = braid__paced_peek(q)) != NULL) {
+		struct braid__paced_item item = *it;
+		braid__paced_pop(q);
+		struct braid__history_entry *e = braid__history_get(&s->history, item.seq);
+		if (e)
+			braid__capacity_unassign(&s->links[slot].capacity, e->len);
+		if (e && !braid__sender_expired(s, e))
+			braid__sender_schedule_entry(s, e, item.flags, (int)slot);
+	}
+}
+
+/* Adaptive: the link's pace just changed. What waits for it and would now arrive after its
+ * release goes to a link that can still deliver it in time, before it is too late for any;
+ * what no other link can take stays (the pace may rise again). */
+void braid__sender_rehome_late(struct braid_sender *s, size_t slot)
+{
+	struct braid__sender_link *l = &s->links[slot];
+	struct braid__paced_queue *q = &l->paced;
+	if (s->settings.mode != BRAID_SCHED_ADAPTIVE || !q->count)
+		return;
+	uint64_t one_way = l->rtt.has_sample ? l->rtt.min_us / 2 : 0;
+	uint64_t wait = l->capacity.next_send_us > s->now ? l->capacity.next_send_us - s->now : 0;
+	uint64_t bytes = 0;
+	size_t first_late = q->count;
+	for (size_t i = 0; i < q->count; i++) {
+		const struct braid__history_entry *e =
+			braid__history_get(&s->history, braid__paced_at(q, i)->seq);
+		if (!e)
+			continue;
+		bytes += e->len;
+		uint64_t at = s->now + wait + (uint64_t)((double)bytes * 8e6 /
+							 l->capacity.rate_bps) + one_way;
+		if (at + braid__sender_arrival_tolerance(l) > braid__sender_release_deadline(s, e)) {
+			first_late = i;
+			break;
+		}
+	}
+	size_t moved = q->count - first_late;
+	if (moved > REHOME_MAX)
+		moved = REHOME_MAX; /* the latest: one feedback's worth of work at most */
+	if (!moved)
+		return;
+	struct braid__paced_item late[REHOME_MAX];
+	braid__paced_take_tail(q, moved, late);
+	for (size_t i = 0; i < moved; i++) {
+		struct braid__history_entry *e = braid__history_get(&s->history, late[i].seq);
+		if (!e)
+			continue;
+		braid__capacity_unassign(&l->capacity, e->len);
+		size_t picked[2];
+		size_t n = braid__sender_pick_adaptive(s, e, picked);
+		size_t to = n && picked[0] != slot ? picked[0] : n > 1 ? picked[1] : slot;
+		if (!braid__sender_pace(s, to, e, late[i].flags)) {
+			e->link_mask &= ~((uint64_t)1 << slot);
+			continue;
+		}
+		if (to != slot) {
+			e->link_mask &= ~((uint64_t)1 << slot);
+			e->link_mask |= (uint64_t)1 << to;
+		}
+	}
+}
+
+/* Whether a packet leaving on the link now would reach the receiver after its release
+ * (its timestamp + the budget + the fastest path): a resend near the budget's end, put
+ * before the queue, is still worth sending for that path's delay. */
+static bool too_late_to_leave(const struct braid_sender *s, const struct braid__sender_link *l,
+			      const struct braid__history_entry *e)
+{
+	uint64_t one_way = l->rtt.has_sample ? l->rtt.min_us / 2 : 0;
+	return s->now + one_way > braid__sender_release_deadline(s, e);
+}
+
+/* The link whose pacer lets its next packet leave first (at or before now), or -1. */
+static int due_paced_link(const struct braid_sender *s)
+{
+	int due = -1;
+	uint64_t when = s->now;
+	for (int i = 0; i < BRAID_MAX_LINKS; i++) {
+		const struct braid__sender_link *l = &s->links[i];
+		if (l->used && braid__paced_peek(&l->paced) && l->capacity.next_send_us <= when) {
+			due = i;
+			when = l->capacity.next_send_us;
+		}
+	}
+	return due;
+}
+
+int braid__sender_poll_paced(struct braid_sender *s, uint16_t *link_id, uint8_t *buf, size_t cap)
+{
+	int slot;
+	while ((slot = due_paced_link(s)) >= 0) {
+		struct braid__sender_link *l = &s->links[slot];
+		struct braid__paced_item item = *braid__paced_peek(&l->paced);
+		braid__paced_pop(&l->paced);
+		struct braid__history_entry *e = braid__history_get(&s->history, item.seq);
+		if (!e || too_late_to_leave(s, l, e)) {
+			if (e) {
+				braid__capacity_unassign(&l->capacity, e->len);
+				e->link_mask &= ~((uint64_t)1 << slot);
+			}
+			s->stats.expired++;
+			continue;
+		}
+		braid__capacity_sent(&l->capacity, s->now, e->len);
+		braid__capacity_departed(&l->capacity, e->seq, l->capacity.next_send_us +
+					 (l->rtt.has_sample ? l->rtt.min_us / 2 : 0));
+		struct tx_item it = { .type = BRAID_PKT_DATA, .flags = item.flags,
+				      .slot = (uint8_t)slot, .seq = item.seq };
+		int n = braid__sender_encode_item(s, &it, buf, cap);
+		if (n > 0) {
+			*link_id = l->id;
+			return n;
+		}
+	}
+	return 0;
+}

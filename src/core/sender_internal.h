@@ -1,0 +1,92 @@
+/* Internal: the sender's state, shared by sender.c (session, links, transmit queue),
+ * sender_adaptive.c (adaptive mode: where each packet goes, pacing, moving what waits on
+ * a failing link) and sender_resend.c (answering NACKs). */
+#ifndef BRAID_CORE_SENDER_INTERNAL_H
+#define BRAID_CORE_SENDER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "braid/sender.h"
+#include "history.h"
+#include "pktq.h"
+#include "resend.h"
+#include "sender_link.h"
+
+#define TX_QUEUE_SIZE 65536
+#define OUTPUT_QUEUE_SIZE 1024
+#define EVENT_QUEUE_SIZE 64
+#define NACK_MAX_RESENDS 1024
+#define PACED_QUEUE_SIZE 16384
+#define ARRIVAL_TOLERANCE_US 10000
+#define REHOME_MAX 256
+
+struct tx_item {
+	uint8_t type;  /* BRAID_PKT_* */
+	uint8_t flags; /* BRAID_FLAG_RETRANSMIT */
+	uint8_t slot;
+	uint64_t seq;  /* DATA */
+};
+
+struct braid_sender {
+	struct braid_sender_settings settings;
+	uint8_t *psk;
+	uint8_t key[16];
+	bool has_key;
+	uint8_t receiver_nonce[BRAID_NONCE_SIZE];
+	uint64_t now;
+	bool closing;
+
+	struct braid__sender_link links[BRAID_MAX_LINKS];
+	uint16_t next_link_id;
+	struct braid_sched sched;
+	struct braid_sched_link sched_links[BRAID_MAX_LINKS];
+	uint8_t sched_slot[BRAID_MAX_LINKS];
+	size_t sched_count;
+
+	struct braid__history history;
+	uint64_t next_seq;    /* next sequence number for pushed media */
+	uint64_t next_unsent; /* first pushed packet not yet scheduled */
+
+	struct tx_item *tx;
+	size_t tx_head, tx_count;
+	struct braid__pktq output;
+	uint64_t reverse_highest;
+	uint64_t reverse_window; /* bit i: reverse_highest - i was seen */
+	bool reverse_seen;
+
+	struct braid_event events[EVENT_QUEUE_SIZE];
+	size_t event_head, event_count;
+
+	struct braid__resend_budget resend;
+	double redundancy_credit;
+	struct braid_sender_stats stats;
+};
+
+/* sender.c */
+bool braid__sender_tx_push(struct braid_sender *s, uint8_t type, uint8_t flags, size_t slot,
+			   uint64_t seq);
+bool braid__sender_expired(const struct braid_sender *s, const struct braid__history_entry *e);
+bool braid__sender_schedule_entry(struct braid_sender *s, struct braid__history_entry *e,
+				  uint8_t flags, int avoid);
+int braid__sender_encode_item(struct braid_sender *s, const struct tx_item *it, uint8_t *buf,
+			      size_t cap);
+
+/* sender_adaptive.c */
+uint64_t braid__sender_release_deadline(const struct braid_sender *s,
+					const struct braid__history_entry *e);
+uint64_t braid__sender_arrival_tolerance(const struct braid__sender_link *l);
+size_t braid__sender_pick_adaptive(struct braid_sender *s, const struct braid__history_entry *e,
+				   size_t out[2]);
+size_t braid__sender_live_links(const struct braid_sender *s);
+bool braid__sender_pace(struct braid_sender *s, size_t slot, const struct braid__history_entry *e,
+			uint8_t flags);
+void braid__sender_rehome_paced(struct braid_sender *s, size_t slot);
+void braid__sender_rehome_late(struct braid_sender *s, size_t slot);
+int braid__sender_poll_paced(struct braid_sender *s, uint16_t *link_id, uint8_t *buf, size_t cap);
+
+/* sender_resend.c */
+void braid__sender_on_nack(struct braid_sender *s, const struct braid_packet *p);
+
+#endif
