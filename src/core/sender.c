@@ -72,7 +72,8 @@ static void sync_sched_state(struct braid_sender *s)
 
 /* Sends one history entry on the links the policy picks. `avoid` (a slot, or -1) is left
  * out when another link can take it. Returns false when no link could. */
-bool braid__sender_schedule_entry(struct braid_sender *s, struct braid__history_entry *e, uint8_t flags,
+bool braid__sender_schedule_entry(struct braid_sender *s, struct braid__history_entry *e,
+				  uint8_t flags,
 			   int avoid)
 {
 	size_t picked[BRAID_MAX_LINKS];
@@ -95,7 +96,9 @@ bool braid__sender_schedule_entry(struct braid_sender *s, struct braid__history_
 		size_t slot = adaptive ? picked[i] : s->sched_slot[picked[i]];
 		if ((int)slot == avoid && n > 1)
 			continue;
-		if (adaptive ? braid__sender_pace(s, slot, e, flags) : braid__sender_tx_push(s, BRAID_PKT_DATA, flags, slot, e->seq)) {
+		bool queued = adaptive ? braid__sender_pace(s, slot, e, flags)
+				       : braid__sender_tx_push(s, BRAID_PKT_DATA, flags, slot, e->seq);
+		if (queued) {
 			e->link_mask |= (uint64_t)1 << slot;
 			sent++;
 		}
@@ -463,7 +466,8 @@ int braid_sender_handle_datagram(struct braid_sender *s, uint16_t link_id, const
 	return 0;
 }
 
-int braid__sender_encode_item(struct braid_sender *s, const struct tx_item *it, uint8_t *buf, size_t cap)
+int braid__sender_encode_item(struct braid_sender *s, const struct tx_item *it, uint8_t *buf,
+			      size_t cap)
 {
 	struct braid__sender_link *l = &s->links[it->slot];
 	struct braid_packet p = { .header = { .type = it->type, .flags = it->flags,
