@@ -329,7 +329,8 @@ int braid_cmd_demo(int argc, char **argv)
 	char err[256];
 	printf("braid demo: 4 Mbit/s of test video over 3 emulated links for %.0f s (mode %s)\n"
 	       "  clean: 3 Mbit/s, 15 ms   lossy: 3 Mbit/s, 40 ms, 5 %% loss   "
-	       "flaky: 2.5 Mbit/s, 25 ms, dead from %.0f s to %.0f s\n\n", (double)duration / 1e6, braid_sched_mode_name(mode),
+	       "flaky: 2.5 Mbit/s, 25 ms, dead from %.0f s to %.0f s\n\n", (double)duration / 1e6,
+	       braid_sched_mode_name(mode),
 	       (double)duration / 4e6, (double)duration / 2e6);
 	if (braid_demo_stream_open(&d.stream, d.loop, DEMO_BITRATE, err, sizeof(err)) < 0 ||
 	    open_nodes(&d, mode, err, sizeof(err)) < 0) {

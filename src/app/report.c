@@ -91,7 +91,8 @@ static void live_begin(struct braid_report *r)
 static void live_link(struct braid_report *r, const struct braid_link_stats *l, double bps)
 {
 	static const char *colour[] = { "\033[31m", "\033[33m", "\033[32m" };
-	fprintf(stderr, "  %-12s %s%-8s\033[0m rtt %7.1f ms  loss %5.1f %%  jitter %6.1f ms  %8.2f Mbit/s\n",
+	fprintf(stderr,
+		"  %-12s %s%-8s\033[0m rtt %7.1f ms  loss %5.1f %%  jitter %6.1f ms  %8.2f Mbit/s\n",
 		l->name, colour[l->state], braid_link_state_name(l->state), l->rtt_ms,
 		l->loss * 100.0, l->jitter_ms, bps / 1e6);
 	r->live_lines++;

@@ -73,8 +73,7 @@ static void sync_sched_state(struct braid_sender *s)
 /* Sends one history entry on the links the policy picks. `avoid` (a slot, or -1) is left
  * out when another link can take it. Returns false when no link could. */
 bool braid__sender_schedule_entry(struct braid_sender *s, struct braid__history_entry *e,
-				  uint8_t flags,
-			   int avoid)
+				  uint8_t flags, int avoid)
 {
 	size_t picked[BRAID_MAX_LINKS];
 	size_t n = 0;
