@@ -26,7 +26,8 @@ struct braid_loss {
 	unsigned count; /* samples stored, up to BRAID_LOSS_WINDOW + 1 */
 	unsigned head;  /* index of the newest sample */
 };
-/* Adds a sample of cumulative counters; counters never go backwards (a smaller value is ignored). */
+/* Adds a sample of cumulative counters; counters never go backwards (a smaller value is
+ * ignored). */
 void braid_loss_add(struct braid_loss *loss, uint64_t sent_total, uint64_t received_total);
 /* Fraction lost over the window, in [0, 1]; 0 without at least two samples. */
 double braid_loss_fraction(const struct braid_loss *loss);

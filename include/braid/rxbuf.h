@@ -38,7 +38,8 @@ enum braid_rxbuf_result braid_rxbuf_insert(struct braid_rxbuf *rb, uint64_t seq,
 					   uint64_t release_at_us, const uint8_t *payload,
 					   size_t len);
 
-/* Releases the first held packet (in sequence order) if its release time is <= now: copies it to buf
+/* Releases the first held packet (in sequence order) if its release time is <= now: copies
+ * it to buf
  * (cap bytes; a longer payload is truncated to cap, which callers avoid by passing
  * BRAID_MAX_PAYLOAD) and returns its length, setting *seq. Missing sequence numbers ahead
  * of a due packet are skipped and counted lost. Returns -1 when nothing is due. */

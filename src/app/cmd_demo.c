@@ -40,7 +40,7 @@ struct demo {
 };
 
 static const char demo_usage[] =
-	"usage: braid demo [--duration S] [--mode broadcast|roundrobin|weighted|backup]\n"
+	"usage: braid demo [--duration S] [--mode adaptive|broadcast|roundrobin|weighted|backup]\n"
 	"\n"
 	"Streams 4 Mbit/s of test video for S seconds (default 24) over three emulated links on\n"
 	"loopback, none of which could carry it alone: 'clean' (3 Mbit/s), 'lossy' (3 Mbit/s,\n"
