@@ -6,6 +6,9 @@
 #define MAX_RTT_US 10000000u
 #define CAPACITY_WINDOW_US 100000 /* delivery rate over at least this, or one RTT */
 #define FIRST_RATE_BPS 1000000.0
+#define PROBE_LOSS_GAIN 0.05 /* per probe */
+#define LOSSY_STRETCH 4.0    /* silence allowed grows by 4x the probe loss share, */
+#define LOSSY_MAX 2.0        /* up to twice the usual */
 
 bool braid__link_name_valid(const char *name)
 {
@@ -72,6 +75,16 @@ static void take_loss_sample(struct braid__sender_link *l, const struct braid_pr
 	braid_loss_add(&l->loss, rec->data_sent, l->received_reported);
 	if (rec->sent_us > l->last_answered_probe_us)
 		l->last_answered_probe_us = rec->sent_us;
+	/* Unanswered probes between the last answer and this one: how lossy the round trip
+	 * is, so silence on a lossy link can be given more time before it counts as death. */
+	uint32_t missed = l->answered_any ? reply->probe_seq - l->last_answered_seq - 1 : 0;
+	if (missed < BRAID__PROBE_RECORDS) {
+		for (uint32_t i = 0; i < missed; i++)
+			l->probe_loss = l->probe_loss * (1 - PROBE_LOSS_GAIN) + PROBE_LOSS_GAIN;
+		l->probe_loss *= 1 - PROBE_LOSS_GAIN;
+	}
+	l->last_answered_seq = reply->probe_seq;
+	l->answered_any = true;
 	l->jitter_us = reply->jitter_us;
 	rec->valid = false; /* a duplicated reply must not count twice */
 }
@@ -89,6 +102,9 @@ bool braid__sender_link_on_reply(struct braid__sender_link *l,
 	 * before a lossy link is taken for dead; a long queue's slow answers need SRTT +
 	 * 4 RTTVAR. */
 	uint64_t after_probes = hs->probe_interval_us * hs->down_after_missed + l->rtt.srtt_us / 2;
+	/* where probes or answers are often lost, a longer silence is still only bad luck */
+	double lossy = 1.0 + LOSSY_STRETCH * l->probe_loss;
+	after_probes = (uint64_t)((double)after_probes * (lossy < LOSSY_MAX ? lossy : LOSSY_MAX));
 	uint64_t slow = l->rtt.srtt_us + 4 * l->rtt.rttvar_us;
 	l->health.rtt_allowance_us = after_probes > slow ? after_probes : slow;
 	if (reply)

@@ -40,6 +40,9 @@ struct braid__sender_link {
 	uint32_t probe_seq;
 	struct braid__probe_record probes[BRAID__PROBE_RECORDS];
 	uint64_t last_answered_probe_us; /* send time of the newest answered probe */
+	uint32_t last_answered_seq;      /* its probe sequence number */
+	bool answered_any;
+	double probe_loss;               /* smoothed share of probes left unanswered */
 	uint64_t received_reported;      /* the receiver's counter, extended */
 	uint64_t received_bytes_reported; /* and its payload bytes */
 
