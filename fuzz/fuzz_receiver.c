@@ -107,30 +107,26 @@ static void drain(struct harness *h)
 		;
 }
 
+static uint64_t next_timeout(const void *core)
+{
+	return braid_receiver_next_timeout(core);
+}
+
+static void handle_timeout(void *core, uint64_t now_us)
+{
+	braid_receiver_handle_timeout(core, now_us);
+}
+
+static void drain_harness(void *h)
+{
+	drain(h);
+}
+
 /* Moves time forward, handling each timeout at the moment it falls due. */
 static void advance(struct harness *h, uint64_t step_us)
 {
-	uint64_t until = h->now + step_us;
-	bool stalled = false;
-	for (int i = 0; i < 64; i++) {
-		uint64_t t = braid_receiver_next_timeout(h->r);
-		if (t > until)
-			break;
-		if (t <= h->now) {
-			/* Handling left the deadline at now. Tolerated once (link health deadlines
-			 * fall a microsecond before the tick that acts on them), not twice: that
-			 * would be an event loop spinning without progress. */
-			FUZZ_REQUIRE(!stalled && fuzz_tolerate_stall());
-			stalled = true;
-			t = h->now + 1;
-		} else {
-			stalled = false;
-		}
-		h->now = t;
-		braid_receiver_handle_timeout(h->r, h->now);
-		drain(h);
-	}
-	h->now = until;
+	struct fuzz_clocked c = { h->r, next_timeout, handle_timeout, drain_harness, h };
+	fuzz_advance(&c, &h->now, step_us);
 }
 
 static void set_addr(struct braid_addr *a, uint32_t ip, uint16_t port)
