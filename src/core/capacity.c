@@ -10,10 +10,14 @@
 #define QUEUE_SHARE 0.25     /* a quarter of the minimum: we are building a queue */
 #define SLOWED_DOWN 0.9      /* a saturated window below this share of the estimate */
 #define RANDOM_LOSS_MAX 0.05 /* loss up to this may be the medium's, not overload */
+#define BURST_LOSS_MAX 0.5   /* in one window without a deep queue: a burst of the medium's */
+#define WINDOW_LOSS_MIN_PACKETS 8 /* fewer sent in a window: use the smoothed loss rate */
 #define DRAIN_SHARE 0.9      /* of the delivery rate, while a standing queue drains */
 #define STALL_STRETCH 2      /* answers spread over more than this times their probes' */
 #define SHORT_OUTAGE_US 3000000 /* a link back within this keeps its estimate */
-#define CRUISE_CYCLE 2       /* the first window of cycle_gains at 1 */
+#define CRUISE_CYCLE 2
+#define BUSY_GAIN 1.0
+#define DEEP_QUEUE 3        /* times the queue probing may build */       /* the first window of cycle_gains at 1 */
 
 /* One probing cycle, a gain per window: a window above the estimate to find more, one
  * below to drain what that queued, then cruise. */
@@ -61,6 +65,15 @@ static bool queue_building(uint64_t rtt_us, uint64_t min_rtt_us, uint64_t predic
 	if (allowed < QUEUE_MIN_US)
 		allowed = QUEUE_MIN_US;
 	return rtt_us > min_rtt_us + predicted_us + allowed;
+}
+
+/* A queue well beyond what probing builds: drain it even with data waiting here. */
+static bool queue_deep(uint64_t rtt_us, uint64_t min_rtt_us, uint64_t predicted_us)
+{
+	uint64_t allowed = (uint64_t)((double)min_rtt_us * QUEUE_SHARE);
+	if (allowed < QUEUE_MIN_US)
+		allowed = QUEUE_MIN_US;
+	return rtt_us > min_rtt_us + predicted_us + DEEP_QUEUE * allowed;
 }
 
 /* The bottleneck estimate: the best delivery rate over the last windows. */
@@ -116,17 +129,41 @@ static bool window_stalled(const struct braid__capacity *c, uint64_t probe_sent_
 	return elapsed_us > STALL_STRETCH * sent_elapsed;
 }
 
-void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
-				 uint64_t probe_sent_us, uint64_t delivered_bytes,
-				 uint64_t rtt_us, uint64_t min_rtt_us,
-				 uint64_t predicted_queue_us, double loss, uint64_t window_us)
+/* The share of the window's packets the medium lost: from the packet counters, capped by
+ * what random loss plausibly is (a deep queue overflows, and that is not carried). */
+static double window_loss(const struct braid__capacity *c,
+			  const struct braid__capacity_feedback *fb, bool deep)
 {
+	double cap = deep ? RANDOM_LOSS_MAX : BURST_LOSS_MAX;
+	double loss = fb->loss;
+	uint64_t sent = fb->sent_packets - c->window_sent_packets;
+	uint64_t received = fb->received_packets - c->window_received_packets;
+	if (fb->sent_packets >= c->window_sent_packets &&
+	    fb->received_packets >= c->window_received_packets && sent >= WINDOW_LOSS_MIN_PACKETS)
+		loss = received >= sent ? 0.0 : 1.0 - (double)received / (double)sent;
+	return loss < cap ? loss : cap;
+}
+
+static void start_window(struct braid__capacity *c, uint64_t now_us,
+			 const struct braid__capacity_feedback *fb)
+{
+	c->window_at_us = now_us;
+	c->window_sent_us = fb->probe_sent_us;
+	c->window_bytes = fb->delivered_bytes;
+	c->window_sent_packets = fb->sent_packets;
+	c->window_received_packets = fb->received_packets;
+	c->assigned_bytes = 0;
+}
+
+void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
+				 const struct braid__capacity_feedback *fb)
+{
+	uint64_t probe_sent_us = fb->probe_sent_us, delivered_bytes = fb->delivered_bytes;
+	uint64_t rtt_us = fb->rtt_us, min_rtt_us = fb->min_rtt_us;
+	uint64_t predicted_queue_us = fb->predicted_queue_us, window_us = fb->window_us;
 	c->delivered_bytes = delivered_bytes;
 	if (!c->window_open || delivered_bytes < c->window_bytes) {
-		c->window_at_us = now_us;
-		c->window_sent_us = probe_sent_us;
-		c->window_bytes = delivered_bytes;
-		c->assigned_bytes = 0;
+		start_window(c, now_us, fb);
 		c->window_open = true;
 		return;
 	}
@@ -136,9 +173,8 @@ void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 	if (elapsed < window_us)
 		return;
 	c->delivered_bps = (double)(delivered_bytes - c->window_bytes) * 8e6 / (double)elapsed;
-	/* What it carried, had nothing been lost at random on the way. Loss beyond a few
-	 * percent is more likely its queue overflowing: that is not carried. */
-	double carried = c->delivered_bps / (1.0 - (loss < RANDOM_LOSS_MAX ? loss : RANDOM_LOSS_MAX));
+	bool deep = queue_deep(rtt_us, min_rtt_us, predicted_queue_us);
+	double carried = c->delivered_bps / (1.0 - window_loss(c, fb, deep));
 	double assigned = (double)c->assigned_bytes * 8e6 / (double)elapsed;
 	/* A window in which we gave it little says only that it carries at least that. */
 	bool loaded = assigned >= 0.5 * c->bottleneck_bps &&
@@ -158,25 +194,29 @@ void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 	 * given more than the estimate and may carry it (a slow link sped up): probe now
 	 * rather than at the cycle's turn. */
 	bool backlogged = (double)c->queued_bytes * 8e6 > c->bottleneck_bps * (double)window_us;
-	if (!c->startup && !c->queue_seen && backlogged && c->gain <= 1.0) {
-		c->cycle = 0;
-		c->gain = cycle_gains[0];
+	/* While data waits here, an idle moment of the link is capacity lost for good: a
+	 * shallow queue in the network is the price of keeping it busy. */
+	if (!c->startup && backlogged) {
+		if (!c->queue_seen && c->gain <= 1.0) {
+			c->cycle = 0;
+			c->gain = cycle_gains[0];
+		} else if (!deep && c->gain < 1.0) {
+			c->gain = BUSY_GAIN;
+		}
 	}
 	c->rate_bps = c->bottleneck_bps * c->gain;
 	/* A queue that outlasts a window stands: the link carries less than the estimate
 	 * (it slowed, or the estimate was a lucky window), and pacing at the estimate keeps
 	 * it standing. Below what it just delivered, the queue drains; keep at that until
-	 * the RTT shows it gone. */
+	 * the RTT shows it gone. With data waiting here, a shallow queue may stand. */
 	c->draining = c->queue_seen && loaded;
-	if (c->draining && c->rate_bps > carried * DRAIN_SHARE)
-		c->rate_bps = carried * DRAIN_SHARE;
+	double share = backlogged && !deep ? BUSY_GAIN : DRAIN_SHARE;
+	if (c->draining && c->rate_bps > carried * share)
+		c->rate_bps = carried * share;
 	if (c->rate_bps < MIN_RATE_BPS)
 		c->rate_bps = MIN_RATE_BPS;
 	c->queue_seen = false;
-	c->window_at_us = now_us;
-	c->window_sent_us = probe_sent_us;
-	c->window_bytes = delivered_bytes;
-	c->assigned_bytes = 0;
+	start_window(c, now_us, fb);
 }
 
 void braid__capacity_probe_again(struct braid__capacity *c)

@@ -47,6 +47,8 @@ struct braid__capacity {
 	uint64_t next_send_us;    /* the pacer: when the next packet may leave */
 	uint64_t window_at_us;    /* delivery-rate window start */
 	uint64_t window_bytes;    /* receiver's byte counter at that start */
+	uint64_t window_sent_packets;     /* packets sent before the probe answered at that start */
+	uint64_t window_received_packets; /* and the receiver's packet count then */
 	uint64_t window_sent_us;  /* when the probe answered at that start left */
 	uint64_t assigned_bytes;  /* given to it since the window started */
 	bool window_open;
@@ -66,15 +68,24 @@ void braid__capacity_reset(struct braid__capacity *c, double start_bps, uint64_t
 void braid__capacity_stop(struct braid__capacity *c, uint64_t now_us);
 bool braid__capacity_resume(struct braid__capacity *c, uint64_t now_us);
 
-/* The receiver reported `delivered_bytes` (cumulative payload bytes) at now, answering a
- * probe sent at probe_sent_us that expected `predicted_queue_us` of queueing in the
- * network; rtt_us is that probe's RTT and min_rtt_us the link's minimum; loss is its loss
- * rate (a few percent of which is taken for the medium's, not overload). A window closes
- * after window_us. */
+/* What one probe's answer tells about a link. */
+struct braid__capacity_feedback {
+	uint64_t probe_sent_us;      /* when the answered probe left */
+	uint64_t delivered_bytes;    /* the receiver's cumulative payload bytes */
+	uint64_t sent_packets;       /* data packets sent on the link before that probe */
+	uint64_t received_packets;   /* the receiver's cumulative packet count */
+	uint64_t rtt_us;             /* that probe's RTT */
+	uint64_t min_rtt_us;         /* the link's minimum */
+	uint64_t predicted_queue_us; /* queueing in the network the probe was expected to meet */
+	double loss;                 /* the link's smoothed loss rate */
+	uint64_t window_us;          /* how long a delivery-rate window lasts */
+};
+
+/* An answer arrived at now. Packets lost in a window count as carried (the medium lost
+ * them, they took their share of the link) unless the RTT shows a queue deep enough to
+ * overflow: then only a few percent do. */
 void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
-				 uint64_t probe_sent_us, uint64_t delivered_bytes,
-				 uint64_t rtt_us, uint64_t min_rtt_us,
-				 uint64_t predicted_queue_us, double loss, uint64_t window_us);
+				 const struct braid__capacity_feedback *fb);
 
 /* The estimate may be stale (taken while the link was given little) and the link is about
  * to be given more (another failed): find its rate again by doubling, as at the start. */

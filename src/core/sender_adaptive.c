@@ -62,8 +62,13 @@ size_t braid__sender_pick_adaptive(struct braid_sender *s, const struct braid__h
 	const struct braid__sender_link *l = &s->links[best];
 	bool failing = l->health.state == BRAID_LINK_DEGRADED ||
 		       s->now - l->health.last_reply_us > s->settings.health.probe_interval_us * 2;
+	/* A copy for a failing link is worth it only where it costs no fresh data its place:
+	 * on a link that has time to spare. */
+	bool spare = second != BRAID_MAX_LINKS &&
+		     braid__capacity_backlog(&s->links[second].capacity, s->now) <=
+			     s->settings.health.probe_interval_us;
 	s->redundancy_credit += s->settings.redundancy;
-	bool copy = failing || s->redundancy_credit >= 1.0;
+	bool copy = (failing && spare) || s->redundancy_credit >= 1.0;
 	if (s->redundancy_credit >= 1.0)
 		s->redundancy_credit -= 1.0;
 	if (copy && second != BRAID_MAX_LINKS) {
@@ -208,8 +213,9 @@ int braid__sender_poll_paced(struct braid_sender *s, uint16_t *link_id, uint8_t 
 			continue;
 		}
 		braid__capacity_sent(&l->capacity, s->now, e->len);
+		/* when it should arrive: a queue standing in the network delays it too */
 		braid__capacity_departed(&l->capacity, e->seq, l->capacity.next_send_us +
-					 (l->rtt.has_sample ? l->rtt.min_us / 2 : 0));
+					 braid__sender_link_path_delay(l));
 		struct tx_item it = { .type = BRAID_PKT_DATA, .flags = item.flags,
 				      .slot = (uint8_t)slot, .seq = item.seq };
 		int n = braid__sender_encode_item(s, &it, buf, cap);

@@ -69,9 +69,14 @@ static void take_loss_sample(struct braid__sender_link *l, const struct braid_pr
 						    l->received_bytes_reported);
 	/* a round trip without the queue: a standing queue must not slow the estimate down */
 	uint64_t window = l->rtt.min_us > CAPACITY_WINDOW_US ? l->rtt.min_us : CAPACITY_WINDOW_US;
-	braid__capacity_on_feedback(&l->capacity, now_us, rec->sent_us,
-				    l->received_bytes_reported, rtt_us, l->rtt.min_us,
-				    rec->predicted_queue_us, braid_loss_fraction(&l->loss), window);
+	struct braid__capacity_feedback fb = {
+		.probe_sent_us = rec->sent_us, .delivered_bytes = l->received_bytes_reported,
+		.sent_packets = rec->data_sent, .received_packets = l->received_reported,
+		.rtt_us = rtt_us, .min_rtt_us = l->rtt.min_us,
+		.predicted_queue_us = rec->predicted_queue_us,
+		.loss = braid_loss_fraction(&l->loss), .window_us = window,
+	};
+	braid__capacity_on_feedback(&l->capacity, now_us, &fb);
 	braid_loss_add(&l->loss, rec->data_sent, l->received_reported);
 	if (rec->sent_us > l->last_answered_probe_us)
 		l->last_answered_probe_us = rec->sent_us;
@@ -125,17 +130,20 @@ void braid__sender_link_restart_capacity(struct braid__sender_link *l, double fl
 	braid__capacity_reset(&l->capacity, start, now_us);
 }
 
+uint64_t braid__sender_link_path_delay(const struct braid__sender_link *l)
+{
+	if (!l->rtt.has_sample)
+		return 0;
+	/* a queue standing in the network delays it too */
+	uint64_t standing = l->rtt.srtt_us > l->rtt.min_us ? l->rtt.srtt_us - l->rtt.min_us : 0;
+	return l->rtt.min_us / 2 + standing;
+}
+
 uint64_t braid__sender_link_arrival(const struct braid__sender_link *l, uint64_t now_us,
 				    size_t bytes)
 {
-	uint64_t one_way = 0;
-	if (l->rtt.has_sample) {
-		/* a queue standing in the network delays it too */
-		uint64_t standing = l->rtt.srtt_us > l->rtt.min_us ? l->rtt.srtt_us - l->rtt.min_us
-								     : 0;
-		one_way = l->rtt.min_us / 2 + standing;
-	}
-	return braid__capacity_arrival(&l->capacity, now_us, bytes, one_way);
+	return braid__capacity_arrival(&l->capacity, now_us, bytes,
+				       braid__sender_link_path_delay(l));
 }
 
 uint64_t braid__sender_link_probe_gap(const struct braid__sender_link *l,

@@ -62,6 +62,8 @@ void braid__sender_link_fill_control(struct braid__sender_link *l, struct braid_
  * from a quarter of what it had (the first time: floor_bps, at least 1 Mbit/s). */
 void braid__sender_link_restart_capacity(struct braid__sender_link *l, double floor_bps,
 					 uint64_t now_us);
+/* The link's one-way delay now: its minimum plus the queue standing in the network. */
+uint64_t braid__sender_link_path_delay(const struct braid__sender_link *l);
 /* When a packet of `bytes` sent on it now should arrive (adaptive scheduling). */
 uint64_t braid__sender_link_arrival(const struct braid__sender_link *l, uint64_t now_us,
 				    size_t bytes);

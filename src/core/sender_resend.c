@@ -4,9 +4,10 @@
 
 #include "sender_internal.h"
 
-/* Live links as resend candidates; returns how many, and the lowest time a packet given
- * now would take to arrive. `front` holds the same links with the time a resend takes,
- * which goes before what waits for the link: only the pacer's current wait is ahead. */
+/* Live links as resend candidates; returns how many, and the shortest one-way path delay
+ * among them (what the NACK took to come, and what a resend takes at the least). `front`
+ * holds the same links with the time a resend takes, which goes before what waits for
+ * the link: only the pacer's current wait is ahead. */
 static size_t resend_candidates(const struct braid_sender *s, struct braid__resend_link *out,
 				struct braid__resend_link *front, uint64_t *fastest_us)
 {
@@ -24,8 +25,8 @@ static size_t resend_candidates(const struct braid_sender *s, struct braid__rese
 						      .one_way_us = at - s->now };
 		front[n] = (struct braid__resend_link){ .slot = s->sched_slot[i],
 							.one_way_us = front_at - s->now };
-		if (out[n].one_way_us < *fastest_us)
-			*fastest_us = out[n].one_way_us;
+		if (l->rtt.min_us / 2 < *fastest_us)
+			*fastest_us = l->rtt.min_us / 2;
 		n++;
 	}
 	return n;
@@ -64,7 +65,8 @@ static bool still_expected(const struct braid_sender *s, const struct braid__his
 		    !braid_link_state_live(l->health.state) ||
 		    !braid__capacity_expected(&l->capacity, e->seq, &arrival))
 			continue;
-		if (asked_at < arrival + braid__sender_arrival_tolerance(l))
+		/* the queue's swing since the copy left may delay it further */
+		if (asked_at < arrival + braid__sender_arrival_tolerance(l) + 2 * l->rtt.rttvar_us)
 			return true;
 	}
 	return false;
