@@ -8,6 +8,7 @@
 #define NACK_TRACKED 8192      /* missing numbers followed at once */
 #define NACK_MAX_GAP 2048      /* a larger gap is an outage: ask for its newest part only */
 #define REORDER_MARGIN_US 2000
+#define NACK_WAIT_RTTS 1         /* the longest wait before a first ask, in round trips */
 #define PATIENCE_SHARE 4        /* of the time left before release, at most */
 
 int braid__rx_session_init(struct braid__rx_session *s, uint32_t id, size_t reorder_capacity,
@@ -143,6 +144,11 @@ static uint64_t nack_wait(const struct braid__rx_session *s, uint64_t release_at
 	uint64_t patience = rtt < left / PATIENCE_SHARE ? rtt : left / PATIENCE_SHARE;
 	if (patience > wait)
 		wait = patience;
+	/* A spread that large is the sender's queues, not the paths: a number asked for
+	 * too early is only not resent (the sender knows what is still on its way), and is
+	 * asked for again a round trip later, while one asked for too late is lost. */
+	if (wait > rtt * NACK_WAIT_RTTS)
+		wait = rtt * NACK_WAIT_RTTS;
 	/* however short the time, leave room for one repair rather than none, and for the
 	 * RTT to grow meanwhile (a queue building is what delays the packets): a request
 	 * that is due when the repair no longer fits is never sent */
