@@ -22,8 +22,7 @@
 #define BRAID_MAX_LINKS 32
 
 struct braid_sender_settings {
-	enum braid_sched_mode mode;        /* default broadcast (adaptive once it meets its
-					      targets in the simulator) */
+	enum braid_sched_mode mode;        /* default adaptive */
 	uint64_t latency_us;               /* the receiver's budget; default 1 s */
 	struct braid_health_settings health;
 	const uint8_t *psk;                /* pre-shared key, copied; NULL = unauthenticated */

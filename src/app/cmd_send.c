@@ -19,7 +19,7 @@ static const char send_usage[] =
 	"  --to       the gateway running 'braid recv'\n"
 	"  --link     an interface name, a local address, or key=value pairs:\n"
 	"             name=, dev=, addr=, to=HOST:PORT, weight=, priority=\n"
-	"  --mode     how packets are spread (default broadcast)\n"
+	"  --mode     how packets are spread (default adaptive)\n"
 	"  --redundancy  adaptive: also send this share of packets on a second link (0..100 %)\n"
 	"  --bitrate-out  send {\"available_bitrate\":...} once a second, for an encoder to follow\n"
 	"  --latency  the receiver's latency budget in ms (default 1000)\n"

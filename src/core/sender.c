@@ -13,7 +13,7 @@
 void braid_sender_settings_default(struct braid_sender_settings *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->mode = BRAID_SCHED_BROADCAST;
+	s->mode = BRAID_SCHED_ADAPTIVE;
 	s->latency_us = 1000000;
 	braid_health_settings_default(&s->health);
 	s->history_packets = 16384;

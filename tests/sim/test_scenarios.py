@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """braid sim on every shipped scenario: each runs, meets every expectation it states, prints
 one JSON object, and draws a plot that is well-formed SVG and renders to a PNG of a useful
-size. Also: same seed, same metrics; --duration, --write-trace and argument errors.
+size. Adaptive scenarios hold their bounds on two more seeds and lose less than roundrobin
+and broadcast on the same links. Also: same seed, same metrics; --duration, --write-trace
+and argument errors.
 
 usage: test_scenarios.py BRAID SCENARIO_DIR"""
 
@@ -17,7 +19,8 @@ import xml.etree.ElementTree as ET
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import braidtest as bt  # noqa: E402
 
-SHIPPED = ["baseline", "ou", "ge", "combined", "failover", "traces"]
+SHIPPED = ["baseline", "ou", "ge", "combined", "failover", "traces", "adaptive-constant-90",
+           "adaptive-constant-95", "adaptive-failover", "adaptive-ou-ge", "adaptive-ou-ge-wide"]
 
 
 def sim(braid, *args, timeout=120):
@@ -73,6 +76,33 @@ def check_scenario(checks, braid, path, tmp):
                  f"({m['wall']['sim_to_real']}x)")
     check_plot(checks, name, svg, png)
     return m
+
+
+def run_json(braid, *args):
+    r = sim(braid, *args)
+    try:
+        return json.loads(r.stdout)
+    except json.JSONDecodeError:
+        return None
+
+
+def check_adaptive(checks, braid, path):
+    """An adaptive scenario holds its bounds on seeds 2 and 3 too, and beats roundrobin and
+    broadcast run on the same links."""
+    name = os.path.basename(path)[:-4]
+    for seed in ("2", "3"):
+        m = run_json(braid, "--scenario", path, "--seed", seed)
+        failed = [e["expect"] for e in m["expectations"] if not e["pass"]] if m else ["run"]
+        checks.check(m is not None and not failed, f"{name} seed {seed}: failed {failed}")
+    losses = {}
+    for mode in ("adaptive", "roundrobin", "broadcast"):
+        m = run_json(braid, "--scenario", path, "--mode", mode)
+        losses[mode] = m["stream"]["residual_loss"] if m else 1.0
+    checks.check(losses["adaptive"] <= losses["roundrobin"] and
+                 losses["adaptive"] <= losses["broadcast"] and
+                 losses["adaptive"] < max(losses["roundrobin"], losses["broadcast"]),
+                 f"{name}: residual loss adaptive {losses['adaptive']:.2e}, roundrobin "
+                 f"{losses['roundrobin']:.2e}, broadcast {losses['broadcast']:.2e}")
 
 
 def check_determinism(checks, braid, scenario):
@@ -138,6 +168,8 @@ def main(braid, scenarios):
     with tempfile.TemporaryDirectory(prefix="braid-sim-") as tmp:
         for f in files:
             check_scenario(checks, braid, os.path.join(scenarios, f), tmp)
+            if f.startswith("adaptive-"):
+                check_adaptive(checks, braid, os.path.join(scenarios, f))
         check_determinism(checks, braid, os.path.join(scenarios, "combined.scn"))
         check_options(checks, braid, scenarios, tmp)
     return checks.finish()
