@@ -8,7 +8,7 @@
 #define NACK_TRACKED 8192      /* missing numbers followed at once */
 #define NACK_MAX_GAP 2048      /* a larger gap is an outage: ask for its newest part only */
 #define REORDER_MARGIN_US 2000
-#define NACK_WAIT_RTTS 1         /* the longest wait before a first ask, in round trips */
+#define NACK_WAIT_RTTS 2         /* the longest wait before a first ask, in round trips */
 #define PATIENCE_SHARE 4        /* of the time left before release, at most */
 
 int braid__rx_session_init(struct braid__rx_session *s, uint32_t id, size_t reorder_capacity,
