@@ -153,6 +153,7 @@ static void start_window(struct braid__capacity *c, uint64_t now_us,
 	c->window_sent_packets = fb->sent_packets;
 	c->window_received_packets = fb->received_packets;
 	c->assigned_bytes = 0;
+	c->window_sent_bytes = 0;
 }
 
 void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
@@ -176,8 +177,10 @@ void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 	bool deep = queue_deep(rtt_us, min_rtt_us, predicted_queue_us);
 	double carried = c->delivered_bps / (1.0 - window_loss(c, fb, deep));
 	double assigned = (double)c->assigned_bytes * 8e6 / (double)elapsed;
-	/* A window in which we gave it little says only that it carries at least that. */
-	bool loaded = assigned >= 0.5 * c->bottleneck_bps &&
+	double sent = (double)c->window_sent_bytes * 8e6 / (double)elapsed;
+	/* A window in which we gave it little, and it sent little, says only that it carries
+	 * at least that. (A link with a backlog here is given nothing new, yet sends.) */
+	bool loaded = (assigned >= 0.5 * c->bottleneck_bps || sent >= 0.5 * c->bottleneck_bps) &&
 		      !window_stalled(c, probe_sent_us, elapsed);
 	/* A window that built a queue in the network was saturated: its delivery rate is
 	 * what the link carries now. Well below the estimate (more than a window's noise
@@ -274,6 +277,7 @@ bool braid__capacity_may_send(const struct braid__capacity *c, uint64_t now_us)
 void braid__capacity_sent(struct braid__capacity *c, uint64_t now_us, size_t bytes)
 {
 	braid__capacity_unassign(c, bytes);
+	c->window_sent_bytes += bytes;
 	uint64_t start = c->next_send_us > now_us ? c->next_send_us : now_us;
 	c->next_send_us = start + transmission_us(c->rate_bps, bytes);
 }

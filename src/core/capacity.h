@@ -51,6 +51,7 @@ struct braid__capacity {
 	uint64_t window_received_packets; /* and the receiver's packet count then */
 	uint64_t window_sent_us;  /* when the probe answered at that start left */
 	uint64_t assigned_bytes;  /* given to it since the window started */
+	uint64_t window_sent_bytes; /* sent by the pacer since the window started */
 	bool window_open;
 	uint64_t delivered_bytes; /* the receiver's latest counter */
 	uint64_t stopped_us;      /* when the link last failed */

@@ -62,3 +62,11 @@ void braid__paced_take_tail(struct braid__paced_queue *q, size_t n, struct braid
 		out[i] = *braid__paced_at(q, start + i);
 	q->count = start;
 }
+
+bool braid__paced_contains(const struct braid__paced_queue *q, uint64_t seq)
+{
+	for (size_t i = 0; i < q->count; i++)
+		if (q->items[(q->head + i) % q->capacity].seq == seq)
+			return true;
+	return false;
+}

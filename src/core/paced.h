@@ -28,6 +28,8 @@ const struct braid__paced_item *braid__paced_peek(const struct braid__paced_queu
 void braid__paced_pop(struct braid__paced_queue *q);
 /* The i-th item from the head (i < count). */
 const struct braid__paced_item *braid__paced_at(const struct braid__paced_queue *q, size_t i);
+/* Whether packet seq waits in the queue. */
+bool braid__paced_contains(const struct braid__paced_queue *q, uint64_t seq);
 /* Takes the last `n` items off the tail into out, in queue order (n <= count). */
 void braid__paced_take_tail(struct braid__paced_queue *q, size_t n, struct braid__paced_item *out);
 

@@ -42,10 +42,8 @@ static bool still_queued(const struct braid_sender *s, const struct braid__histo
 		if (!(e->link_mask & ((uint64_t)1 << slot)) || !l->used ||
 		    !braid_link_state_live(l->health.state))
 			continue;
-		const struct braid__paced_queue *q = &l->paced;
-		for (size_t i = 0; i < q->count; i++)
-			if (q->items[(q->head + i) % q->capacity].seq == e->seq)
-				return true;
+		if (braid__paced_contains(&l->paced, e->seq))
+			return true;
 	}
 	return false;
 }
@@ -76,9 +74,10 @@ static void resend(struct braid_sender *s, struct braid__history_entry *e,
 		   const struct braid__resend_link *links, const struct braid__resend_link *front,
 		   size_t n, uint64_t fastest_us)
 {
-	/* Never sent: this sender gave it up as too late for every link (and would still). */
+	/* A packet given up as too late for every link when it came in is sent now if a link
+	 * can still deliver it in time (the links may have recovered since). */
 	if (s->settings.mode == BRAID_SCHED_ADAPTIVE &&
-	    (!e->link_mask || still_queued(s, e) || still_expected(s, e, fastest_us)))
+	    (still_queued(s, e) || still_expected(s, e, fastest_us)))
 		return;
 	/* The receiver releases it at its timestamp + the fastest path + the budget. */
 	uint64_t deadline = e->pushed_us + s->settings.latency_us + fastest_us;

@@ -332,7 +332,7 @@ static int health_key(struct braid_health_settings *h, const char *key, const ch
 	} else {
 		snprintf(err, err_len, "sender: unknown key '%s' (mode, latency, probe, "
 			 "down_after, up_after, degraded_loss, recovered_loss, degraded_rtt, "
-			 "history, psk)", key);
+			 "redundancy, history, psk)", key);
 		return BRAID_ERR_INVAL;
 	}
 	return 0;
@@ -355,13 +355,16 @@ static int sender_line(struct braid_sim_scenario *sc, char *rest, char *err, siz
 			int mode = braid_sched_mode_parse(value);
 			if (mode < 0)
 				return bad(err, err_len, p, value,
-					   "not broadcast, roundrobin, weighted or backup");
+					   "not broadcast, roundrobin, weighted, backup or adaptive");
 			s->mode = (enum braid_sched_mode)mode;
 		} else if (strcmp(p, "latency") == 0) {
 			if (braid_emu_parse_duration(value, &v) || v < MIN_LATENCY_US ||
 			    v > MAX_LATENCY_US)
 				return bad(err, err_len, p, value, "not a time 20ms..60s");
 			s->latency_us = v;
+		} else if (strcmp(p, "redundancy") == 0) {
+			if (!parse_fraction(value, &s->redundancy))
+				return bad(err, err_len, p, value, "not a percentage");
 		} else if (strcmp(p, "history") == 0) {
 			if (!parse_u64(value, 16, 1u << 22, &v) || (v & (v - 1)))
 				return bad(err, err_len, p, value,

@@ -278,6 +278,7 @@ static void test_parse_errors(void)
 		{ "link a rate=1mbit\nat 1s c rate=2mbit\n", "no link named 'c'" },
 		{ "link a speed=1mbit\n", "t:1: unknown key 'speed'" },
 		{ "link a listen=nowhere\n", "t:1: listen 'nowhere'" },
+		{ "link a rate=1mbit\nsender redundancy=lots\n", "t:2: redundancy 'lots'" },
 	};
 	char err[512];
 
@@ -302,7 +303,7 @@ static void test_parse_errors(void)
 					  "rate=1mbit,weight=3,priority=2\n"
 					  "link b rate=2mbit\n"
 					  "sender mode=backup,latency=2s probe=20ms "
-					  "down_after=4 psk=k\n"
+					  "down_after=4 psk=k redundancy=20%\n"
 					  "seed 42\n", "t", NULL, err, sizeof(err)), 0);
 	CHECK_EQ(sc.link_options[0].weight, 3);
 	CHECK_EQ(sc.link_options[0].priority, 2);
@@ -313,6 +314,7 @@ static void test_parse_errors(void)
 	CHECK_EQ(sc.sender.health.down_after_missed, 4);
 	CHECK_EQ_U64(sc.seed, 42);
 	CHECK(strcmp(sc.psk_text, "k") == 0);
+	CHECK_NEAR(sc.sender.redundancy, 0.2, 1e-9);
 	braid_sim_scenario_free(&sc);
 }
 
