@@ -196,7 +196,8 @@ void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 	/* More waits here than a window carries and the network shows no queue: the link is
 	 * given more than the estimate and may carry it (a slow link sped up): probe now
 	 * rather than at the cycle's turn. */
-	bool backlogged = (double)c->queued_bytes * 8e6 > c->bottleneck_bps * (double)window_us;
+	bool backlogged = c->demand ||
+			  (double)c->queued_bytes * 8e6 > c->bottleneck_bps * (double)window_us;
 	/* While data waits here, an idle moment of the link is capacity lost for good: a
 	 * shallow queue in the network is the price of keeping it busy. */
 	if (!c->startup && backlogged) {

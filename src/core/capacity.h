@@ -8,7 +8,8 @@
  * link's minimum means a queue is building: drain before probing again; a queue that
  * stands through a window means the link slowed, so the pace drops below what it just
  * delivered until the RTT shows the queue gone. Data waiting here beyond a window's worth,
- * with no queue in the network, starts a probe at once (the link may have sped up).
+ * or waiting in the sender for any link (`demand`), with no queue in the network, starts a
+ * probe at once (the link may have sped up).
  *
  * Pacing makes the link's backlog ours and known: the bytes waiting for it here, sent at
  * the current pace, so a packet's expected arrival is now + that backlog + its own
@@ -44,6 +45,7 @@ struct braid__capacity {
 	bool queue_seen;          /* in this window */
 	bool draining;            /* a queue stood through the last window */
 	uint64_t queued_bytes;    /* given to it, not yet sent */
+	bool demand;              /* data waits for any link: the sender wants more */
 	uint64_t next_send_us;    /* the pacer: when the next packet may leave */
 	uint64_t window_at_us;    /* delivery-rate window start */
 	uint64_t window_bytes;    /* receiver's byte counter at that start */

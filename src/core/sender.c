@@ -124,9 +124,14 @@ static void flush_pending(struct braid_sender *s)
 			s->stats.expired++;
 			continue;
 		}
+		if (s->settings.mode == BRAID_SCHED_ADAPTIVE && braid__sender_links_busy(s))
+			break;
 		if (!braid__sender_schedule_entry(s, e, 0, -1))
 			break;
 	}
+	bool demand = s->next_unsent < s->next_seq;
+	for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
+		s->links[i].capacity.demand = demand;
 }
 
 struct braid_sender *braid_sender_new(const struct braid_sender_settings *set, uint64_t now_us)
@@ -503,6 +508,8 @@ int braid__sender_encode_item(struct braid_sender *s, const struct tx_item *it, 
 
 int braid_sender_poll_transmit(struct braid_sender *s, uint16_t *link_id, uint8_t *buf, size_t cap)
 {
+	if (s->next_unsent < s->next_seq)
+		flush_pending(s); /* adaptive: a pacer may have room again */
 	while (s->tx_count) {
 		struct tx_item it = s->tx[s->tx_head];
 		s->tx_head = (s->tx_head + 1) % TX_QUEUE_SIZE;

@@ -78,6 +78,19 @@ size_t braid__sender_pick_adaptive(struct braid_sender *s, const struct braid__h
 	return 1;
 }
 
+/* A packet is given to a link only shortly before it leaves: a link whose pace then falls
+ * strands little, and each packet is placed with the latest estimates. */
+bool braid__sender_links_busy(const struct braid_sender *s)
+{
+	for (size_t i = 0; i < s->sched_count; i++) {
+		const struct braid__sender_link *l = &s->links[s->sched_slot[i]];
+		if (braid_link_state_live(l->health.state) &&
+		    braid__capacity_backlog(&l->capacity, s->now) <= ASSIGN_HORIZON_US)
+			return false;
+	}
+	return true;
+}
+
 size_t braid__sender_live_links(const struct braid_sender *s)
 {
 	size_t n = 0;

@@ -21,6 +21,7 @@
 #define PACED_QUEUE_SIZE 16384
 #define ARRIVAL_TOLERANCE_US 10000
 #define REHOME_MAX 256
+#define ASSIGN_HORIZON_US 10000 /* adaptive: data a link may hold before new packets wait */
 
 struct tx_item {
 	uint8_t type;  /* BRAID_PKT_* */
@@ -84,6 +85,9 @@ bool braid__sender_pace(struct braid_sender *s, size_t slot, const struct braid_
 			uint8_t flags);
 void braid__sender_rehome_paced(struct braid_sender *s, size_t slot);
 void braid__sender_rehome_late(struct braid_sender *s, size_t slot);
+/* Adaptive: every live link has more than a moment's data waiting for its pacer, so new
+ * packets wait in the history, in order, until one has room. */
+bool braid__sender_links_busy(const struct braid_sender *s);
 int braid__sender_poll_paced(struct braid_sender *s, uint16_t *link_id, uint8_t *buf, size_t cap);
 
 /* sender_resend.c */
