@@ -1,3 +1,6 @@
+#ifdef SIMTRACE
+#include <stdio.h>
+#endif
 #include "sender_link.h"
 
 #include <string.h>
@@ -77,6 +80,14 @@ static void take_loss_sample(struct braid__sender_link *l, const struct braid_pr
 		.loss = braid_loss_fraction(&l->loss), .window_us = window,
 	};
 	braid__capacity_on_feedback(&l->capacity, now_us, &fb);
+#ifdef SIMTRACE
+	if (l->capacity.window_at_us == now_us)
+		fprintf(stderr, "C %.3f L%u bn %.2f rate %.2f gain %.2f dlv %.2f rtt %.0f min %.0f loss %.3f q %.0f st %d dr %d\n",
+			(now_us - 1000000ull) / 1e6, l->id, l->capacity.bottleneck_bps / 1e6,
+			l->capacity.rate_bps / 1e6, l->capacity.gain, l->capacity.delivered_bps / 1e6,
+			rtt_us / 1e3, l->rtt.min_us / 1e3, braid_loss_fraction(&l->loss),
+			braid__capacity_backlog(&l->capacity, now_us) / 1e3, l->capacity.startup, l->capacity.draining);
+#endif
 	braid_loss_add(&l->loss, rec->data_sent, l->received_reported);
 	if (rec->sent_us > l->last_answered_probe_us)
 		l->last_answered_probe_us = rec->sent_us;
