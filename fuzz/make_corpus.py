@@ -32,13 +32,13 @@ def hello_ack(sn, rn, echo, link=0, session=TX_SESSION):
     return header(HELLO_ACK, link, session) + sn + rn + struct.pack(">I", echo)
 
 
-def probe(seq, ts, link=0, session=RX_SESSION, rtt=40000):
-    return header(PROBE, link, session) + struct.pack(">III", seq, ts, rtt)
+def probe(seq, ts, link=0, session=RX_SESSION, rtt=40000, sent_through=0):
+    return header(PROBE, link, session) + struct.pack(">IIII", seq, ts, rtt, sent_through)
 
 
 def probe_reply(seq, echo, received, jitter, link=0, session=TX_SESSION):
-    return header(PROBE_REPLY, link, session) + struct.pack(">IIIII", seq, echo, received,
-                                                            jitter, received * 1316)
+    return header(PROBE_REPLY, link, session) + struct.pack(">IIIIII", seq, echo, received,
+                                                            jitter, received * 1316, echo)
 
 
 def nack(ranges, link=0, session=TX_SESSION):

@@ -67,6 +67,7 @@ struct braid_probe {
 	uint32_t probe_seq;
 	uint32_t timestamp_us;
 	uint32_t rtt_us;            /* the sender's smoothed RTT of this link, 0 = unknown */
+	uint32_t sent_through;      /* one past the highest DATA sequence number sent, wraps */
 };
 
 struct braid_probe_reply {
@@ -75,6 +76,7 @@ struct braid_probe_reply {
 	uint32_t received;          /* datagrams received on this link so far, wraps */
 	uint32_t jitter_us;         /* RFC 3550 interarrival jitter on this link */
 	uint32_t received_bytes;    /* payload bytes of those datagrams, wraps */
+	uint32_t arrival_us;        /* the receiver's clock when the probe arrived, wraps */
 };
 
 struct braid_nack_range {

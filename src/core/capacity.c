@@ -6,14 +6,13 @@
 #define STARTUP_GAIN 2.0     /* doubling per window until the rate stops growing */
 #define STARTUP_EXIT 1.25    /* growth below this over STARTUP_ROUNDS windows: found it */
 #define STARTUP_ROUNDS 3
-#define QUEUE_MIN_US 10000   /* RTT above its minimum by more than this and */
+#define QUEUE_MIN_US 10000   /* forward delay above its minimum by more than this and */
 #define QUEUE_SHARE 0.25     /* a quarter of the minimum: we are building a queue */
 #define SLOWED_DOWN 0.9      /* a saturated window below this share of the estimate */
 #define RANDOM_LOSS_MAX 0.05 /* loss up to this may be the medium's, not overload */
 #define BURST_LOSS_MAX 0.5   /* in one window without a deep queue: a burst of the medium's */
 #define WINDOW_LOSS_MIN_PACKETS 8 /* fewer sent in a window: use the smoothed loss rate */
 #define DRAIN_SHARE 0.9      /* of the delivery rate, while a standing queue drains */
-#define STALL_STRETCH 2      /* answers spread over more than this times their probes' */
 #define SHORT_OUTAGE_US 3000000 /* a link back within this keeps its estimate */
 #define CRUISE_CYCLE 2
 #define BUSY_GAIN 1.0
@@ -59,21 +58,22 @@ bool braid__capacity_resume(struct braid__capacity *c, uint64_t now_us)
 	return true;
 }
 
-static bool queue_building(uint64_t rtt_us, uint64_t min_rtt_us, uint64_t predicted_us)
+/* The queue in front of the link that probing may build unremarked. */
+static uint64_t queue_allowance(uint64_t min_rtt_us)
 {
 	uint64_t allowed = (uint64_t)((double)min_rtt_us * QUEUE_SHARE);
-	if (allowed < QUEUE_MIN_US)
-		allowed = QUEUE_MIN_US;
-	return rtt_us > min_rtt_us + predicted_us + allowed;
+	return allowed < QUEUE_MIN_US ? QUEUE_MIN_US : allowed;
+}
+
+static bool queue_building(uint64_t queue_us, uint64_t min_rtt_us, uint64_t predicted_us)
+{
+	return queue_us > predicted_us + queue_allowance(min_rtt_us);
 }
 
 /* A queue well beyond what probing builds: drain it even with data waiting here. */
-static bool queue_deep(uint64_t rtt_us, uint64_t min_rtt_us, uint64_t predicted_us)
+static bool queue_deep(uint64_t queue_us, uint64_t min_rtt_us, uint64_t predicted_us)
 {
-	uint64_t allowed = (uint64_t)((double)min_rtt_us * QUEUE_SHARE);
-	if (allowed < QUEUE_MIN_US)
-		allowed = QUEUE_MIN_US;
-	return rtt_us > min_rtt_us + predicted_us + DEEP_QUEUE * allowed;
+	return queue_us > predicted_us + DEEP_QUEUE * queue_allowance(min_rtt_us);
 }
 
 /* The bottleneck estimate: the best delivery rate over the last windows. */
@@ -117,18 +117,6 @@ static void next_gain(struct braid__capacity *c, bool queueing, bool loaded)
 	c->gain = cycle_gains[c->cycle];
 }
 
-/* Whether the answers closing a window took far longer to come than the probes took to
- * leave: more than any pacing gain can queue, so the link stalled (either way: a cellular
- * link's pause, or replies held on the way back). Its delivery rate says nothing lasting
- * about what the link carries. */
-static bool window_stalled(const struct braid__capacity *c, uint64_t probe_sent_us,
-			   uint64_t elapsed_us)
-{
-	uint64_t sent_elapsed = probe_sent_us > c->window_sent_us
-					? probe_sent_us - c->window_sent_us : 0;
-	return elapsed_us > STALL_STRETCH * sent_elapsed;
-}
-
 /* The share of the window's packets the medium lost: from the packet counters, capped by
  * what random loss plausibly is (a deep queue overflows, and that is not carried). */
 static double window_loss(const struct braid__capacity *c,
@@ -148,19 +136,20 @@ static void start_window(struct braid__capacity *c, uint64_t now_us,
 			 const struct braid__capacity_feedback *fb)
 {
 	c->window_at_us = now_us;
-	c->window_sent_us = fb->probe_sent_us;
+	c->window_arrival_us = fb->arrival_us;
 	c->window_bytes = fb->delivered_bytes;
 	c->window_sent_packets = fb->sent_packets;
 	c->window_received_packets = fb->received_packets;
 	c->assigned_bytes = 0;
-	c->window_sent_bytes = 0;
+	c->window_sent_bytes = fb->sent_bytes;
+	c->window_probe_us = fb->probe_sent_us;
 }
 
 void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 				 const struct braid__capacity_feedback *fb)
 {
-	uint64_t probe_sent_us = fb->probe_sent_us, delivered_bytes = fb->delivered_bytes;
-	uint64_t rtt_us = fb->rtt_us, min_rtt_us = fb->min_rtt_us;
+	uint64_t delivered_bytes = fb->delivered_bytes, queue_us = fb->forward_queue_us;
+	uint64_t min_rtt_us = fb->min_rtt_us;
 	uint64_t predicted_queue_us = fb->predicted_queue_us, window_us = fb->window_us;
 	c->delivered_bytes = delivered_bytes;
 	if (!c->window_open || delivered_bytes < c->window_bytes) {
@@ -168,20 +157,28 @@ void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 		c->window_open = true;
 		return;
 	}
-	if (queue_building(rtt_us, min_rtt_us, predicted_queue_us))
+	if (queue_building(queue_us, min_rtt_us, predicted_queue_us))
 		c->queue_seen = true;
+	int32_t received_over = (int32_t)(fb->arrival_us - c->window_arrival_us);
 	uint64_t elapsed = now_us - c->window_at_us;
-	if (elapsed < window_us)
-		return;
-	c->delivered_bps = (double)(delivered_bytes - c->window_bytes) * 8e6 / (double)elapsed;
-	bool deep = queue_deep(rtt_us, min_rtt_us, predicted_queue_us);
+	if (received_over < (int64_t)window_us)
+		return; /* an answer to an older probe, overtaken, counts as early */
+	c->delivered_bps = (double)(delivered_bytes - c->window_bytes) * 8e6 /
+			   (double)received_over;
+	bool deep = queue_deep(queue_us, min_rtt_us, predicted_queue_us);
 	double carried = c->delivered_bps / (1.0 - window_loss(c, fb, deep));
-	double assigned = (double)c->assigned_bytes * 8e6 / (double)elapsed;
-	double sent = (double)c->window_sent_bytes * 8e6 / (double)elapsed;
+	double assigned = elapsed ? (double)c->assigned_bytes * 8e6 / (double)elapsed : 0.0;
+	/* what left between the window's probes, by their send times (answers may come in a
+	 * bunch) */
+	uint64_t probes_apart = fb->probe_sent_us > c->window_probe_us
+					? fb->probe_sent_us - c->window_probe_us : 0;
+	double sent = probes_apart && fb->sent_bytes >= c->window_sent_bytes
+			      ? (double)(fb->sent_bytes - c->window_sent_bytes) * 8e6 /
+					(double)probes_apart
+			      : 0.0;
 	/* A window in which we gave it little, and it sent little, says only that it carries
 	 * at least that. (A link with a backlog here is given nothing new, yet sends.) */
-	bool loaded = (assigned >= 0.5 * c->bottleneck_bps || sent >= 0.5 * c->bottleneck_bps) &&
-		      !window_stalled(c, probe_sent_us, elapsed);
+	bool loaded = assigned >= 0.5 * c->bottleneck_bps || sent >= 0.5 * c->bottleneck_bps;
 	/* A window that built a queue in the network was saturated: its delivery rate is
 	 * what the link carries now. Well below the estimate (more than a window's noise
 	 * from random loss), the link slowed down and the better samples from before are
@@ -278,7 +275,6 @@ bool braid__capacity_may_send(const struct braid__capacity *c, uint64_t now_us)
 void braid__capacity_sent(struct braid__capacity *c, uint64_t now_us, size_t bytes)
 {
 	braid__capacity_unassign(c, bytes);
-	c->window_sent_bytes += bytes;
 	uint64_t start = c->next_send_us > now_us ? c->next_send_us : now_us;
 	c->next_send_us = start + transmission_us(c->rate_bps, bytes);
 }

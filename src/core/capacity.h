@@ -51,9 +51,10 @@ struct braid__capacity {
 	uint64_t window_bytes;    /* receiver's byte counter at that start */
 	uint64_t window_sent_packets;     /* packets sent before the probe answered at that start */
 	uint64_t window_received_packets; /* and the receiver's packet count then */
-	uint64_t window_sent_us;  /* when the probe answered at that start left */
+	uint32_t window_arrival_us; /* when that probe reached the receiver, by its clock */
 	uint64_t assigned_bytes;  /* given to it since the window started */
-	uint64_t window_sent_bytes; /* sent by the pacer since the window started */
+	uint64_t window_sent_bytes; /* bytes sent before the probe answered at that start */
+	uint64_t window_probe_us;   /* when that probe left */
 	bool window_open;
 	uint64_t delivered_bytes; /* the receiver's latest counter */
 	uint64_t stopped_us;      /* when the link last failed */
@@ -76,17 +77,21 @@ struct braid__capacity_feedback {
 	uint64_t probe_sent_us;      /* when the answered probe left */
 	uint64_t delivered_bytes;    /* the receiver's cumulative payload bytes */
 	uint64_t sent_packets;       /* data packets sent on the link before that probe */
+	uint64_t sent_bytes;         /* and their bytes */
 	uint64_t received_packets;   /* the receiver's cumulative packet count */
-	uint64_t rtt_us;             /* that probe's RTT */
-	uint64_t min_rtt_us;         /* the link's minimum */
+	uint32_t arrival_us;         /* the receiver's clock when the probe arrived */
+	uint64_t forward_queue_us;   /* its one-way delay over the link's recent minimum */
+	uint64_t min_rtt_us;         /* the link's minimum RTT */
 	uint64_t predicted_queue_us; /* queueing in the network the probe was expected to meet */
 	double loss;                 /* the link's smoothed loss rate */
 	uint64_t window_us;          /* how long a delivery-rate window lasts */
 };
 
-/* An answer arrived at now. Packets lost in a window count as carried (the medium lost
- * them, they took their share of the link) unless the RTT shows a queue deep enough to
- * overflow: then only a few percent do. */
+/* An answer arrived at now. The delivery rate is measured by the receiver's clock, so
+ * answers held up on the way back and then delivered in a bunch measure it as well as any.
+ * Packets lost in a window count as carried (the medium lost them, they took their share
+ * of the link) unless the forward queue is deep enough to overflow: then only a few
+ * percent do. */
 void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 				 const struct braid__capacity_feedback *fb);
 

@@ -294,12 +294,16 @@ int braid_receiver_handle_datagram(struct braid_receiver *r, const struct braid_
 	if (h.type == BRAID_PKT_DATA) {
 		braid__rx_session_data(s, l, &p, r->settings.latency_us, now_us);
 	} else if (h.type == BRAID_PKT_PROBE) {
+		braid__rx_session_sent_through(s, p.body.probe.sent_through,
+					       p.body.probe.timestamp_us, r->settings.latency_us,
+					       now_us);
 		struct braid_packet reply = { .header = { .type = BRAID_PKT_PROBE_REPLY } };
 		reply.body.probe_reply.probe_seq = p.body.probe.probe_seq;
 		reply.body.probe_reply.echo_timestamp_us = p.body.probe.timestamp_us;
 		reply.body.probe_reply.received = (uint32_t)l->data_received;
 		reply.body.probe_reply.jitter_us = (uint32_t)l->jitter.jitter_us;
 		reply.body.probe_reply.received_bytes = (uint32_t)l->data_bytes;
+		reply.body.probe_reply.arrival_us = (uint32_t)now_us;
 		l->rtt_us = p.body.probe.rtt_us;
 		l->health.rtt_allowance_us = l->rtt_us;
 		queue_packet(r, s, l, &reply);

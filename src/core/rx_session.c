@@ -176,6 +176,7 @@ void braid__rx_session_data(struct braid__rx_session *s, struct braid__rx_link *
 		s->seq_highest = seq;
 	l->data_received++;
 	l->data_bytes += d->payload_len;
+	s->last_data_us = now_us;
 	update_clock(s, l, ts, now_us, latency_us);
 	if (p->header.flags & BRAID_FLAG_RETRANSMIT)
 		s->stats.retransmitted++;
@@ -194,6 +195,29 @@ void braid__rx_session_data(struct braid__rx_session *s, struct braid__rx_link *
 		for (uint64_t missing = first; missing < seq; missing++)
 			braid__nack_missing(&s->nack, missing, ask_at, release_at);
 	}
+}
+
+void braid__rx_session_sent_through(struct braid__rx_session *s, uint32_t sent_through,
+				    uint32_t probe_ts_us, uint64_t latency_us, uint64_t now_us)
+{
+	/* while data flows, later packets reveal any gap, and better timed */
+	if (!s->seen_data || !s->has_offset ||
+	    now_us - s->last_data_us < braid__rx_session_rtt(s))
+		return;
+	uint64_t through = braid_extend32(sent_through, s->seq_highest);
+	if (through <= s->seq_highest + 1)
+		return;
+	/* sent after the highest seen, so released after it: its release is a safe deadline */
+	int64_t release = (int64_t)s->ts_highest + s->offset_us + (int64_t)latency_us;
+	uint64_t release_at = release > 0 ? (uint64_t)release : 0;
+	uint64_t first = through - s->seq_highest - 1 > NACK_MAX_GAP ? through - NACK_MAX_GAP
+								    : s->seq_highest + 1;
+	/* timed as for a gap the probe's own transit revealed: the missing may be on slower
+	 * links still */
+	uint64_t ts = braid_extend32(probe_ts_us, s->ts_highest);
+	uint64_t ask_at = now_us + nack_wait(s, release_at, now_us, (int64_t)now_us - (int64_t)ts);
+	for (uint64_t missing = first; missing < through; missing++)
+		braid__nack_missing(&s->nack, missing, ask_at, release_at);
 }
 
 uint64_t braid__rx_session_reorder_wait(const struct braid__rx_session *s)

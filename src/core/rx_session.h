@@ -48,6 +48,7 @@ struct braid__rx_session {
 	bool has_offset;
 	uint64_t ts_highest, seq_highest; /* extended; start at 2^32 so older values fit below */
 	bool seen_data;
+	uint64_t last_data_us; /* when the newest DATA arrived */
 	uint64_t last_heard_us;
 	uint32_t reverse_seq;
 	struct braid__nack_tracker nack;
@@ -74,6 +75,11 @@ uint64_t braid__rx_session_reorder_wait(const struct braid__rx_session *s);
 /* Stores a data packet for release, noting the gaps it reveals for NACKs. */
 void braid__rx_session_data(struct braid__rx_session *s, struct braid__rx_link *l,
 			    const struct braid_packet *p, uint64_t latency_us, uint64_t now_us);
+/* A PROBE says the sender has sent every number below sent_through: once no DATA has come
+ * for a round trip (the end of a burst or of the stream, where no later packet reveals a
+ * gap), those above the highest seen are asked for as a gap would be. */
+void braid__rx_session_sent_through(struct braid__rx_session *s, uint32_t sent_through,
+				    uint32_t probe_ts_us, uint64_t latency_us, uint64_t now_us);
 /* The live link with the lowest delay (for reverse traffic); the last heard when none is. */
 struct braid__rx_link *braid__rx_session_best_link(struct braid__rx_session *s);
 void braid__rx_link_stats(const struct braid__rx_link *l, struct braid_link_stats *out);

@@ -493,8 +493,12 @@ int braid__sender_encode_item(struct braid_sender *s, const struct tx_item *it, 
 		p.body.data = (struct braid_data){ .seq = (uint32_t)e->seq,
 						   .timestamp_us = (uint32_t)e->pushed_us,
 						   .payload = e->payload, .payload_len = e->len };
+		if (e->seq >= s->sent_through)
+			s->sent_through = e->seq + 1;
 	} else {
 		braid__sender_link_fill_control(l, &p, s->settings.nonce, s->now);
+		if (it->type == BRAID_PKT_PROBE)
+			p.body.probe.sent_through = (uint32_t)s->sent_through;
 	}
 	int n = braid_wire_encode(&p, key, key_len, buf, cap);
 	if (n > 0 && it->type == BRAID_PKT_DATA) {

@@ -194,17 +194,6 @@ static bool too_late_to_leave(const struct braid_sender *s, const struct braid__
 	return s->now + one_way > braid__sender_release_deadline(s, e);
 }
 
-/* The one-way delay a packet leaving now meets, for judging later whether it is overdue:
- * the latest RTT shows a growing queue before the smoothed one does, and a NACK must not
- * be taken for proof of loss while the copy may still be in that queue. */
-static uint64_t latest_path_delay(const struct braid__sender_link *l)
-{
-	uint64_t delay = braid__sender_link_path_delay(l);
-	uint64_t latest = l->rtt.latest_us > l->rtt.min_us ? l->rtt.latest_us - l->rtt.min_us : 0;
-	uint64_t by_latest = l->rtt.min_us / 2 + latest;
-	return by_latest > delay ? by_latest : delay;
-}
-
 /* The link whose pacer lets its next packet leave first (at or before now), or -1. */
 static int due_paced_link(const struct braid_sender *s)
 {
@@ -239,7 +228,7 @@ int braid__sender_poll_paced(struct braid_sender *s, uint16_t *link_id, uint8_t 
 		braid__capacity_sent(&l->capacity, s->now, e->len);
 		/* when it should arrive: a queue standing in the network delays it too */
 		braid__capacity_departed(&l->capacity, e->seq, l->capacity.next_send_us +
-					 latest_path_delay(l));
+					 braid__sender_link_latest_path_delay(l));
 		struct tx_item it = { .type = BRAID_PKT_DATA, .flags = item.flags,
 				      .slot = (uint8_t)slot, .seq = item.seq };
 		int n = braid__sender_encode_item(s, &it, buf, cap);

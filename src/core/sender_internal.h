@@ -49,6 +49,7 @@ struct braid_sender {
 	struct braid__history history;
 	uint64_t next_seq;    /* next sequence number for pushed media */
 	uint64_t next_unsent; /* first pushed packet not yet scheduled */
+	uint64_t sent_through; /* one past the highest sequence number sent on any link */
 
 	struct tx_item *tx;
 	size_t tx_head, tx_count;

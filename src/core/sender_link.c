@@ -1,6 +1,3 @@
-#ifdef SIMTRACE
-#include <stdio.h>
-#endif
 #include "sender_link.h"
 
 #include <string.h>
@@ -10,6 +7,8 @@
 #define CAPACITY_WINDOW_US 100000 /* delivery rate over at least this, or one RTT */
 #define FIRST_RATE_BPS 1000000.0
 #define PROBE_LOSS_GAIN 0.05 /* per probe */
+#define FORWARD_DRIFT 1e-4 /* two clocks drift apart by less than 100 ppm */
+#define FORWARD_ANCHOR_US 2000 /* an RTT this close to the minimum: no queue either way */
 #define LOSSY_STRETCH 4.0    /* silence allowed grows by 4x the probe loss share, */
 #define LOSSY_MAX 2.0        /* up to twice the usual */
 
@@ -54,6 +53,7 @@ void braid__sender_link_fill_control(struct braid__sender_link *l, struct braid_
 								  : (uint32_t)l->rtt.srtt_us;
 		l->probes[seq % BRAID__PROBE_RECORDS] = (struct braid__probe_record){
 			.probe_seq = seq, .sent_us = now_us, .data_sent = l->packets_sent,
+			.data_bytes_sent = l->bytes_sent,
 			/* data is paced at the estimate: no queue in the network is expected */
 			.predicted_queue_us = 0,
 			.valid = true,
@@ -61,12 +61,44 @@ void braid__sender_link_fill_control(struct braid__sender_link *l, struct braid_
 	}
 }
 
+static bool before32(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+/* The queue in front of the link, from the probe's one-way delay by the receiver's clock
+ * over its base: a return path that holds the answers back does not count, as it would in
+ * the RTT. The base is the delay of a probe whose RTT was at the link's minimum (no queue
+ * either way), or a lower delay since; it may creep up as fast as clocks drift apart
+ * (FORWARD_DRIFT), far slower than any queue builds, so a queue that stands stays in
+ * sight. Before any such probe, the RTT's excess stands in. */
+static void update_forward_queue(struct braid__sender_link *l, uint32_t arrival_us,
+				 uint64_t sent_us, uint64_t now_us)
+{
+	uint32_t delay = arrival_us - (uint32_t)sent_us;
+	uint64_t rtt_excess = l->rtt.latest_us > l->rtt.min_us ? l->rtt.latest_us - l->rtt.min_us
+								: 0;
+	uint64_t tolerance = l->rtt.min_us / 16 > FORWARD_ANCHOR_US ? l->rtt.min_us / 16
+								    : FORWARD_ANCHOR_US;
+	uint32_t base = l->forward_base +
+			(uint32_t)((double)(now_us - l->forward_base_at_us) * FORWARD_DRIFT);
+	if (rtt_excess <= tolerance || (l->forward_known && before32(delay, base))) {
+		l->forward_base = base = delay;
+		l->forward_base_at_us = now_us;
+		l->forward_known = true;
+	}
+	l->forward_queue_us = l->forward_known ? (uint32_t)(delay - base) : rtt_excess;
+	l->forward_queue_smooth_us = l->forward_queue_smooth_us -
+				     l->forward_queue_smooth_us / 8 + l->forward_queue_us / 8;
+}
+
 static void take_loss_sample(struct braid__sender_link *l, const struct braid_probe_reply *reply,
-			     uint64_t now_us, uint64_t rtt_us)
+			     uint64_t now_us)
 {
 	struct braid__probe_record *rec = &l->probes[reply->probe_seq % BRAID__PROBE_RECORDS];
 	if (!rec->valid || rec->probe_seq != reply->probe_seq)
 		return;
+	update_forward_queue(l, reply->arrival_us, rec->sent_us, now_us);
 	l->received_reported = braid_extend32(reply->received, l->received_reported);
 	l->received_bytes_reported = braid_extend32(reply->received_bytes,
 						    l->received_bytes_reported);
@@ -74,20 +106,13 @@ static void take_loss_sample(struct braid__sender_link *l, const struct braid_pr
 	uint64_t window = l->rtt.min_us > CAPACITY_WINDOW_US ? l->rtt.min_us : CAPACITY_WINDOW_US;
 	struct braid__capacity_feedback fb = {
 		.probe_sent_us = rec->sent_us, .delivered_bytes = l->received_bytes_reported,
-		.sent_packets = rec->data_sent, .received_packets = l->received_reported,
-		.rtt_us = rtt_us, .min_rtt_us = l->rtt.min_us,
-		.predicted_queue_us = rec->predicted_queue_us,
+		.sent_packets = rec->data_sent, .sent_bytes = rec->data_bytes_sent,
+		.received_packets = l->received_reported,
+		.arrival_us = reply->arrival_us, .forward_queue_us = l->forward_queue_us,
+		.min_rtt_us = l->rtt.min_us, .predicted_queue_us = rec->predicted_queue_us,
 		.loss = braid_loss_fraction(&l->loss), .window_us = window,
 	};
 	braid__capacity_on_feedback(&l->capacity, now_us, &fb);
-#ifdef SIMTRACE
-	if (l->capacity.window_at_us == now_us)
-		fprintf(stderr, "C %.3f L%u bn %.2f rate %.2f gain %.2f dlv %.2f rtt %.0f min %.0f loss %.3f q %.0f st %d dr %d\n",
-			(now_us - 1000000ull) / 1e6, l->id, l->capacity.bottleneck_bps / 1e6,
-			l->capacity.rate_bps / 1e6, l->capacity.gain, l->capacity.delivered_bps / 1e6,
-			rtt_us / 1e3, l->rtt.min_us / 1e3, braid_loss_fraction(&l->loss),
-			braid__capacity_backlog(&l->capacity, now_us) / 1e3, l->capacity.startup, l->capacity.draining);
-#endif
 	braid_loss_add(&l->loss, rec->data_sent, l->received_reported);
 	if (rec->sent_us > l->last_answered_probe_us)
 		l->last_answered_probe_us = rec->sent_us;
@@ -124,7 +149,7 @@ bool braid__sender_link_on_reply(struct braid__sender_link *l,
 	uint64_t slow = l->rtt.srtt_us + 4 * l->rtt.rttvar_us;
 	l->health.rtt_allowance_us = after_probes > slow ? after_probes : slow;
 	if (reply)
-		take_loss_sample(l, reply, now_us, rtt);
+		take_loss_sample(l, reply, now_us);
 	else if (now_us - rtt > l->last_answered_probe_us)
 		l->last_answered_probe_us = now_us - rtt;
 	return braid_health_on_reply(&l->health, hs, now_us, braid_loss_fraction(&l->loss),
@@ -143,11 +168,17 @@ void braid__sender_link_restart_capacity(struct braid__sender_link *l, double fl
 
 uint64_t braid__sender_link_path_delay(const struct braid__sender_link *l)
 {
+	/* a queue standing in the network delays it too */
+	return l->rtt.has_sample ? l->rtt.min_us / 2 + l->forward_queue_smooth_us : 0;
+}
+
+uint64_t braid__sender_link_latest_path_delay(const struct braid__sender_link *l)
+{
 	if (!l->rtt.has_sample)
 		return 0;
-	/* a queue standing in the network delays it too */
-	uint64_t standing = l->rtt.srtt_us > l->rtt.min_us ? l->rtt.srtt_us - l->rtt.min_us : 0;
-	return l->rtt.min_us / 2 + standing;
+	uint64_t queue = l->forward_queue_us > l->forward_queue_smooth_us
+				 ? l->forward_queue_us : l->forward_queue_smooth_us;
+	return l->rtt.min_us / 2 + queue;
 }
 
 uint64_t braid__sender_link_arrival(const struct braid__sender_link *l, uint64_t now_us,

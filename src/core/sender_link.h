@@ -18,6 +18,7 @@ struct braid__probe_record {
 	uint32_t probe_seq;
 	uint64_t sent_us;
 	uint64_t data_sent; /* data datagrams sent on the link before this probe */
+	uint64_t data_bytes_sent; /* and their bytes */
 	uint64_t predicted_queue_us; /* the virtual queue when it left */
 	bool valid;
 };
@@ -45,6 +46,14 @@ struct braid__sender_link {
 	double probe_loss;               /* smoothed share of probes left unanswered */
 	uint64_t received_reported;      /* the receiver's counter, extended */
 	uint64_t received_bytes_reported; /* and its payload bytes */
+	/* The forward one-way delay by the receiver's clock (arrival minus send, of any
+	 * origin): its base (see update_forward_queue), since when, and what the answers
+	 * show above it. */
+	uint32_t forward_base;
+	uint64_t forward_base_at_us;
+	bool forward_known;
+	uint64_t forward_queue_us;        /* the latest answer's */
+	uint64_t forward_queue_smooth_us; /* smoothed with gain 1/8 */
 
 	uint64_t packets_sent, bytes_sent, packets_received, bytes_received;
 	uint32_t down_events;
@@ -64,6 +73,9 @@ void braid__sender_link_restart_capacity(struct braid__sender_link *l, double fl
 					 uint64_t now_us);
 /* The link's one-way delay now: its minimum plus the queue standing in the network. */
 uint64_t braid__sender_link_path_delay(const struct braid__sender_link *l);
+/* The same with the latest answer's queue when that is larger: for judging whether a copy
+ * sent now could be overdue later. */
+uint64_t braid__sender_link_latest_path_delay(const struct braid__sender_link *l);
 /* When a packet of `bytes` sent on it now should arrive (adaptive scheduling). */
 uint64_t braid__sender_link_arrival(const struct braid__sender_link *l, uint64_t now_us,
 				    size_t bytes);

@@ -1,12 +1,6 @@
 /* Answering NACKs: resend what is really missing, on the link expected to deliver it
  * first, within the resend budget. */
 #include <string.h>
-#ifdef SIMTRACE
-#include <stdio.h>
-#define TR(why) fprintf(stderr, "R %.3f %llu %s\n", (s->now - 1000000) / 1e6, (unsigned long long)e->seq, why)
-#else
-#define TR(why) (void)0
-#endif
 
 #include "sender_internal.h"
 
@@ -83,17 +77,13 @@ static void resend(struct braid_sender *s, struct braid__history_entry *e,
 	/* A packet given up as too late for every link when it came in is sent now if a link
 	 * can still deliver it in time (the links may have recovered since). */
 	if (s->settings.mode == BRAID_SCHED_ADAPTIVE &&
-	    (still_queued(s, e) || still_expected(s, e, fastest_us))) {
-		TR(still_queued(s, e) ? "queued" : "expected");
+	    (still_queued(s, e) || still_expected(s, e, fastest_us)))
 		return;
-	}
 	/* The receiver releases it at its timestamp + the fastest path + the budget. */
 	uint64_t deadline = e->pushed_us + s->settings.latency_us + fastest_us;
 	/* A resend less than a round trip ago may still be on its way: the NACK crossed it. */
-	if (e->resent_us && s->now - e->resent_us < 2 * fastest_us) {
-		TR("recent");
+	if (e->resent_us && s->now - e->resent_us < 2 * fastest_us)
 		return;
-	}
 	size_t picked[2];
 	/* The link that would deliver a packet given now first has the least queue for the
 	 * resend to push back; when that is too late everywhere, the resend still jumps the
@@ -102,12 +92,10 @@ static void resend(struct braid_sender *s, struct braid__history_entry *e,
 	if (count == 0 && s->settings.mode == BRAID_SCHED_ADAPTIVE)
 		count = braid__resend_pick(front, n, s->now, deadline, picked);
 	if (count == 0) {
-		TR("nopick");
 		s->stats.resend_refused++;
 		return;
 	}
 	for (size_t i = 0; i < count; i++) {
-		TR("resend");
 		if (!braid__resend_budget_take(&s->resend, e->len, s->now)) {
 			s->stats.resend_refused += i == 0;
 			return;

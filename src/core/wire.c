@@ -10,8 +10,8 @@
 
 /* Body sizes after the 8-byte common header, for the fixed-size types. */
 enum {
-	PROBE_BODY = 12,
-	PROBE_REPLY_BODY = 20,
+	PROBE_BODY = 16,
+	PROBE_REPLY_BODY = 24,
 	HELLO_FIXED_BODY = 8 + 4 + 1, /* nonce, timestamp, name length */
 	HELLO_ACK_BODY = 8 + 8 + 4,
 	DATA_BODY = 8,
@@ -162,6 +162,7 @@ static int decode_body(uint8_t type, const uint8_t *body, size_t len, struct bra
 			out->body.probe.probe_seq = get32(body);
 			out->body.probe.timestamp_us = get32(body + 4);
 			out->body.probe.rtt_us = get32(body + 8);
+			out->body.probe.sent_through = get32(body + 12);
 		}
 		return rc;
 	case BRAID_PKT_PROBE_REPLY:
@@ -172,6 +173,7 @@ static int decode_body(uint8_t type, const uint8_t *body, size_t len, struct bra
 			out->body.probe_reply.received = get32(body + 8);
 			out->body.probe_reply.jitter_us = get32(body + 12);
 			out->body.probe_reply.received_bytes = get32(body + 16);
+			out->body.probe_reply.arrival_us = get32(body + 20);
 		}
 		return rc;
 	case BRAID_PKT_NACK:
@@ -289,6 +291,7 @@ static void encode_body(const struct braid_packet *pkt, uint8_t *b)
 		put32(b, pkt->body.probe.probe_seq);
 		put32(b + 4, pkt->body.probe.timestamp_us);
 		put32(b + 8, pkt->body.probe.rtt_us);
+		put32(b + 12, pkt->body.probe.sent_through);
 		break;
 	case BRAID_PKT_PROBE_REPLY:
 		put32(b, pkt->body.probe_reply.probe_seq);
@@ -296,6 +299,7 @@ static void encode_body(const struct braid_packet *pkt, uint8_t *b)
 		put32(b + 8, pkt->body.probe_reply.received);
 		put32(b + 12, pkt->body.probe_reply.jitter_us);
 		put32(b + 16, pkt->body.probe_reply.received_bytes);
+		put32(b + 20, pkt->body.probe_reply.arrival_us);
 		break;
 	case BRAID_PKT_NACK:
 		b[0] = pkt->body.nack.range_count;

@@ -54,17 +54,23 @@ struct run {
 	double input_credit;
 	uint64_t max_rtt;
 	/* probe answers in flight: due time, RTT, when the probe left */
-	uint64_t answer_at[4096], answer_rtt[4096], answer_sent[4096];
+	uint64_t answer_at[4096], answer_rtt[4096], answer_sent[4096], answer_sent_bytes[4096];
+	uint64_t sent_bytes;
 	size_t head, count;
 };
 
-/* A probe's answer without packet counts: the estimator falls back on the loss rate. */
+/* A probe's answer without packet counts (the estimator falls back on the loss rate): the
+ * link had sent sent_bytes before the probe, which met forward_queue on its way; the
+ * receiver's clock reads as the sender's. */
 static void feedback(struct braid__capacity *c, uint64_t now, uint64_t probe_sent,
-		     uint64_t delivered_bytes, uint64_t rtt, uint64_t min_rtt)
+		     uint64_t sent_bytes, uint64_t delivered_bytes, uint64_t forward_queue,
+		     uint64_t min_rtt)
 {
 	struct braid__capacity_feedback fb = {
-		.probe_sent_us = probe_sent, .delivered_bytes = delivered_bytes,
-		.rtt_us = rtt, .min_rtt_us = min_rtt, .window_us = 100 * MS,
+		.probe_sent_us = probe_sent, .sent_bytes = sent_bytes,
+		.delivered_bytes = delivered_bytes,
+		.arrival_us = (uint32_t)(probe_sent + min_rtt / 2 + forward_queue),
+		.forward_queue_us = forward_queue, .min_rtt_us = min_rtt, .window_us = 100 * MS,
 	};
 	braid__capacity_on_feedback(c, now, &fb);
 }
@@ -82,6 +88,7 @@ static void run_until(struct run *r, uint64_t until)
 		while (r->cap.queued_bytes >= PACKET && braid__capacity_may_send(&r->cap, r->now)) {
 			braid__capacity_sent(&r->cap, r->now, PACKET);
 			link_send(&r->link, r->now);
+			r->sent_bytes += PACKET;
 		}
 		link_advance(&r->link, r->now);
 		if (r->now % PROBE_US == 0 && r->count < 4096) {
@@ -90,12 +97,14 @@ static void run_until(struct run *r, uint64_t until)
 			r->answer_at[i] = r->now + rtt;
 			r->answer_rtt[i] = rtt;
 			r->answer_sent[i] = r->now;
+			r->answer_sent_bytes[i] = r->sent_bytes;
 			if (rtt > r->max_rtt)
 				r->max_rtt = rtt;
 		}
 		while (r->count && r->answer_at[r->head] <= r->now) {
 			feedback(&r->cap, r->now, r->answer_sent[r->head],
-				 r->link.delivered_bytes, r->answer_rtt[r->head], 2 * ONE_WAY_US);
+				 r->answer_sent_bytes[r->head], r->link.delivered_bytes, r->answer_rtt[r->head] - 2 * ONE_WAY_US,
+				 2 * ONE_WAY_US);
 			r->head = (r->head + 1) % 4096;
 			r->count--;
 		}
@@ -167,19 +176,19 @@ static void test_stall_does_not_cut(void)
 		braid__capacity_assign(&c, 25000);
 		bytes += 25000;
 		t += 50 * MS;
-		feedback(&c, t, t - 60 * MS, bytes, 60 * MS, 60 * MS);
+		feedback(&c, t, t - 60 * MS, 0, bytes, 0, 60 * MS);
 	}
 	double before = c.bottleneck_bps;
 	CHECK(before > 3.5e6);
 	/* 600 ms without answers, then one covering probes sent only 50 ms apart */
 	t += 600 * MS;
 	braid__capacity_assign(&c, 25000);
-	feedback(&c, t, t - 550 * MS, bytes + 3000, 600 * MS, 60 * MS);
+	feedback(&c, t, t - 550 * MS, 0, bytes + 3000, 0, 60 * MS);
 	CHECK(c.bottleneck_bps >= before);
 }
 
 /* A window in which the medium lost a burst of packets still carried them: the estimate
- * counts them when the RTT shows no deep queue, and only a few percent of them when it
+ * counts them when the forward delay shows no deep queue, and only a few percent when it
  * does (a queue overflowing). */
 static double estimate_after_lossy_windows(uint64_t rtt)
 {
@@ -200,7 +209,8 @@ static double estimate_after_lossy_windows(uint64_t rtt)
 		t += 100 * MS;
 		struct braid__capacity_feedback fb = {
 			.probe_sent_us = t - rtt, .delivered_bytes = bytes, .sent_packets = sent,
-			.received_packets = received, .rtt_us = rtt, .min_rtt_us = 60 * MS,
+			.received_packets = received, .arrival_us = (uint32_t)t,
+			.forward_queue_us = rtt - 60 * MS, .min_rtt_us = 60 * MS,
 			.window_us = 100 * MS,
 		};
 		braid__capacity_on_feedback(&c, t, &fb);
@@ -212,10 +222,35 @@ static void test_burst_loss_counts_as_carried(void)
 {
 	/* 2.8 Mbit/s delivered of 4 sent: no queue, so the link carried 4 */
 	CHECK_NEAR(estimate_after_lossy_windows(60 * MS), 4e6, 0.05e6);
-	/* RTT 200 ms over a 60 ms minimum: the loss is the queue overflowing */
+	/* 140 ms of queue ahead of the link: the loss is the queue overflowing */
 	double deep = estimate_after_lossy_windows(200 * MS);
 	CHECK(deep < 3.0e6);
 	CHECK(deep > 2.7e6);
+}
+
+/* A return path that holds the answers back and then delivers them together: the
+ * receiver's clock still spaces them, so the delivery rate comes out right and the link,
+ * with no queue ahead of it, is not drained. */
+static void test_bunched_answers(void)
+{
+	struct braid__capacity c;
+	uint64_t t = 1000 * MS, bytes = 0;
+	braid__capacity_reset(&c, 2e6, t);
+	c.startup = false;
+	c.gain = 1.0;
+	c.cycle = 2;
+	uint64_t sent = t;
+	for (int i = 0; i < 40; i++) {
+		/* 4 Mbit/s sent and delivered; the answers all come 2 s after the first probe */
+		braid__capacity_assign(&c, 25000);
+		braid__capacity_sent(&c, sent, 25000);
+		bytes += 25000;
+		sent += 50 * MS;
+		feedback(&c, t + 2000 * MS, sent, bytes, bytes, 0, 60 * MS);
+	}
+	CHECK_NEAR(c.bottleneck_bps, 4e6, 0.1e6);
+	CHECK(!c.draining);
+	CHECK(c.rate_bps >= 0.75 * c.bottleneck_bps);
 }
 
 /* A link back after a short outage keeps its estimate; after a long one it starts over. */
@@ -282,6 +317,7 @@ int main(void)
 	RUN_TEST(test_follows_a_drop);
 	RUN_TEST(test_stall_does_not_cut);
 	RUN_TEST(test_burst_loss_counts_as_carried);
+	RUN_TEST(test_bunched_answers);
 	RUN_TEST(test_resume);
 	RUN_TEST(test_pacer_and_arrival);
 	RUN_TEST(test_departures_recorded);

@@ -832,6 +832,29 @@ static void test_nack_repair(void)
 	sim_free(sim);
 }
 
+/* The last packets of a stream lost on both links: no later packet reveals the gap, but
+ * the sender's probes say how far it has sent, so the receiver asks and gets them. */
+static void test_tail_loss(void)
+{
+	const uint64_t delays[] = { 20 * MS, 30 * MS };
+	struct sim *sim = sim_new(0, 500 * MS, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x6116, BRAID_SCHED_ROUNDROBIN, delays, 2, NULL);
+	sim_run_until(sim, 200 * MS);
+	uint64_t last_push = sim->now + 199 * 2 * MS;
+	sim_stream(sim, s, 200, 2 * MS);
+	for (size_t i = 0; i < 2; i++) {
+		/* shorter than three probe intervals: the links stay up */
+		s->links[i].dead_from_us = last_push - 15 * MS;
+		s->links[i].dead_until_us = last_push + 5 * MS;
+	}
+	sim_run_until(sim, 3000 * MS);
+	check_complete(s);
+	struct braid_sender_stats st;
+	braid_sender_get_stats(s->tx, &st);
+	CHECK(st.retransmitted >= 8);
+	sim_free(sim);
+}
+
 /* Adaptive with half the packets copied on a second link: every packet out once, in
  * order and on time, and the receiver removes about one duplicate per two packets. */
 static void test_adaptive_redundancy(void)
@@ -1135,6 +1158,7 @@ int main(void)
 	RUN_TEST(test_backup_failover);
 	RUN_TEST(test_roundrobin_weighted);
 	RUN_TEST(test_nack_repair);
+	RUN_TEST(test_tail_loss);
 	RUN_TEST(test_adaptive_redundancy);
 	RUN_TEST(test_psk);
 	RUN_TEST(test_nat_rebinding);

@@ -66,6 +66,7 @@ static struct braid_packet sample(uint8_t type)
 		p.body.probe.probe_seq = 0x0000abcd;
 		p.body.probe.timestamp_us = 0xfedcba98;
 		p.body.probe.rtt_us = 0x00012345;
+		p.body.probe.sent_through = 0x00067890;
 		break;
 	case BRAID_PKT_PROBE_REPLY:
 		p.body.probe_reply.probe_seq = 0x01000002;
@@ -73,6 +74,7 @@ static struct braid_packet sample(uint8_t type)
 		p.body.probe_reply.received = 0x05000006;
 		p.body.probe_reply.jitter_us = 0x07000008;
 		p.body.probe_reply.received_bytes = 0x0900000a;
+		p.body.probe_reply.arrival_us = 0x0b00000c;
 		break;
 	case BRAID_PKT_NACK:
 		p.body.nack.range_count = 2;
@@ -114,7 +116,8 @@ static int same_packet(const struct braid_packet *a, const struct braid_packet *
 	case BRAID_PKT_PROBE:
 		return a->body.probe.probe_seq == b->body.probe.probe_seq &&
 		       a->body.probe.timestamp_us == b->body.probe.timestamp_us &&
-		       a->body.probe.rtt_us == b->body.probe.rtt_us;
+		       a->body.probe.rtt_us == b->body.probe.rtt_us &&
+		       a->body.probe.sent_through == b->body.probe.sent_through;
 	case BRAID_PKT_PROBE_REPLY:
 		return memcmp(&a->body.probe_reply, &b->body.probe_reply,
 			      sizeof(a->body.probe_reply)) == 0;
@@ -232,11 +235,13 @@ static void test_control_layouts(void)
 	static const uint8_t probe[] = {
 		0x13, 0x00, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef,
 		0x00, 0x00, 0xab, 0xcd, 0xfe, 0xdc, 0xba, 0x98, 0x00, 0x01, 0x23, 0x45,
+		0x00, 0x06, 0x78, 0x90,
 	};
 	static const uint8_t reply[] = {
 		0x14, 0x00, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef,
 		0x01, 0x00, 0x00, 0x02, 0x03, 0x00, 0x00, 0x04,
 		0x05, 0x00, 0x00, 0x06, 0x07, 0x00, 0x00, 0x08, 0x09, 0x00, 0x00, 0x0a,
+		0x0b, 0x00, 0x00, 0x0c,
 	};
 	static const uint8_t nack[] = {
 		0x16, 0x00, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef, 0x02,
