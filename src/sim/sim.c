@@ -6,7 +6,6 @@
  * event loop would. Nothing reads a clock or draws system randomness, so a run depends on
  * the scenario and its seed alone. */
 #include <arpa/inet.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,14 +177,6 @@ static void offer(struct braid_sim *sim, size_t li, int dir, const uint8_t *buf,
 		return;
 	}
 	fate = braid_model_offer(l->model[dir], sim->now, len);
-#ifdef SIMTRACE
-	if (dir == SIM_FWD && len > 16 && (buf[0] & 0x0f) == BRAID_PKT_DATA)
-		fprintf(stderr, "D %.3f %u L%zu f%02x k%d at %.3f\n", (sim->now - SIM_BASE_US) / 1e6,
-			(unsigned)((buf[8] << 24) | (buf[9] << 16) | (buf[10] << 8) | buf[11]), li, buf[1],
-			fate.kind, fate.kind ? 0.0 : (fate.deliver_at_us - SIM_BASE_US) / 1e6);
-	else if (dir == SIM_REV && (buf[0] & 0x0f) == BRAID_PKT_NACK)
-		fprintf(stderr, "N %.3f L%zu k%d len %zu\n", (sim->now - SIM_BASE_US) / 1e6, li, fate.kind, len);
-#endif
 	if (fate.kind != BRAID_FATE_DELIVER)
 		return;
 	f.at = fate.deliver_at_us;
