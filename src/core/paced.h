@@ -10,6 +10,8 @@
 
 struct braid__paced_item {
 	uint64_t seq;
+	uint16_t len; /* its payload bytes: given back to the link's backlog when it leaves the
+		       * queue, even if the history has forgotten the packet by then */
 	uint8_t flags;
 };
 

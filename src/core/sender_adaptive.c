@@ -105,7 +105,7 @@ bool braid__sender_pace(struct braid_sender *s, size_t slot, const struct braid_
 		 uint8_t flags)
 {
 	struct braid__sender_link *l = &s->links[slot];
-	struct braid__paced_item item = { .seq = e->seq, .flags = flags };
+	struct braid__paced_item item = { .seq = e->seq, .len = (uint16_t)e->len, .flags = flags };
 	bool queued = flags & BRAID_FLAG_RETRANSMIT ? braid__paced_push_front(&l->paced, item)
 						     : braid__paced_push(&l->paced, item);
 	if (!queued) {
@@ -125,8 +125,7 @@ void braid__sender_rehome_paced(struct braid_sender *s, size_t slot)
 		struct braid__paced_item item = *it;
 		braid__paced_pop(q);
 		struct braid__history_entry *e = braid__history_get(&s->history, item.seq);
-		if (e)
-			braid__capacity_unassign(&s->links[slot].capacity, e->len);
+		braid__capacity_unassign(&s->links[slot].capacity, item.len);
 		if (e && !braid__sender_expired(s, e))
 			braid__sender_schedule_entry(s, e, item.flags, (int)slot);
 	}
@@ -146,11 +145,11 @@ void braid__sender_rehome_late(struct braid_sender *s, size_t slot)
 	uint64_t bytes = 0;
 	size_t first_late = q->count;
 	for (size_t i = 0; i < q->count; i++) {
-		const struct braid__history_entry *e =
-			braid__history_get(&s->history, braid__paced_at(q, i)->seq);
+		const struct braid__paced_item *it = braid__paced_at(q, i);
+		bytes += it->len;
+		const struct braid__history_entry *e = braid__history_get(&s->history, it->seq);
 		if (!e)
 			continue;
-		bytes += e->len;
 		uint64_t at = s->now + wait + (uint64_t)((double)bytes * 8e6 /
 							 l->capacity.rate_bps) + one_way;
 		if (at + braid__sender_arrival_tolerance(l) > braid__sender_release_deadline(s, e)) {
@@ -166,10 +165,10 @@ void braid__sender_rehome_late(struct braid_sender *s, size_t slot)
 	struct braid__paced_item late[REHOME_MAX];
 	braid__paced_take_tail(q, moved, late);
 	for (size_t i = 0; i < moved; i++) {
+		braid__capacity_unassign(&l->capacity, late[i].len);
 		struct braid__history_entry *e = braid__history_get(&s->history, late[i].seq);
 		if (!e)
 			continue;
-		braid__capacity_unassign(&l->capacity, e->len);
 		size_t picked[2];
 		size_t n = braid__sender_pick_adaptive(s, e, picked);
 		size_t to = n && picked[0] != slot ? picked[0] : n > 1 ? picked[1] : slot;
@@ -218,10 +217,9 @@ int braid__sender_poll_paced(struct braid_sender *s, uint16_t *link_id, uint8_t 
 		braid__paced_pop(&l->paced);
 		struct braid__history_entry *e = braid__history_get(&s->history, item.seq);
 		if (!e || too_late_to_leave(s, l, e)) {
-			if (e) {
-				braid__capacity_unassign(&l->capacity, e->len);
+			braid__capacity_unassign(&l->capacity, item.len);
+			if (e)
 				e->link_mask &= ~((uint64_t)1 << slot);
-			}
 			s->stats.expired++;
 			continue;
 		}
