@@ -220,6 +220,14 @@ void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 	start_window(c, now_us, fb);
 }
 
+void braid__capacity_seed(struct braid__capacity *c, double share_bps)
+{
+	if (!c->startup || c->sample_count || share_bps <= c->bottleneck_bps)
+		return;
+	c->bottleneck_bps = share_bps;
+	c->rate_bps = c->bottleneck_bps * c->gain;
+}
+
 void braid__capacity_probe_again(struct braid__capacity *c)
 {
 	if (c->startup)

@@ -130,8 +130,13 @@ static void flush_pending(struct braid_sender *s)
 			break;
 	}
 	bool demand = s->next_unsent < s->next_seq;
-	for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
+	size_t live = braid__sender_live_links(s);
+	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
 		s->links[i].capacity.demand = demand;
+		if (demand && live && braid_link_state_live(s->links[i].health.state))
+			braid__capacity_seed(&s->links[i].capacity,
+					     s->resend.input_bps / (double)live);
+	}
 }
 
 struct braid_sender *braid_sender_new(const struct braid_sender_settings *set, uint64_t now_us)

@@ -253,6 +253,23 @@ static void test_bunched_answers(void)
 	CHECK(c.rate_bps >= 0.75 * c.bottleneck_bps);
 }
 
+/* A link still starting takes the sender's share of the input as its first estimate when
+ * that is more; never less, and never once it has measured anything. */
+static void test_seed(void)
+{
+	struct braid__capacity c;
+	braid__capacity_reset(&c, 1e6, 0);
+	braid__capacity_seed(&c, 50e6);
+	CHECK_NEAR(c.bottleneck_bps, 50e6, 1);
+	CHECK_NEAR(c.rate_bps, 100e6, 1); /* start-up doubles it */
+	braid__capacity_seed(&c, 10e6);
+	CHECK_NEAR(c.bottleneck_bps, 50e6, 1);
+	c.samples[0] = 20e6;
+	c.sample_count = 1;
+	braid__capacity_seed(&c, 80e6);
+	CHECK_NEAR(c.bottleneck_bps, 50e6, 1);
+}
+
 /* A link back after a short outage keeps its estimate; after a long one it starts over. */
 static void test_resume(void)
 {
@@ -318,6 +335,7 @@ int main(void)
 	RUN_TEST(test_stall_does_not_cut);
 	RUN_TEST(test_burst_loss_counts_as_carried);
 	RUN_TEST(test_bunched_answers);
+	RUN_TEST(test_seed);
 	RUN_TEST(test_resume);
 	RUN_TEST(test_pacer_and_arrival);
 	RUN_TEST(test_departures_recorded);
