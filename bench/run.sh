@@ -26,7 +26,7 @@ loss_max=${BENCH_LOSS_MAX:-0.1}             # percent; a step passes below it
 max_count=${BENCH_MAX_COUNT:-200000}        # datagrams of the unpaced run
 cg_count=${BENCH_CG_COUNT:-20000}
 cg_rate=${BENCH_CG_RATE:-2000}              # slow enough for two processes under valgrind
-configs=${BENCH_CONFIGS:-"fwd braid:1:broadcast braid:3:broadcast braid:3:roundrobin"}
+configs=${BENCH_CONFIGS:-"fwd braid:1:broadcast braid:3:broadcast braid:3:roundrobin braid:3:adaptive"}
 
 for prog in "$braid" "$fwd" "$blast" "$cpu_ns"; do
 	if [ ! -x "$prog" ]; then
@@ -443,7 +443,7 @@ if [ "${BENCH_CALLGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
 	ready_s=60
 	echo "bench: callgrind, $cg_count packets at $cg_rate pkt/s per pipeline" >&2
 	for c in $configs; do
-		case $c in fwd | braid:1:broadcast | braid:3:broadcast) run_callgrind "$c" ;; esac
+		case $c in fwd | braid:1:broadcast | braid:3:broadcast | braid:3:adaptive) run_callgrind "$c" ;; esac
 	done
 elif [ "${BENCH_CALLGRIND:-1}" != 0 ]; then
 	echo "bench: valgrind not found: no instruction counts" >&2
