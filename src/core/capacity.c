@@ -14,9 +14,9 @@
 #define WINDOW_LOSS_MIN_PACKETS 8 /* fewer sent in a window: use the smoothed loss rate */
 #define DRAIN_SHARE 0.9      /* of the delivery rate, while a standing queue drains */
 #define SHORT_OUTAGE_US 3000000 /* a link back within this keeps its estimate */
-#define CRUISE_CYCLE 2
-#define BUSY_GAIN 1.0
-#define DEEP_QUEUE 3        /* times the queue probing may build */       /* the first window of cycle_gains at 1 */
+#define CRUISE_CYCLE 2       /* the first window of cycle_gains at 1 */
+#define BUSY_GAIN 1.0        /* the least gain while data waits and the queue is shallow */
+#define DEEP_QUEUE 3         /* times the queue probing may build */
 
 /* One probing cycle, a gain per window: a window above the estimate to find more, one
  * below to drain what that queued, then cruise. */

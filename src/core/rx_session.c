@@ -87,19 +87,24 @@ static void update_clock(struct braid__rx_session *s, struct braid__rx_link *l, 
 	}
 	if (!l->has_transit) {
 		l->transit_us = (double)transit;
+		l->transit_min_us = transit;
 		l->has_transit = true;
 	} else {
 		l->transit_us += ((double)transit - l->transit_us) / 8.0;
+		if (transit < l->transit_min_us)
+			l->transit_min_us = transit;
 	}
 	braid_jitter_update(&l->jitter, ts, now_us);
 }
 
-/* The live links' smoothed transits (lowest and highest) and largest jitter; false when
- * some live link has carried no data yet (its delay could be anything). */
+/* The live links' smoothed transits (lowest and highest), the spread of their least
+ * transits (the paths' own, without the sender's queues) and the largest jitter; false
+ * when some live link has carried no data yet (its delay could be anything). */
 static bool link_spread(const struct braid__rx_session *s, double *lo, double *hi,
-			double *jitter)
+			double *paths, double *jitter)
 {
 	bool any = false, known = true;
+	int64_t fastest = 0, slowest = 0;
 	*lo = *hi = *jitter = 0;
 	for (size_t i = 0; i < s->links_in_use; i++) {
 		const struct braid__rx_link *l = &s->links[i];
@@ -113,10 +118,15 @@ static bool link_spread(const struct braid__rx_session *s, double *lo, double *h
 			*lo = l->transit_us;
 		if (!any || l->transit_us > *hi)
 			*hi = l->transit_us;
+		if (!any || l->transit_min_us < fastest)
+			fastest = l->transit_min_us;
+		if (!any || l->transit_min_us > slowest)
+			slowest = l->transit_min_us;
 		if (l->jitter.jitter_us > *jitter)
 			*jitter = l->jitter.jitter_us;
 		any = true;
 	}
+	*paths = (double)(slowest - fastest);
 	return known;
 }
 
@@ -132,8 +142,8 @@ static bool link_spread(const struct braid__rx_session *s, double *lo, double *h
 static uint64_t nack_wait(const struct braid__rx_session *s, uint64_t release_at, uint64_t now_us,
 			  int64_t transit)
 {
-	double lo, hi, jitter;
-	bool known = link_spread(s, &lo, &hi, &jitter);
+	double lo, hi, paths, jitter;
+	bool known = link_spread(s, &lo, &hi, &paths, &jitter);
 	double behind = (double)transit > lo ? (double)transit : lo;
 	uint64_t wait = (uint64_t)(hi > behind ? hi - behind : 0) + (uint64_t)(4 * jitter) +
 			REORDER_MARGIN_US;
@@ -144,11 +154,15 @@ static uint64_t nack_wait(const struct braid__rx_session *s, uint64_t release_at
 	uint64_t patience = rtt < left / PATIENCE_SHARE ? rtt : left / PATIENCE_SHARE;
 	if (patience > wait)
 		wait = patience;
-	/* A spread that large is the sender's queues, not the paths: a number asked for
-	 * too early is only not resent (the sender knows what is still on its way), and is
-	 * asked for again a round trip later, while one asked for too late is lost. */
-	if (wait > rtt * NACK_WAIT_RTTS)
-		wait = rtt * NACK_WAIT_RTTS;
+	/* Beyond the paths' own spread and a couple of round trips, a spread is the sender's
+	 * queues: a number asked for too early is only not resent (an adaptive sender knows
+	 * what is still on its way), and is asked for again a round trip later, while one
+	 * asked for too late is lost. */
+	uint64_t most = (uint64_t)(paths + 4 * jitter) + REORDER_MARGIN_US;
+	if (most < rtt * NACK_WAIT_RTTS)
+		most = rtt * NACK_WAIT_RTTS;
+	if (wait > most)
+		wait = most;
 	/* however short the time, leave room for one repair rather than none, and for the
 	 * RTT to grow meanwhile (a queue building is what delays the packets): a request
 	 * that is due when the repair no longer fits is never sent */
@@ -212,6 +226,13 @@ void braid__rx_session_sent_through(struct braid__rx_session *s, uint32_t sent_t
 	uint64_t release_at = release > 0 ? (uint64_t)release : 0;
 	uint64_t first = through - s->seq_highest - 1 > NACK_MAX_GAP ? through - NACK_MAX_GAP
 								    : s->seq_highest + 1;
+	/* once registered, a number follows the tracker's rules (asks, deadline): a later
+	 * PROBE must not start it over */
+	if (first < s->tail_asked)
+		first = s->tail_asked;
+	if (first >= through)
+		return;
+	s->tail_asked = through;
 	/* timed as for a gap the probe's own transit revealed: the missing may be on slower
 	 * links still */
 	uint64_t ts = braid_extend32(probe_ts_us, s->ts_highest);
@@ -222,8 +243,8 @@ void braid__rx_session_sent_through(struct braid__rx_session *s, uint32_t sent_t
 
 uint64_t braid__rx_session_reorder_wait(const struct braid__rx_session *s)
 {
-	double lo, hi, jitter;
-	bool known = link_spread(s, &lo, &hi, &jitter);
+	double lo, hi, paths, jitter;
+	bool known = link_spread(s, &lo, &hi, &paths, &jitter);
 	uint64_t wait = (uint64_t)(hi - lo + 4 * jitter) + REORDER_MARGIN_US;
 	uint64_t rtt = braid__rx_session_rtt(s);
 	return !known && wait < rtt ? rtt : wait;

@@ -25,6 +25,7 @@ struct braid__rx_link {
 	struct braid_link_health health;
 	struct braid_jitter jitter;
 	double transit_us;      /* smoothed arrival - send time: compares links' delays */
+	int64_t transit_min_us; /* the least: the path's own, without any queue */
 	bool has_transit;
 	uint64_t data_received; /* reported back in probe replies */
 	uint64_t data_bytes;    /* payload bytes of those */
@@ -49,6 +50,7 @@ struct braid__rx_session {
 	uint64_t ts_highest, seq_highest; /* extended; start at 2^32 so older values fit below */
 	bool seen_data;
 	uint64_t last_data_us; /* when the newest DATA arrived */
+	uint64_t tail_asked;   /* numbers below this were registered from a PROBE already */
 	uint64_t last_heard_us;
 	uint32_t reverse_seq;
 	struct braid__nack_tracker nack;

@@ -327,8 +327,11 @@ static void on_hello_ack(struct braid_sender *s, size_t slot, const struct braid
 		return;
 	}
 	if (!s->has_key || memcmp(ack->receiver_nonce, s->receiver_nonce, BRAID_NONCE_SIZE)) {
-		/* A new receiver instance (or the first answer): agree on a fresh key. */
+		/* A new receiver instance (or the first answer): agree on a fresh key; its
+		 * clock starts afresh too. */
 		memcpy(s->receiver_nonce, ack->receiver_nonce, BRAID_NONCE_SIZE);
+		for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
+			braid__sender_link_forget_path(&s->links[i]);
 		if (s->psk)
 			braid_wire_session_key(s->psk, s->settings.psk_len, s->settings.session_id,
 					       s->settings.nonce, s->receiver_nonce, s->key);
@@ -498,8 +501,6 @@ int braid__sender_encode_item(struct braid_sender *s, const struct tx_item *it, 
 		p.body.data = (struct braid_data){ .seq = (uint32_t)e->seq,
 						   .timestamp_us = (uint32_t)e->pushed_us,
 						   .payload = e->payload, .payload_len = e->len };
-		if (e->seq >= s->sent_through)
-			s->sent_through = e->seq + 1;
 	} else {
 		braid__sender_link_fill_control(l, &p, s->settings.nonce, s->now);
 		if (it->type == BRAID_PKT_PROBE)
@@ -507,6 +508,12 @@ int braid__sender_encode_item(struct braid_sender *s, const struct tx_item *it, 
 	}
 	int n = braid_wire_encode(&p, key, key_len, buf, cap);
 	if (n > 0 && it->type == BRAID_PKT_DATA) {
+		if (it->seq >= s->sent_through)
+			s->sent_through = it->seq + 1;
+		/* when it should arrive, for telling a NACK for it from one that crossed it: a
+		 * queue standing in the network delays it too */
+		braid__capacity_departed(&l->capacity, it->seq,
+					 s->now + braid__sender_link_latest_path_delay(l));
 		l->packets_sent++;
 		l->bytes_sent += (uint64_t)n;
 		s->stats.packets_out++;
@@ -570,6 +577,10 @@ uint64_t braid_sender_next_timeout(const struct braid_sender *s)
 			next = l->next_probe_us;
 		if (braid__paced_peek(&l->paced) && l->capacity.next_send_us < next)
 			next = l->capacity.next_send_us;
+		/* adaptive, packets waiting in the history: when this link has room again */
+		uint64_t room = braid__sender_link_room_at(s, i);
+		if (room < next)
+			next = room;
 	}
 	return next;
 }

@@ -91,6 +91,16 @@ bool braid__sender_links_busy(const struct braid_sender *s)
 	return true;
 }
 
+uint64_t braid__sender_link_room_at(const struct braid_sender *s, size_t slot)
+{
+	const struct braid__sender_link *l = &s->links[slot];
+	if (s->settings.mode != BRAID_SCHED_ADAPTIVE || s->next_unsent >= s->next_seq ||
+	    !braid_link_state_live(l->health.state))
+		return UINT64_MAX;
+	uint64_t backlog = braid__capacity_backlog(&l->capacity, s->now);
+	return backlog > ASSIGN_HORIZON_US ? s->now + backlog - ASSIGN_HORIZON_US : UINT64_MAX;
+}
+
 size_t braid__sender_live_links(const struct braid_sender *s)
 {
 	size_t n = 0;
@@ -224,9 +234,6 @@ int braid__sender_poll_paced(struct braid_sender *s, uint16_t *link_id, uint8_t 
 			continue;
 		}
 		braid__capacity_sent(&l->capacity, s->now, e->len);
-		/* when it should arrive: a queue standing in the network delays it too */
-		braid__capacity_departed(&l->capacity, e->seq, l->capacity.next_send_us +
-					 braid__sender_link_latest_path_delay(l));
 		struct tx_item it = { .type = BRAID_PKT_DATA, .flags = item.flags,
 				      .slot = (uint8_t)slot, .seq = item.seq };
 		int n = braid__sender_encode_item(s, &it, buf, cap);

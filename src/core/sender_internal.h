@@ -18,6 +18,7 @@
 #define OUTPUT_QUEUE_SIZE 1024
 #define EVENT_QUEUE_SIZE 64
 #define NACK_MAX_RESENDS 1024
+#define NACK_MAX_EXAMINED 4096 /* numbers of one NACK looked at, held or not */
 #define PACED_QUEUE_SIZE 16384
 #define ARRIVAL_TOLERANCE_US 10000
 #define REHOME_MAX 256
@@ -89,6 +90,9 @@ void braid__sender_rehome_late(struct braid_sender *s, size_t slot);
 /* Adaptive: every live link has more than a moment's data waiting for its pacer, so new
  * packets wait in the history, in order, until one has room. */
 bool braid__sender_links_busy(const struct braid_sender *s);
+/* Adaptive, with packets waiting in the history: when the link will have room for them (its
+ * backlog down to the horizon); UINT64_MAX otherwise. */
+uint64_t braid__sender_link_room_at(const struct braid_sender *s, size_t slot);
 int braid__sender_poll_paced(struct braid_sender *s, uint16_t *link_id, uint8_t *buf, size_t cap);
 
 /* sender_resend.c */

@@ -87,7 +87,9 @@ static void update_forward_queue(struct braid__sender_link *l, uint32_t arrival_
 		l->forward_base_at_us = now_us;
 		l->forward_known = true;
 	}
-	l->forward_queue_us = l->forward_known ? (uint32_t)(delay - base) : rtt_excess;
+	/* the forward queue is part of the RTT's excess, never more (whatever the answer says) */
+	uint64_t forward = l->forward_known ? (uint32_t)(delay - base) : rtt_excess;
+	l->forward_queue_us = forward < rtt_excess ? forward : rtt_excess;
 	l->forward_queue_smooth_us = l->forward_queue_smooth_us -
 				     l->forward_queue_smooth_us / 8 + l->forward_queue_us / 8;
 }
@@ -156,9 +158,18 @@ bool braid__sender_link_on_reply(struct braid__sender_link *l,
 				     l->rtt.srtt_us);
 }
 
+void braid__sender_link_forget_path(struct braid__sender_link *l)
+{
+	l->forward_known = false;
+	l->forward_queue_us = 0;
+	l->forward_queue_smooth_us = 0;
+}
+
 void braid__sender_link_restart_capacity(struct braid__sender_link *l, double floor_bps,
 					 uint64_t now_us)
 {
+	/* the path may have changed while it was down, and the receiver's clock with it */
+	braid__sender_link_forget_path(l);
 	if (braid__capacity_resume(&l->capacity, now_us))
 		return;
 	double first = floor_bps > FIRST_RATE_BPS ? floor_bps : FIRST_RATE_BPS;

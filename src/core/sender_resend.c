@@ -74,8 +74,9 @@ static void resend(struct braid_sender *s, struct braid__history_entry *e,
 		   const struct braid__resend_link *links, const struct braid__resend_link *front,
 		   size_t n, uint64_t fastest_us)
 {
-	/* A packet given up as too late for every link when it came in is sent now if a link
-	 * can still deliver it in time (the links may have recovered since). */
+	/* Adaptive: still waiting for a pacer, or a copy may still be on its way (the NACK
+	 * crossed it, and the receiver asks again if it really went missing). A packet given
+	 * up as too late for every link when it came in is sent now if a link can make it. */
 	if (s->settings.mode == BRAID_SCHED_ADAPTIVE &&
 	    (still_queued(s, e) || still_expected(s, e, fastest_us)))
 		return;
@@ -115,13 +116,17 @@ void braid__sender_on_nack(struct braid_sender *s, const struct braid_packet *p)
 	struct braid__resend_link links[BRAID_MAX_LINKS], front[BRAID_MAX_LINKS];
 	uint64_t fastest;
 	size_t n = resend_candidates(s, links, front, &fastest);
-	unsigned budget = NACK_MAX_RESENDS;
+	/* a NACK may name up to 64 x 65535 numbers: look at a bounded number of them */
+	unsigned budget = NACK_MAX_RESENDS, examined = 0;
 	for (unsigned i = 0; i < p->body.nack.range_count; i++) {
 		uint64_t first = braid_extend32(p->body.nack.ranges[i].first, s->next_seq);
 		for (uint64_t seq = first; seq < first + p->body.nack.ranges[i].count; seq++) {
+			if (++examined > NACK_MAX_EXAMINED || budget == 0)
+				return;
 			struct braid__history_entry *e = braid__history_get(&s->history, seq);
-			if (!e || seq >= s->next_unsent || budget-- == 0)
+			if (!e || seq >= s->next_unsent)
 				continue;
+			budget--;
 			s->stats.nacked++;
 			if (n == 0)
 				s->stats.resend_refused++;
