@@ -158,7 +158,7 @@ static uint64_t nack_wait(const struct braid__rx_session *s, uint64_t release_at
 	 * queues: a number asked for too early is only not resent (an adaptive sender knows
 	 * what is still on its way), and is asked for again a round trip later, while one
 	 * asked for too late is lost. */
-	uint64_t most = (uint64_t)(paths + 4 * jitter) + REORDER_MARGIN_US;
+	uint64_t most = (uint64_t)paths + REORDER_MARGIN_US;
 	if (most < rtt * NACK_WAIT_RTTS)
 		most = rtt * NACK_WAIT_RTTS;
 	if (wait > most)

@@ -168,8 +168,6 @@ void braid__sender_link_forget_path(struct braid__sender_link *l)
 void braid__sender_link_restart_capacity(struct braid__sender_link *l, double floor_bps,
 					 uint64_t now_us)
 {
-	/* the path may have changed while it was down, and the receiver's clock with it */
-	braid__sender_link_forget_path(l);
 	if (braid__capacity_resume(&l->capacity, now_us))
 		return;
 	double first = floor_bps > FIRST_RATE_BPS ? floor_bps : FIRST_RATE_BPS;

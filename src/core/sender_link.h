@@ -71,8 +71,9 @@ void braid__sender_link_fill_control(struct braid__sender_link *l, struct braid_
  * from a quarter of what it had (the first time: floor_bps, at least 1 Mbit/s). */
 void braid__sender_link_restart_capacity(struct braid__sender_link *l, double floor_bps,
 					 uint64_t now_us);
-/* The receiver's clock or the path may have changed (a new receiver, a link back from
- * DOWN): the forward delay's base is found again. */
+/* The receiver's clock has changed (a new receiver instance): the forward delay's base is
+ * found again. (A link back from DOWN keeps it: a cellular link flaps often, and a base
+ * gone wrong is bounded by the RTT's excess anyway.) */
 void braid__sender_link_forget_path(struct braid__sender_link *l);
 /* The link's one-way delay now: its minimum plus the queue standing in the network. */
 uint64_t braid__sender_link_path_delay(const struct braid__sender_link *l);
