@@ -112,6 +112,18 @@ bool braid__sender_expired(const struct braid_sender *s, const struct braid__his
 	return s->now - e->pushed_us > s->settings.latency_us;
 }
 
+/* What links still starting should carry together: the input rate; before its first
+ * measure (the stream's first moments), what clears the packets waiting now within half
+ * the budget. */
+static double starting_rate(const struct braid_sender *s)
+{
+	if (s->resend.input_bps > 0 || !s->stats.packets_in)
+		return s->resend.input_bps;
+	double waiting_bits = (double)(s->next_seq - s->next_unsent) *
+			      (double)s->stats.bytes_in / (double)s->stats.packets_in * 8;
+	return waiting_bits / ((double)s->settings.latency_us / 2e6 + 1e-6);
+}
+
 /* Media pushed before any link finished its handshake waits here; send what is still
  * useful once one has. */
 static void flush_pending(struct braid_sender *s)
@@ -131,11 +143,11 @@ static void flush_pending(struct braid_sender *s)
 	}
 	bool demand = s->next_unsent < s->next_seq;
 	size_t live = braid__sender_live_links(s);
+	double share = live ? starting_rate(s) / (double)live : 0;
 	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
 		s->links[i].capacity.demand = demand;
 		if (demand && live && braid_link_state_live(s->links[i].health.state))
-			braid__capacity_seed(&s->links[i].capacity,
-					     s->resend.input_bps / (double)live);
+			braid__capacity_seed(&s->links[i].capacity, share);
 	}
 }
 

@@ -881,6 +881,21 @@ static void test_adaptive_burst_overflow(void)
 	sim_free(sim);
 }
 
+/* Adaptive with a 100 ms budget and a 100 Mbit/s stream from its first packet: the links,
+ * still starting at a modest guess, take at once what clears the packets waiting within
+ * half the budget, so nothing of the stream's start is lost. */
+static void test_adaptive_fast_start(void)
+{
+	const uint64_t delays[] = { 5 * MS, 8 * MS };
+	struct sim *sim = sim_new(0, 100 * MS, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x7227, BRAID_SCHED_ADAPTIVE, delays, 2, NULL);
+	sim_run_until(sim, 200 * MS);
+	sim_stream(sim, s, 3000, 100);
+	sim_run_until(sim, 2000 * MS);
+	check_complete(s);
+	sim_free(sim);
+}
+
 /* Adaptive with half the packets copied on a second link: every packet out once, in
  * order and on time, and the receiver removes about one duplicate per two packets. */
 static void test_adaptive_redundancy(void)
@@ -1186,6 +1201,7 @@ int main(void)
 	RUN_TEST(test_nack_repair);
 	RUN_TEST(test_tail_loss);
 	RUN_TEST(test_adaptive_burst_overflow);
+	RUN_TEST(test_adaptive_fast_start);
 	RUN_TEST(test_adaptive_redundancy);
 	RUN_TEST(test_psk);
 	RUN_TEST(test_nat_rebinding);
