@@ -222,7 +222,7 @@ void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 
 void braid__capacity_seed(struct braid__capacity *c, double share_bps)
 {
-	if (!c->startup || share_bps <= c->bottleneck_bps)
+	if (!c->startup || c->sample_count || share_bps <= c->bottleneck_bps)
 		return;
 	c->bottleneck_bps = share_bps;
 	c->rate_bps = c->bottleneck_bps * c->gain;

@@ -95,9 +95,9 @@ struct braid__capacity_feedback {
 void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 				 const struct braid__capacity_feedback *fb);
 
-/* Still starting, and the sender holds more than the estimate would take: start from
- * share_bps instead, as if measured (doubling from a modest guess would leave the first
- * second short). */
+/* Still starting and nothing measured yet, and the sender holds more than the estimate
+ * would take: start from share_bps instead (doubling from a modest guess would leave the
+ * first second short). */
 void braid__capacity_seed(struct braid__capacity *c, double share_bps);
 
 /* The estimate may be stale (taken while the link was given little) and the link is about

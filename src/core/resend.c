@@ -12,10 +12,6 @@ void braid__resend_budget_init(struct braid__resend_budget *b, double share, uin
 
 void braid__resend_budget_input(struct braid__resend_budget *b, size_t bytes, uint64_t now_us)
 {
-	/* the first window starts with the stream, not with the sender: the quiet before it
-	 * is not part of its rate */
-	if (!b->started && !b->input_bytes)
-		b->rate_at_us = now_us;
 	b->input_bytes += bytes;
 	uint64_t elapsed = now_us - b->rate_at_us;
 	if (elapsed < RATE_WINDOW_US)

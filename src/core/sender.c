@@ -113,8 +113,8 @@ bool braid__sender_expired(const struct braid_sender *s, const struct braid__his
 }
 
 /* What links still starting should carry together: the input rate; before its first
- * measure (the stream's first moments), what clears the packets waiting now within half
- * the budget. */
+ * measure (the stream's first moments, when the stream starts with the sender), what clears
+ * the packets waiting now within half the budget. */
 static double starting_rate(const struct braid_sender *s)
 {
 	if (s->resend.input_bps > 0 || !s->stats.packets_in)

@@ -251,7 +251,7 @@ static void test_bunched_answers(void)
 }
 
 /* A link still starting takes the sender's share of the input when that is more; never
- * less, and not once it has left start-up. */
+ * less, not once it has measured anything, and not once it has left start-up. */
 static void test_seed(void)
 {
 	struct braid__capacity c;
@@ -261,6 +261,11 @@ static void test_seed(void)
 	CHECK_NEAR(c.rate_bps, 100e6, 1); /* start-up doubles it */
 	braid__capacity_seed(&c, 10e6);
 	CHECK_NEAR(c.bottleneck_bps, 50e6, 1);
+	c.samples[0] = 20e6;
+	c.sample_count = 1;
+	braid__capacity_seed(&c, 80e6);
+	CHECK_NEAR(c.bottleneck_bps, 50e6, 1);
+	c.sample_count = 0;
 	c.startup = false;
 	braid__capacity_seed(&c, 80e6);
 	CHECK_NEAR(c.bottleneck_bps, 50e6, 1);
