@@ -141,12 +141,14 @@ static void flush_pending(struct braid_sender *s)
 		if (!braid__sender_schedule_entry(s, e, 0, -1))
 			break;
 	}
+	if (s->settings.mode != BRAID_SCHED_ADAPTIVE)
+		return; /* the other modes schedule everything at once: nothing waits */
 	bool demand = s->next_unsent < s->next_seq;
-	size_t live = braid__sender_live_links(s);
+	size_t live = demand ? braid__sender_live_links(s) : 0;
 	double share = live ? starting_rate(s) / (double)live : 0;
 	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
 		s->links[i].capacity.demand = demand;
-		if (demand && live && braid_link_state_live(s->links[i].health.state))
+		if (live && braid_link_state_live(s->links[i].health.state))
 			braid__capacity_seed(&s->links[i].capacity, share);
 	}
 }
@@ -522,10 +524,11 @@ int braid__sender_encode_item(struct braid_sender *s, const struct tx_item *it, 
 	if (n > 0 && it->type == BRAID_PKT_DATA) {
 		if (it->seq >= s->sent_through)
 			s->sent_through = it->seq + 1;
-		/* when it should arrive, for telling a NACK for it from one that crossed it: a
-		 * queue standing in the network delays it too */
-		braid__capacity_departed(&l->capacity, it->seq,
-					 s->now + braid__sender_link_latest_path_delay(l));
+		/* adaptive: when it should arrive, for telling a NACK for it from one that
+		 * crossed it (a queue standing in the network delays it too) */
+		if (s->settings.mode == BRAID_SCHED_ADAPTIVE)
+			braid__capacity_departed(&l->capacity, it->seq,
+						 s->now + braid__sender_link_latest_path_delay(l));
 		l->packets_sent++;
 		l->bytes_sent += (uint64_t)n;
 		s->stats.packets_out++;
