@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "braid/crypto.h"
-#include "braid/wire.h"
+#include "core/crypto.h"
+#include "core/wire.h"
 
 /* A datagram may exceed the largest valid one a little, so oversize handling is reached. */
 #define FUZZ_MAX_CHUNK (BRAID_MAX_DATAGRAM + 16)

@@ -17,7 +17,7 @@
 
 #include "braid/error.h"
 #include "braid/receiver.h"
-#include "braid/wire.h"
+#include "core/wire.h"
 #include "fuzz_input.h"
 
 #define SESSION_ID 0x5eed0001u

@@ -21,7 +21,7 @@
 
 #include "braid/error.h"
 #include "braid/sender.h"
-#include "braid/wire.h"
+#include "core/wire.h"
 #include "fuzz_input.h"
 
 #define SESSION_ID 0x5eed0002u
@@ -224,7 +224,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool keyed = data[0] & 1;
 	struct braid_sender_settings set;
 	braid_sender_settings_default(&set);
-	set.mode = (enum braid_sched_mode)((data[0] >> 1) % BRAID_SCHED_MODE_COUNT);
+	set.mode = (enum braid_mode)((data[0] >> 1) % BRAID_MODE_COUNT);
 	set.latency_us = LATENCIES[(data[0] >> 4) & 3];
 	set.psk = keyed ? PSK : NULL;
 	set.psk_len = keyed ? sizeof(PSK) - 1 : 0;

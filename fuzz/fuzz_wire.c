@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "braid/error.h"
-#include "braid/wire.h"
+#include "core/wire.h"
 #include "fuzz_input.h"
 
 static const uint8_t SIP_KEY[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };

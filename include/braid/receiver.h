@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "braid/common.h"
 #include "braid/addr.h"
-#include "braid/link.h"
 #include "braid/stats.h"
 
 struct braid_receiver_settings {

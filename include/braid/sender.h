@@ -14,15 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "braid/link.h"
-#include "braid/sched.h"
+#include "braid/common.h"
 #include "braid/stats.h"
-#include "braid/wire.h"
-
-#define BRAID_MAX_LINKS 32
 
 struct braid_sender_settings {
-	enum braid_sched_mode mode;        /* default adaptive */
+	enum braid_mode mode;        /* default adaptive */
 	uint64_t latency_us;               /* the receiver's budget; default 1 s */
 	struct braid_health_settings health;
 	const uint8_t *psk;                /* pre-shared key, copied; NULL = unauthenticated */

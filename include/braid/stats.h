@@ -5,8 +5,7 @@
 
 #include <stdint.h>
 
-#include "braid/link.h"
-#include "braid/wire.h"
+#include "braid/common.h"
 
 struct braid_link_stats {
 	uint16_t id;

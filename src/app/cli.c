@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "braid/udp.h"
+#include "io/udp.h"
 
 void braid_cli_usage_error(const char *cmd, const char *fmt, ...)
 {

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "braid/addr.h"
-#include "braid/wire.h"
+#include "core/wire.h"
 
 #define BRAID_CLI_USAGE_EXIT 2
 #define BRAID_PSK_MAX 256

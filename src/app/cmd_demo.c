@@ -11,8 +11,9 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "braid/emu.h"
-#include "braid/udp.h"
+#include "emu/relay.h"
+#include "scenario/files.h"
+#include "io/udp.h"
 #include "cli.h"
 #include "commands.h"
 #include "demo_stream.h"
@@ -185,7 +186,7 @@ static void parse_args(int argc, char **argv, uint64_t *duration_us, int *mode)
 			    *duration_us < 5000000 || *duration_us > 3600000000u)
 				braid_cli_usage_error("demo", "--duration: '%s' is not 5..3600 s", v);
 		} else if ((v = braid_cli_option("demo", argc, argv, &i, "--mode"))) {
-			*mode = braid_sched_mode_parse(v);
+			*mode = braid_mode_parse(v);
 			if (*mode < 0)
 				braid_cli_usage_error("demo", "--mode: unknown mode '%s' "
 						      "(adaptive, broadcast, roundrobin, weighted, backup)", v);
@@ -245,7 +246,7 @@ static int open_nodes(struct demo *d, int mode, char *err, size_t len)
 	static struct braid_send_config sc;
 	memset(&sc, 0, sizeof(sc));
 	braid_sender_settings_default(&sc.core);
-	sc.core.mode = (enum braid_sched_mode)mode;
+	sc.core.mode = (enum braid_mode)mode;
 	braid_addr_parse("127.0.0.1:0", 1, &sc.input);
 	sc.to = gateway;
 	for (int i = 0; i < DEMO_LINKS; i++) {
@@ -312,7 +313,7 @@ static int summary(struct demo *d)
 int braid_cmd_demo(int argc, char **argv)
 {
 	uint64_t duration = 24000000;
-	int mode = BRAID_SCHED_ADAPTIVE;
+	int mode = BRAID_MODE_ADAPTIVE;
 	parse_args(argc, argv, &duration, &mode);
 	static struct demo d;
 	memset(&d, 0, sizeof(d));
@@ -330,7 +331,7 @@ int braid_cmd_demo(int argc, char **argv)
 	printf("braid demo: 4 Mbit/s of test video over 3 emulated links for %.0f s (mode %s)\n"
 	       "  clean: 3 Mbit/s, 15 ms   lossy: 3 Mbit/s, 40 ms, 5 %% loss   "
 	       "flaky: 2.5 Mbit/s, 25 ms, dead from %.0f s to %.0f s\n\n", (double)duration / 1e6,
-	       braid_sched_mode_name(mode),
+	       braid_mode_name(mode),
 	       (double)duration / 4e6, (double)duration / 2e6);
 	if (braid_demo_stream_open(&d.stream, d.loop, DEMO_BITRATE, err, sizeof(err)) < 0 ||
 	    open_nodes(&d, mode, err, sizeof(err)) < 0) {

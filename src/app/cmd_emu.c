@@ -10,9 +10,10 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "braid/emu.h"
+#include "emu/relay.h"
+#include "scenario/files.h"
 #include "braid/error.h"
-#include "braid/udp.h"
+#include "io/udp.h"
 #include "cli.h"
 #include "commands.h"
 
@@ -374,7 +375,7 @@ static int open_relays(struct emu *e)
 		braid_emu_relay_listen_addr(e->relays[i], &bound);
 		fprintf(stderr, "braid emu: link %s listening on %s -> %s\n", sc->links[i].name,
 			braid_addr_format(&bound, a, sizeof(a)),
-			braid_addr_format(&sc->links[i].to, b, sizeof(b)));
+			braid_addr_format(&braid_emu_relay_config(e->relays[i])->to, b, sizeof(b)));
 	}
 	return 0;
 }

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "braid/udp.h"
+#include "io/udp.h"
 #include "cli.h"
 #include "commands.h"
 #include "recv_node.h"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "braid/udp.h"
+#include "io/udp.h"
 #include "cli.h"
 #include "commands.h"
 #include "send_node.h"
@@ -28,11 +28,11 @@ static const char send_usage[] =
 
 static void parse_mode(const char *value, struct braid_sender_settings *core)
 {
-	int mode = braid_sched_mode_parse(value);
+	int mode = braid_mode_parse(value);
 	if (mode < 0)
 		braid_cli_usage_error("send", "--mode: unknown mode '%s' "
 				      "(adaptive, broadcast, roundrobin, weighted, backup)", value);
-	core->mode = (enum braid_sched_mode)mode;
+	core->mode = (enum braid_mode)mode;
 }
 
 static void parse_psk(const char *cmd, const char *path, uint8_t *key, size_t *len)
@@ -147,7 +147,7 @@ int braid_cmd_send(int argc, char **argv)
 	if (braid_send_node_input_addr(node, &bound) == 0)
 		fprintf(stderr, "braid send: input on %s, %zu links, mode %s\n",
 			braid_addr_format(&bound, a, sizeof(a)), cfg.link_count,
-			braid_sched_mode_name(cfg.core.mode));
+			braid_mode_name(cfg.core.mode));
 	int rc = braid_loop_run(loop);
 	braid_send_node_report(node, true);
 	braid_send_node_close(node);

@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "braid/error.h"
-#include "braid/sim.h"
+#include "sim/sim.h"
 #include "cli.h"
 #include "commands.h"
 
@@ -65,7 +65,7 @@ static void parse_args(int argc, char **argv, struct sim_options *o)
 						      "number", v);
 			o->have_seed = true;
 		} else if ((v = braid_cli_option("sim", argc, argv, &i, "--mode"))) {
-			o->mode = braid_sched_mode_parse(v);
+			o->mode = braid_mode_parse(v);
 			if (o->mode < 0)
 				braid_cli_usage_error("sim", "--mode: unknown mode '%s' "
 						      "(broadcast, roundrobin, weighted, backup, "
@@ -212,7 +212,7 @@ int braid_cmd_sim(int argc, char **argv)
 	if (o.have_seed)
 		sc.seed = o.seed;
 	if (o.mode >= 0)
-		sc.sender.mode = (enum braid_sched_mode)o.mode;
+		sc.sender.mode = (enum braid_mode)o.mode;
 	status = run(&sc, &o);
 	braid_sim_scenario_free(&sc);
 	return status;

@@ -6,7 +6,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "braid/udp.h"
+#include "io/udp.h"
 
 #define PAYLOAD 1316
 #define TICK_US 2000

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "braid/addr.h"
-#include "braid/loop.h"
+#include "io/loop.h"
 
 struct braid_demo_stream_stats {
 	uint64_t sent, bytes_sent;

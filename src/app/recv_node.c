@@ -10,7 +10,8 @@
 #include <unistd.h>
 
 #include "braid/error.h"
-#include "braid/udp.h"
+#include "io/seed.h"
+#include "io/udp.h"
 #include "report.h"
 
 #define BATCH 32
@@ -249,18 +250,6 @@ static int open_output(struct braid_recv_node *n, char *err, size_t err_len)
 	return 0;
 }
 
-static uint64_t draw_seed(void)
-{
-	uint64_t seed = 0;
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		ssize_t got = read(fd, &seed, sizeof(seed));
-		(void)got;
-		close(fd);
-	}
-	return seed ^ braid_clock_now_us() ^ (uint64_t)getpid() << 40;
-}
-
 static int setup(struct braid_recv_node *n, char *err, size_t err_len)
 {
 	uint64_t now = braid_loop_now(n->loop);
@@ -304,7 +293,12 @@ struct braid_recv_node *braid_recv_node_open(struct braid_loop *loop,
 	}
 	n->loop = loop;
 	n->cfg = *cfg;
-	n->cfg.core.seed = draw_seed();
+	if (braid_seed_bytes(&n->cfg.core.seed, sizeof(n->cfg.core.seed))) {
+		snprintf(err, err_len, "cannot draw a random seed: %s", strerror(errno));
+		free(n->buffers);
+		free(n);
+		return NULL;
+	}
 	n->listen_fd = n->out_fd = -1;
 	for (size_t i = 0; i < MAX_OUTPUTS; i++)
 		n->outputs[i].fd = -1;

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "braid/loop.h"
+#include "io/loop.h"
 #include "braid/receiver.h"
 #include "send_node.h"
 

@@ -11,7 +11,7 @@
 
 #include "braid/error.h"
 #include "braid/rtp.h"
-#include "braid/udp.h"
+#include "io/udp.h"
 #include "cli.h"
 #include "pcap.h"
 #include "rtcp_json.h"

@@ -9,7 +9,8 @@
 #include <unistd.h>
 
 #include "braid/error.h"
-#include "braid/udp.h"
+#include "io/seed.h"
+#include "io/udp.h"
 #include "report.h"
 
 #define BATCH 32
@@ -353,25 +354,20 @@ static int open_link(struct braid_send_node *n, size_t i, uint8_t *buffers, char
 	return 0;
 }
 
-static void draw_identity(struct braid_sender_settings *core)
+/* The session id and nonce must differ between runs and senders: the kernel draws them
+ * here, at the edge, never in the core. */
+static int draw_identity(struct braid_sender_settings *core)
 {
-	/* The session id and nonce must differ between runs and senders: take them from
-	 * the kernel here, at the edge, never in the core. */
-	uint8_t bytes[4 + BRAID_NONCE_SIZE] = { 0 };
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		ssize_t got = read(fd, bytes, sizeof(bytes));
-		(void)got;
-		close(fd);
-	}
-	uint64_t t = braid_clock_now_us() ^ (uint64_t)getpid() << 32;
-	for (size_t i = 0; i < sizeof(bytes); i++)
-		bytes[i] ^= (uint8_t)(t >> (8 * (i % 8)));
-	core->session_id = (uint32_t)bytes[0] << 24 | (uint32_t)bytes[1] << 16 |
-			   (uint32_t)bytes[2] << 8 | bytes[3];
-	if (core->session_id == 0)
-		core->session_id = 1;
+	uint8_t bytes[4 + BRAID_NONCE_SIZE];
+
+	do {
+		if (braid_seed_bytes(bytes, sizeof(bytes)))
+			return -1;
+		core->session_id = (uint32_t)bytes[0] << 24 | (uint32_t)bytes[1] << 16 |
+				   (uint32_t)bytes[2] << 8 | bytes[3];
+	} while (core->session_id == 0);
 	memcpy(core->nonce, bytes + 4, BRAID_NONCE_SIZE);
+	return 0;
 }
 
 struct braid_send_node *braid_send_node_open(struct braid_loop *loop,
@@ -392,7 +388,12 @@ struct braid_send_node *braid_send_node_open(struct braid_loop *loop,
 	n->input_fd = -1;
 	for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
 		n->links[i].fd = -1;
-	draw_identity(&n->cfg.core);
+	if (draw_identity(&n->cfg.core)) {
+		snprintf(err, err_len, "cannot draw a session id: %s", strerror(errno));
+		free(n->buffers);
+		free(n);
+		return NULL;
+	}
 	braid_timer_init(&n->core_timer, on_core_timer, n);
 	braid_timer_init(&n->stats_timer, on_stats_timer, n);
 	braid_timer_init(&n->stdin_timer, on_stdin_timer, n);

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "braid/loop.h"
+#include "io/loop.h"
 #include "braid/sender.h"
 #include "cli.h"
 

@@ -1,4 +1,4 @@
-#include "capacity.h"
+#include "core/capacity.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* SHA-256 (FIPS 180-4), HMAC-SHA-256 (RFC 2104) and SipHash-2-4 (Aumasson and Bernstein,
  * "SipHash: a fast short-input PRF"). Multi-byte values are loaded and stored byte by byte
  * so the results do not depend on the host's endianness or alignment. */
-#include "braid/crypto.h"
+#include "core/crypto.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* Link estimators (RTT, loss, jitter) and the health state machine. Pure functions of
  * their inputs: the caller supplies every timestamp. */
-#include "braid/link.h"
+#include "core/link.h"
 
 #include <math.h>
 

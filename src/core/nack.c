@@ -1,4 +1,4 @@
-#include "nack.h"
+#include "core/nack.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "braid/wire.h"
+#include "core/wire.h"
 
 struct braid__nack_entry {
 	uint64_t seq;

@@ -1,4 +1,4 @@
-#include "paced.h"
+#include "core/paced.h"
 
 #include <stdlib.h>
 

@@ -1,4 +1,4 @@
-#include "pktq.h"
+#include "core/pktq.h"
 
 #include <stdlib.h>
 

@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "braid/error.h"
-#include "braid/rng.h"
-#include "pktq.h"
-#include "rx_session.h"
+#include "base/rng.h"
+#include "core/pktq.h"
+#include "core/rx_session.h"
 
 #define TX_QUEUE_SIZE 4096
 #define EVENT_QUEUE_SIZE 128

@@ -1,4 +1,4 @@
-#include "resend.h"
+#include "core/resend.h"
 
 #define RATE_WINDOW_US 200000  /* input rate measured over this, then smoothed */
 #define BURST_US 500000        /* the bucket holds half a second of budget */

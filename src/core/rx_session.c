@@ -1,4 +1,4 @@
-#include "rx_session.h"
+#include "core/rx_session.h"
 
 #include <string.h>
 

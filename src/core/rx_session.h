@@ -7,12 +7,13 @@
 #include <stdint.h>
 
 #include "braid/addr.h"
-#include "braid/link.h"
+#include "core/link.h"
 #include "braid/receiver.h"
-#include "braid/rxbuf.h"
+#include "core/wire.h"
+#include "core/rxbuf.h"
 #include "braid/stats.h"
-#include "braid/wire.h"
-#include "nack.h"
+#include "core/wire.h"
+#include "core/nack.h"
 
 #define BRAID__RX_MAX_LINKS 32
 #define BRAID__RX_DEFAULT_RTT_US 100000 /* until the sender's probes tell */

@@ -2,7 +2,7 @@
  * bits. Only numbers in [head, head + capacity) are held, so two held packets never share
  * a slot. The first held packet is tracked so that pop and next_release cost O(1) and the
  * search for the next one only ever moves forward (amortised O(1) per sequence number). */
-#include "braid/rxbuf.h"
+#include "core/rxbuf.h"
 
 #include <limits.h>
 #include <stdbool.h>

@@ -1,40 +1,19 @@
 /* Link selection policies. Each pick looks only at the links' states, weights and
  * priorities as passed in, so links may come and go between calls. */
-#include "braid/sched.h"
+#include "core/sched.h"
 
 #include <string.h>
 
-static const char *const sched_mode_names[BRAID_SCHED_MODE_COUNT] = {
-	[BRAID_SCHED_BROADCAST] = "broadcast",
-	[BRAID_SCHED_ROUNDROBIN] = "roundrobin",
-	[BRAID_SCHED_WEIGHTED] = "weighted",
-	[BRAID_SCHED_BACKUP] = "backup",
-	[BRAID_SCHED_ADAPTIVE] = "adaptive",
-};
-
-const char *braid_sched_mode_name(enum braid_sched_mode mode)
+enum braid_sched_policy braid_sched_policy_for(enum braid_mode mode)
 {
-	if ((unsigned)mode >= BRAID_SCHED_MODE_COUNT)
-		return "unknown";
-	return sched_mode_names[mode];
+	if ((unsigned)mode >= BRAID_SCHED_POLICY_COUNT)
+		return BRAID_SCHED_ROUNDROBIN;
+	return (enum braid_sched_policy)mode;
 }
 
-int braid_sched_mode_parse(const char *name)
+void braid_sched_init(struct braid_sched *sched, enum braid_sched_policy policy)
 {
-	int mode;
-
-	if (name == NULL)
-		return -1;
-	for (mode = 0; mode < BRAID_SCHED_MODE_COUNT; mode++) {
-		if (strcmp(name, sched_mode_names[mode]) == 0)
-			return mode;
-	}
-	return -1;
-}
-
-void braid_sched_init(struct braid_sched *sched, enum braid_sched_mode mode)
-{
-	sched->mode = mode;
+	sched->policy = policy;
 	sched->next = 0;
 }
 
@@ -137,9 +116,8 @@ size_t braid_sched_pick(struct braid_sched *sched, struct braid_sched_link *link
 		return 0;
 	if (count_live(links, n) == 0)
 		return pick_all(n, out, max);
-	switch (sched->mode) {
+	switch (sched->policy) {
 	case BRAID_SCHED_ROUNDROBIN:
-	case BRAID_SCHED_ADAPTIVE:
 		out[0] = pick_roundrobin(sched, links, n);
 		return 1;
 	case BRAID_SCHED_WEIGHTED:
@@ -149,9 +127,9 @@ size_t braid_sched_pick(struct braid_sched *sched, struct braid_sched_link *link
 		out[0] = pick_backup(links, n);
 		return 1;
 	case BRAID_SCHED_BROADCAST:
-	case BRAID_SCHED_MODE_COUNT:
+	case BRAID_SCHED_POLICY_COUNT:
 		break;
 	}
-	/* Unknown modes broadcast: duplicating traffic is the safe failure. */
+	/* Unknown policies broadcast: duplicating traffic is the safe failure. */
 	return pick_broadcast(links, n, out, max);
 }

@@ -7,13 +7,13 @@
 #include <string.h>
 
 #include "braid/error.h"
-#include "sender_internal.h"
+#include "core/sender_internal.h"
 
 
 void braid_sender_settings_default(struct braid_sender_settings *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->mode = BRAID_SCHED_ADAPTIVE;
+	s->mode = BRAID_MODE_ADAPTIVE;
 	s->latency_us = 1000000;
 	braid_health_settings_default(&s->health);
 	s->history_packets = 16384;
@@ -77,7 +77,7 @@ bool braid__sender_schedule_entry(struct braid_sender *s, struct braid__history_
 {
 	size_t picked[BRAID_MAX_LINKS];
 	size_t n = 0;
-	bool adaptive = s->settings.mode == BRAID_SCHED_ADAPTIVE && braid__sender_live_links(s) > 0;
+	bool adaptive = s->settings.mode == BRAID_MODE_ADAPTIVE && braid__sender_live_links(s) > 0;
 	if (adaptive) {
 		n = braid__sender_pick_adaptive(s, e, picked);
 		if (n == 0) {
@@ -136,12 +136,12 @@ static void flush_pending(struct braid_sender *s)
 			s->stats.expired++;
 			continue;
 		}
-		if (s->settings.mode == BRAID_SCHED_ADAPTIVE && braid__sender_links_busy(s))
+		if (s->settings.mode == BRAID_MODE_ADAPTIVE && braid__sender_links_busy(s))
 			break;
 		if (!braid__sender_schedule_entry(s, e, 0, -1))
 			break;
 	}
-	if (s->settings.mode != BRAID_SCHED_ADAPTIVE)
+	if (s->settings.mode != BRAID_MODE_ADAPTIVE)
 		return; /* the other modes schedule everything at once: nothing waits */
 	bool demand = s->next_unsent < s->next_seq;
 	size_t live = demand ? braid__sender_live_links(s) : 0;
@@ -155,7 +155,7 @@ static void flush_pending(struct braid_sender *s)
 
 struct braid_sender *braid_sender_new(const struct braid_sender_settings *set, uint64_t now_us)
 {
-	if (!set || set->session_id == 0 || set->mode >= BRAID_SCHED_MODE_COUNT ||
+	if (!set || set->session_id == 0 || set->mode >= BRAID_MODE_COUNT ||
 	    set->history_packets == 0 || set->health.probe_interval_us == 0 ||
 	    !(set->resend_share >= 0 && set->resend_share <= 10) ||
 	    !(set->redundancy >= 0 && set->redundancy <= 1) ||
@@ -166,7 +166,7 @@ struct braid_sender *braid_sender_new(const struct braid_sender_settings *set, u
 		return NULL;
 	s->settings = *set;
 	s->now = now_us;
-	braid_sched_init(&s->sched, set->mode);
+	braid_sched_init(&s->sched, braid_sched_policy_for(set->mode));
 	braid__resend_budget_init(&s->resend, set->resend_share, now_us);
 	s->tx = calloc(TX_QUEUE_SIZE, sizeof(*s->tx));
 	if (set->psk) {
@@ -322,7 +322,7 @@ static void set_link_state(struct braid_sender *s, size_t slot, enum braid_link_
 		memset(&l->loss, 0, sizeof(l->loss));
 		/* its load goes to the others, whose estimates may date from when they
 		 * were given little */
-		if (s->settings.mode == BRAID_SCHED_ADAPTIVE)
+		if (s->settings.mode == BRAID_MODE_ADAPTIVE)
 			for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
 				if (i != slot && s->links[i].used &&
 				    braid_link_state_live(s->links[i].health.state))
@@ -526,7 +526,7 @@ int braid__sender_encode_item(struct braid_sender *s, const struct tx_item *it, 
 			s->sent_through = it->seq + 1;
 		/* adaptive: when it should arrive, for telling a NACK for it from one that
 		 * crossed it (a queue standing in the network delays it too) */
-		if (s->settings.mode == BRAID_SCHED_ADAPTIVE)
+		if (s->settings.mode == BRAID_MODE_ADAPTIVE)
 			braid__capacity_departed(&l->capacity, it->seq,
 						 s->now + braid__sender_link_latest_path_delay(l));
 		l->packets_sent++;

@@ -3,7 +3,7 @@
  * the others while it can still make its release. */
 #include <string.h>
 
-#include "sender_internal.h"
+#include "core/sender_internal.h"
 
 /* When the receiver releases a packet: its timestamp + the fastest path + the budget. */
 uint64_t braid__sender_release_deadline(const struct braid_sender *s,
@@ -94,7 +94,7 @@ bool braid__sender_links_busy(const struct braid_sender *s)
 uint64_t braid__sender_link_room_at(const struct braid_sender *s, size_t slot)
 {
 	const struct braid__sender_link *l = &s->links[slot];
-	if (s->settings.mode != BRAID_SCHED_ADAPTIVE || s->next_unsent >= s->next_seq ||
+	if (s->settings.mode != BRAID_MODE_ADAPTIVE || s->next_unsent >= s->next_seq ||
 	    !braid_link_state_live(l->health.state))
 		return UINT64_MAX;
 	uint64_t backlog = braid__capacity_backlog(&l->capacity, s->now);
@@ -148,7 +148,7 @@ void braid__sender_rehome_late(struct braid_sender *s, size_t slot)
 {
 	struct braid__sender_link *l = &s->links[slot];
 	struct braid__paced_queue *q = &l->paced;
-	if (s->settings.mode != BRAID_SCHED_ADAPTIVE || !q->count)
+	if (s->settings.mode != BRAID_MODE_ADAPTIVE || !q->count)
 		return;
 	uint64_t one_way = l->rtt.has_sample ? l->rtt.min_us / 2 : 0;
 	uint64_t wait = l->capacity.next_send_us > s->now ? l->capacity.next_send_us - s->now : 0;

@@ -9,10 +9,13 @@
 #include <stdint.h>
 
 #include "braid/sender.h"
-#include "history.h"
-#include "pktq.h"
-#include "resend.h"
-#include "sender_link.h"
+#include "core/link.h"
+#include "core/sched.h"
+#include "core/wire.h"
+#include "core/history.h"
+#include "core/pktq.h"
+#include "core/resend.h"
+#include "core/sender_link.h"
 
 #define TX_QUEUE_SIZE 65536
 #define OUTPUT_QUEUE_SIZE 1024

@@ -1,4 +1,4 @@
-#include "sender_link.h"
+#include "core/sender_link.h"
 
 #include <string.h>
 

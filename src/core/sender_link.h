@@ -5,12 +5,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "braid/link.h"
+#include "core/link.h"
 #include "braid/sender.h"
 #include "braid/stats.h"
-#include "braid/wire.h"
-#include "capacity.h"
-#include "paced.h"
+#include "core/wire.h"
+#include "core/capacity.h"
+#include "core/paced.h"
 
 #define BRAID__PROBE_RECORDS 64
 

@@ -2,7 +2,7 @@
  * first, within the resend budget. */
 #include <string.h>
 
-#include "sender_internal.h"
+#include "core/sender_internal.h"
 
 /* Live links as resend candidates; returns how many, and the shortest one-way path delay
  * among them (what the NACK took to come, and what a resend takes at the least). `front`
@@ -77,7 +77,7 @@ static void resend(struct braid_sender *s, struct braid__history_entry *e,
 	/* Adaptive: still waiting for a pacer, or a copy may still be on its way (the NACK
 	 * crossed it, and the receiver asks again if it really went missing). A packet given
 	 * up as too late for every link when it came in is sent now if a link can make it. */
-	if (s->settings.mode == BRAID_SCHED_ADAPTIVE &&
+	if (s->settings.mode == BRAID_MODE_ADAPTIVE &&
 	    (still_queued(s, e) || still_expected(s, e, fastest_us)))
 		return;
 	/* The receiver releases it at its timestamp + the fastest path + the budget. */
@@ -90,7 +90,7 @@ static void resend(struct braid_sender *s, struct braid__history_entry *e,
 	 * resend to push back; when that is too late everywhere, the resend still jumps the
 	 * queue, so the time it needs from the front decides. */
 	size_t count = braid__resend_pick(links, n, s->now, deadline, picked);
-	if (count == 0 && s->settings.mode == BRAID_SCHED_ADAPTIVE)
+	if (count == 0 && s->settings.mode == BRAID_MODE_ADAPTIVE)
 		count = braid__resend_pick(front, n, s->now, deadline, picked);
 	if (count == 0) {
 		s->stats.resend_refused++;
@@ -101,7 +101,7 @@ static void resend(struct braid_sender *s, struct braid__history_entry *e,
 			s->stats.resend_refused += i == 0;
 			return;
 		}
-		bool adaptive = s->settings.mode == BRAID_SCHED_ADAPTIVE;
+		bool adaptive = s->settings.mode == BRAID_MODE_ADAPTIVE;
 		if (adaptive ? braid__sender_pace(s, picked[i], e, BRAID_FLAG_RETRANSMIT)
 			     : braid__sender_tx_push(s, BRAID_PKT_DATA, BRAID_FLAG_RETRANSMIT, picked[i], e->seq)) {
 			e->link_mask |= (uint64_t)1 << picked[i];

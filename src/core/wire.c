@@ -1,9 +1,9 @@
 /* braid wire protocol v1. docs/protocol.md describes every byte; keep the two in step. */
-#include "braid/wire.h"
+#include "core/wire.h"
 
 #include <string.h>
 
-#include "braid/crypto.h"
+#include "core/crypto.h"
 #include "braid/error.h"
 
 #define COMMON_SIZE 8

@@ -7,7 +7,7 @@
  * one min-heap per relay ordered by departure time (jitter with reorder, and duplicates, mean
  * departures need not follow arrivals), and a single loop timer fires at the earliest one.
  * Everything due when it fires leaves in one sendmmsg batch per socket. */
-#include "braid/emu.h"
+#include "emu/relay.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "braid/error.h"
-#include "braid/udp.h"
+#include "io/udp.h"
 
 /* Datagrams read per system call, and batches per wake-up: bounded work per callback lets the
  * other socket and the timers have their turn under flood. */
@@ -283,23 +283,6 @@ static void on_due(struct braid_loop *loop, void *arg)
 
 /* ---- life cycle ---- */
 
-int braid_emu_new_models(const struct braid_emu_link_config *cfg, uint64_t start_us,
-			 uint64_t reseed, struct braid_model *out[2])
-{
-	struct braid_model_settings fwd = cfg->fwd, rev = cfg->rev;
-
-	fwd.seed ^= reseed;
-	rev.seed ^= reseed;
-	out[0] = braid_model_new(&fwd, start_us);
-	out[1] = braid_model_new(&rev, start_us);
-	if (out[0] && out[1])
-		return 0;
-	braid_model_free(out[0]);
-	braid_model_free(out[1]);
-	out[0] = out[1] = NULL;
-	return BRAID_ERR_INVAL;
-}
-
 static int open_sockets(struct braid_emu_relay *r, char *err, size_t err_len)
 {
 	struct braid_udp_options listen_opt = { .bind = &r->cfg.listen };
@@ -326,6 +309,22 @@ static int open_sockets(struct braid_emu_relay *r, char *err, size_t err_len)
 	return 0;
 }
 
+int braid_emu_resolve(struct braid_emu_link_config *cfg, char *err, size_t err_len)
+{
+	if (!cfg->listen.len && braid_addr_parse(cfg->listen_text[0] ? cfg->listen_text : ":0", 1,
+						 &cfg->listen)) {
+		snprintf(err, err_len, "link %s: listen=%s: not [ADDR]:PORT", cfg->name,
+			 cfg->listen_text);
+		return BRAID_ERR_INVAL;
+	}
+	if (!cfg->to.len && (braid_addr_parse(cfg->to_text, 0, &cfg->to) ||
+			     braid_addr_port(&cfg->to) == 0)) {
+		snprintf(err, err_len, "link %s: to=%s: not HOST:PORT", cfg->name, cfg->to_text);
+		return BRAID_ERR_INVAL;
+	}
+	return 0;
+}
+
 static int setup(struct braid_emu_relay *r, const struct braid_emu_link_config *cfg, char *err,
 		 size_t err_len)
 {
@@ -333,6 +332,8 @@ static int setup(struct braid_emu_relay *r, const struct braid_emu_link_config *
 		snprintf(err, err_len, "link %s: out of memory", cfg->name);
 		return BRAID_ERR_NOMEM;
 	}
+	if (braid_emu_resolve(&r->cfg, err, err_len))
+		return BRAID_ERR_INVAL;
 	r->start_us = braid_loop_update_time(r->loop);
 	if (braid_emu_new_models(&r->cfg, r->start_us, 0, r->model)) {
 		snprintf(err, err_len, "link %s: settings the model cannot run", cfg->name);

@@ -1,6 +1,6 @@
 /* The event loop: level-triggered epoll, a binary min-heap of caller-owned timers, signals
  * through signalfd and a monotonic clock cached once per iteration. */
-#include "braid/loop.h"
+#include "io/loop.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -1,6 +1,6 @@
 /* UDP for the I/O layer: address parsing and formatting, socket setup, and batched
  * receive and send. */
-#include "braid/udp.h"
+#include "io/udp.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "braid/error.h"
-#include "sim_internal.h"
+#include "sim/sim_internal.h"
 
 #define BUCKET_MIN_US UINT64_C(100000)
 /* Long runs get wider buckets: the plot needs no more points than this. */

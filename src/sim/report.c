@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "braid/error.h"
-#include "braid/sched.h"
-#include "sim_internal.h"
+#include "core/sched.h"
+#include "sim/sim_internal.h"
 
 enum field_kind { F64, U64, U32, SIZE };
 
@@ -346,7 +346,7 @@ int braid_sim_write_json(FILE *f, const struct braid_sim_scenario *sc,
 	fputc('{', f);
 	str(f, "scenario", sc->name);
 	fprintf(f, ",\"seed\":%llu,", (unsigned long long)sc->seed);
-	str(f, "mode", braid_sched_mode_name(sc->sender.mode));
+	str(f, "mode", braid_mode_name(sc->sender.mode));
 	fputc(',', f);
 	num(f, "latency_ms", (double)sc->sender.latency_us / 1000.0, 3);
 	fputc(',', f);

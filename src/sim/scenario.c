@@ -10,7 +10,7 @@
  * hands it the text with the simulator's lines blanked (line numbers stay right), link
  * lines without the sender's weight= and priority= keys, and relative trace paths made
  * relative to the scenario file. */
-#include "braid/sim.h"
+#include "sim/sim.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -352,11 +352,11 @@ static int sender_line(struct braid_sim_scenario *sc, char *rest, char *err, siz
 		if (eq)
 			*eq = '\0';
 		if (strcmp(p, "mode") == 0) {
-			int mode = braid_sched_mode_parse(value);
+			int mode = braid_mode_parse(value);
 			if (mode < 0)
 				return bad(err, err_len, p, value,
 					   "not broadcast, roundrobin, weighted, backup or adaptive");
-			s->mode = (enum braid_sched_mode)mode;
+			s->mode = (enum braid_mode)mode;
 		} else if (strcmp(p, "latency") == 0) {
 			if (braid_emu_parse_duration(value, &v) || v < MIN_LATENCY_US ||
 			    v > MAX_LATENCY_US)

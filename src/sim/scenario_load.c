@@ -1,5 +1,6 @@
 /* Scenario files, and --traces: the trace files of a directory in place of a scenario's. */
-#include "braid/sim.h"
+#include "sim/sim.h"
+#include "scenario/files.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -10,7 +10,8 @@
 #include <string.h>
 
 #include "braid/error.h"
-#include "sim_internal.h"
+#include "core/wire.h"
+#include "sim/sim_internal.h"
 
 #define RESEED_MIX UINT64_C(0xd1b54a32d192ed03)
 /* Steps at one instant before the clock is nudged by 1 us, and nudges in a row before the

@@ -6,10 +6,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "braid/model.h"
+#include "model/model.h"
 #include "braid/receiver.h"
 #include "braid/sender.h"
-#include "braid/sim.h"
+#include "sim/sim.h"
 
 #define SIM_NEVER UINT64_MAX
 /* Virtual time starts here rather than at 0, which some counters take to mean "never". */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "braid/error.h"
-#include "sim_internal.h"
+#include "sim/sim_internal.h"
 
 #define WIDTH 1200.0
 #define LEFT 80.0
@@ -380,7 +380,7 @@ static void title(const struct plot *p)
 	text(f, sc->name);
 	fprintf(f, "</text>\n<text x=\"%.1f\" y=\"46\" class=\"sub\">mode %s, latency %.0f ms, "
 		"stream %.2f Mbit/s, seed %llu. Output: %.3f %% lost, %llu gaps (longest %.0f ms), "
-		"%.2f %% resent", LEFT, braid_sched_mode_name(sc->sender.mode),
+		"%.2f %% resent", LEFT, braid_mode_name(sc->sender.mode),
 		(double)sc->sender.latency_us / 1000.0, sc->stream_rate_bps / 1e6,
 		(unsigned long long)sc->seed, m->residual_loss * 100,
 		(unsigned long long)m->gaps, m->longest_gap_ms, m->retransmission_rate * 100);

@@ -2,7 +2,7 @@
  * busy with 1500-byte packets, each departure one delivery opportunity. A link replaying
  * the trace then has, on average, the OU link's capacity, with the same shape over time. */
 #include "braid/error.h"
-#include "braid/sim.h"
+#include "sim/sim.h"
 
 #define TRACE_MTU 1500u
 

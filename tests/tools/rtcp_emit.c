@@ -11,7 +11,7 @@
 #include "braid/error.h"
 #include "braid/rtcp.h"
 #include "braid/rtp.h"
-#include "braid/udp.h"
+#include "io/udp.h"
 #include "rtcp_json.h"
 
 #define MAX_PACKETS 4

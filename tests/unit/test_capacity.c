@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "capacity.h"
+#include "core/capacity.h"
 #include "harness.h"
 
 #define MS 1000u

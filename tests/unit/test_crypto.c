@@ -1,6 +1,6 @@
 /* SHA-256, HMAC-SHA-256, SipHash-2-4 and constant-time comparison against the published
  * vectors of FIPS 180-4, RFC 4231 and the SipHash reference table. */
-#include "braid/crypto.h"
+#include "core/crypto.h"
 #include "harness.h"
 
 #include <stdint.h>

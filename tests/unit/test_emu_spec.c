@@ -5,9 +5,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "braid/emu.h"
+#include "emu/relay.h"
+#include "scenario/files.h"
 #include "braid/error.h"
-#include "braid/udp.h"
+#include "io/udp.h"
 #include "harness.h"
 
 static char err[640];
@@ -98,6 +99,9 @@ static void test_minimal(void)
 	CHECK_EQ(braid_emu_parse_link("listen=127.0.0.1:0,to=127.0.0.1:5000", 2, &c, err,
 				      sizeof(err)), 0);
 	CHECK(strcmp(c.name, "link3") == 0);
+	CHECK(strcmp(c.listen_text, "127.0.0.1:0") == 0 && strcmp(c.to_text, "127.0.0.1:5000") == 0);
+	CHECK(c.listen.len == 0 && c.to.len == 0); /* the parser looks nothing up */
+	CHECK_EQ(braid_emu_resolve(&c, err, sizeof(err)), 0);
 	CHECK(strcmp(braid_addr_format(&c.listen, a, sizeof(a)), "127.0.0.1:0") == 0);
 	CHECK(strcmp(braid_addr_format(&c.to, a, sizeof(a)), "127.0.0.1:5000") == 0);
 	CHECK_EQ(c.fwd.rate_kind, BRAID_RATE_UNLIMITED);
@@ -119,6 +123,7 @@ static void test_every_key(void)
 				      "queue=64kb,duplicate=0.5%,outage=10s+5s,outage=30s+500ms,"
 				      "seed=42", 0, &c, err, sizeof(err)), 0);
 	CHECK(strcmp(c.name, "lte1") == 0);
+	CHECK_EQ(braid_emu_resolve(&c, err, sizeof(err)), 0);
 	CHECK_EQ(braid_addr_port(&c.listen), 7000);
 	CHECK_EQ(c.fwd.rate_kind, BRAID_RATE_CONSTANT);
 	CHECK_NEAR(c.fwd.rate_bps, 8e6, 1e-6);

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "braid/link.h"
+#include "core/link.h"
 
 static void test_rtt_rfc6298(void)
 {

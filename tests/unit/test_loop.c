@@ -9,7 +9,7 @@
 #include <sys/eventfd.h>
 
 #include "braid/error.h"
-#include "braid/loop.h"
+#include "io/loop.h"
 #include "harness.h"
 
 /* A local LCG (Knuth's MMIX constants) so the test never depends on rand(). */

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "braid/model.h"
+#include "model/model.h"
 #include "harness.h"
 
 #define MTU 1500u

@@ -1,6 +1,6 @@
 /* The seeded generator: published xoshiro256** and splitmix64 vectors, reproducibility, and
  * the moments of its uniform, normal and Bernoulli draws. */
-#include "braid/rng.h"
+#include "base/rng.h"
 #include "harness.h"
 
 #include <stdint.h>

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "braid/rxbuf.h"
+#include "core/rxbuf.h"
 
 /* Payload that encodes its sequence number, so every release can be checked. */
 static void make_payload(uint8_t *buf, uint64_t seq)

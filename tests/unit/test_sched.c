@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "braid/sched.h"
+#include "core/sched.h"
 
 #define MAX_LINKS 8
 
@@ -33,19 +33,21 @@ static void test_mode_names(void)
 {
 	int mode;
 
-	CHECK(strcmp(braid_sched_mode_name(BRAID_SCHED_BROADCAST), "broadcast") == 0);
-	CHECK(strcmp(braid_sched_mode_name(BRAID_SCHED_ROUNDROBIN), "roundrobin") == 0);
-	CHECK(strcmp(braid_sched_mode_name(BRAID_SCHED_WEIGHTED), "weighted") == 0);
-	CHECK(strcmp(braid_sched_mode_name(BRAID_SCHED_BACKUP), "backup") == 0);
-	CHECK(braid_sched_mode_name(BRAID_SCHED_MODE_COUNT) != NULL);
-	for (mode = 0; mode < BRAID_SCHED_MODE_COUNT; mode++)
-		CHECK_EQ(braid_sched_mode_parse(braid_sched_mode_name((enum braid_sched_mode)mode)),
+	CHECK(strcmp(braid_mode_name(BRAID_MODE_BROADCAST), "broadcast") == 0);
+	CHECK(strcmp(braid_mode_name(BRAID_MODE_ROUNDROBIN), "roundrobin") == 0);
+	CHECK(strcmp(braid_mode_name(BRAID_MODE_WEIGHTED), "weighted") == 0);
+	CHECK(strcmp(braid_mode_name(BRAID_MODE_BACKUP), "backup") == 0);
+	CHECK(braid_mode_name(BRAID_MODE_COUNT) != NULL);
+	for (mode = 0; mode < BRAID_MODE_COUNT; mode++)
+		CHECK_EQ(braid_mode_parse(braid_mode_name((enum braid_mode)mode)),
 			 mode);
-	CHECK_EQ(braid_sched_mode_parse("backup"), BRAID_SCHED_BACKUP);
-	CHECK_EQ(braid_sched_mode_parse("round-robin"), -1);
-	CHECK_EQ(braid_sched_mode_parse("Broadcast"), -1);
-	CHECK_EQ(braid_sched_mode_parse(""), -1);
-	CHECK_EQ(braid_sched_mode_parse(NULL), -1);
+	CHECK_EQ(braid_mode_parse("backup"), BRAID_MODE_BACKUP);
+	CHECK_EQ(braid_sched_policy_for(BRAID_MODE_ADAPTIVE), BRAID_SCHED_ROUNDROBIN);
+	CHECK_EQ(braid_sched_policy_for(BRAID_MODE_BACKUP), BRAID_SCHED_BACKUP);
+	CHECK_EQ(braid_mode_parse("round-robin"), -1);
+	CHECK_EQ(braid_mode_parse("Broadcast"), -1);
+	CHECK_EQ(braid_mode_parse(""), -1);
+	CHECK_EQ(braid_mode_parse(NULL), -1);
 }
 
 static void test_broadcast(void)
@@ -56,7 +58,7 @@ static void test_broadcast(void)
 	size_t count;
 
 	braid_sched_init(&sched, BRAID_SCHED_BROADCAST);
-	CHECK_EQ(sched.mode, BRAID_SCHED_BROADCAST);
+	CHECK_EQ(sched.policy, BRAID_SCHED_BROADCAST);
 	set_links(links, 4);
 	links[1].state = BRAID_LINK_DOWN;
 	links[3].state = BRAID_LINK_DEGRADED;
@@ -245,8 +247,8 @@ static void test_no_live_links(void)
 	size_t count;
 	int mode, i;
 
-	for (mode = 0; mode < BRAID_SCHED_MODE_COUNT; mode++) {
-		braid_sched_init(&sched, (enum braid_sched_mode)mode);
+	for (mode = 0; mode < BRAID_SCHED_POLICY_COUNT; mode++) {
+		braid_sched_init(&sched, (enum braid_sched_policy)mode);
 		set_links(links, 3);
 		for (i = 0; i < 3; i++)
 			links[i].state = BRAID_LINK_DOWN;

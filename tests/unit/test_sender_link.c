@@ -3,9 +3,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "braid/link.h"
+#include "core/link.h"
 #include "harness.h"
-#include "sender_link.h"
+#include "core/sender_link.h"
 
 #define MS 1000u
 #define RECEIVER_CLOCK 0x7fff0000u /* any origin: the receiver's clock is not ours */

@@ -14,6 +14,7 @@
 #include "braid/error.h"
 #include "braid/receiver.h"
 #include "braid/sender.h"
+#include "core/wire.h"
 
 #define MS 1000ull
 #define NEVER UINT64_MAX
@@ -444,7 +445,7 @@ static void sim_free(struct sim *sim)
 /* A sender with one link per delay; weights[i] (optional) is link i's weight, and link i's
  * backup priority is i. Link ids are reported by the sender; addresses are 127.0.0.x. */
 static struct sim_sender *sim_add_sender(struct sim *sim, uint32_t session_id,
-					 enum braid_sched_mode mode, const uint64_t *delays,
+					 enum braid_mode mode, const uint64_t *delays,
 					 size_t nlinks, const uint32_t *weights)
 {
 	struct sim_sender *s = &sim->snd[sim->nsenders];
@@ -586,7 +587,7 @@ static void test_handshake(void)
 {
 	const uint64_t delays[] = { 20 * MS, 30 * MS };
 	struct sim *sim = sim_new(0, 300 * MS, NULL);
-	struct sim_sender *s = sim_add_sender(sim, 0x1001, BRAID_SCHED_BROADCAST, delays, 2, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x1001, BRAID_MODE_BROADCAST, delays, 2, NULL);
 	struct braid_sender_stats st;
 	sim_stream(sim, s, 100, 1 * MS);
 	sim_run_until(sim, 39 * MS);
@@ -622,7 +623,7 @@ static void test_broadcast(void)
 {
 	const uint64_t delays[] = { 20 * MS, 40 * MS, 60 * MS };
 	struct sim *sim = sim_new(0, 300 * MS, NULL);
-	struct sim_sender *s = sim_add_sender(sim, 0x2002, BRAID_SCHED_BROADCAST, delays, 3, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x2002, BRAID_MODE_BROADCAST, delays, 3, NULL);
 	struct braid_session_stats ss;
 	struct braid_sender_stats st;
 	sim_run_until(sim, 200 * MS);
@@ -648,7 +649,7 @@ static void test_lossy_link(void)
 {
 	const uint64_t delays[] = { 20 * MS, 40 * MS };
 	struct sim *sim = sim_new(0, 300 * MS, NULL);
-	struct sim_sender *s = sim_add_sender(sim, 0x2552, BRAID_SCHED_BROADCAST, delays, 2, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x2552, BRAID_MODE_BROADCAST, delays, 2, NULL);
 	struct braid_link_stats ls[SIM_LINKS];
 	s->links[0].drop_every = 4;
 	sim_run_until(sim, 200 * MS);
@@ -673,7 +674,7 @@ static void test_silent_death(void)
 	const uint64_t delays[] = { 20 * MS, 40 * MS, 60 * MS };
 	const uint64_t death = 1000 * MS, probe = 50 * MS;
 	struct sim *sim = sim_new(0, 300 * MS, NULL);
-	struct sim_sender *s = sim_add_sender(sim, 0x3003, BRAID_SCHED_BROADCAST, delays, 3, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x3003, BRAID_MODE_BROADCAST, delays, 3, NULL);
 	s->links[1].dead_from_us = death;
 	sim_run_until(sim, 200 * MS);
 	sim_stream(sim, s, 1500, 2 * MS);
@@ -706,7 +707,7 @@ static void test_backup_failover(void)
 	const uint64_t delays[] = { 20 * MS, 40 * MS };
 	const uint64_t death = 1000 * MS, revival = 2000 * MS;
 	struct sim *sim = sim_new(0, 1000 * MS, NULL);
-	struct sim_sender *s = sim_add_sender(sim, 0x4004, BRAID_SCHED_BACKUP, delays, 2, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x4004, BRAID_MODE_BACKUP, delays, 2, NULL);
 	struct sim_link *primary = &s->links[0], *backup = &s->links[1];
 	primary->dead_from_us = death;
 	primary->dead_until_us = revival;
@@ -740,7 +741,7 @@ static void test_backup_failover(void)
 	sim_free(sim);
 }
 
-static void check_shares(enum braid_sched_mode mode, const uint64_t *delays,
+static void check_shares(enum braid_mode mode, const uint64_t *delays,
 			 const uint32_t *weights, const double *want)
 {
 	const uint32_t packets = 3000;
@@ -769,8 +770,8 @@ static void test_roundrobin_weighted(void)
 	const uint32_t weights[] = { 1, 2, 3 };
 	const double even[] = { 1.0 / 3, 1.0 / 3, 1.0 / 3 };
 	const double by_weight[] = { 1.0 / 6, 2.0 / 6, 3.0 / 6 };
-	check_shares(BRAID_SCHED_ROUNDROBIN, fast_first, NULL, even);
-	check_shares(BRAID_SCHED_WEIGHTED, fast_last, weights, by_weight);
+	check_shares(BRAID_MODE_ROUNDROBIN, fast_first, NULL, even);
+	check_shares(BRAID_MODE_WEIGHTED, fast_last, weights, by_weight);
 }
 
 static void capture_tap(struct sim *sim, size_t snd, size_t link, const uint8_t *buf,
@@ -816,7 +817,7 @@ static void test_nack_repair(void)
 {
 	const uint64_t delays[] = { 20 * MS, 50 * MS };
 	struct sim *sim = sim_new(0, 500 * MS, NULL);
-	struct sim_sender *s = sim_add_sender(sim, 0x6006, BRAID_SCHED_ROUNDROBIN, delays, 2, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x6006, BRAID_MODE_ROUNDROBIN, delays, 2, NULL);
 	s->links[1].drop_every = 10;
 	sim_run_until(sim, 200 * MS);
 	sim_stream(sim, s, 2000, 2 * MS);
@@ -841,7 +842,7 @@ static void test_tail_loss(void)
 {
 	const uint64_t delays[] = { 20 * MS, 30 * MS };
 	struct sim *sim = sim_new(0, 500 * MS, NULL);
-	struct sim_sender *s = sim_add_sender(sim, 0x6116, BRAID_SCHED_ROUNDROBIN, delays, 2, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x6116, BRAID_MODE_ROUNDROBIN, delays, 2, NULL);
 	sim_run_until(sim, 200 * MS);
 	uint64_t last_push = sim->now + 199 * 2 * MS;
 	sim_stream(sim, s, 200, 2 * MS);
@@ -866,7 +867,7 @@ static void test_adaptive_burst_overflow(void)
 	const uint64_t delays[] = { 20 * MS, 30 * MS };
 	struct sim *sim = sim_new(0, 500 * MS, NULL);
 	sim->history = 64;
-	struct sim_sender *s = sim_add_sender(sim, 0x7117, BRAID_SCHED_ADAPTIVE, delays, 2, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x7117, BRAID_MODE_ADAPTIVE, delays, 2, NULL);
 	sim_run_until(sim, 200 * MS);
 	sim_stream(sim, s, 1000, 50);
 	sim_run_until(sim, 1500 * MS);
@@ -888,7 +889,7 @@ static void test_adaptive_fast_start(void)
 {
 	const uint64_t delays[] = { 5 * MS, 8 * MS };
 	struct sim *sim = sim_new(0, 100 * MS, NULL);
-	struct sim_sender *s = sim_add_sender(sim, 0x7227, BRAID_SCHED_ADAPTIVE, delays, 2, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x7227, BRAID_MODE_ADAPTIVE, delays, 2, NULL);
 	sim_run_until(sim, 30 * MS); /* the links' handshakes, and no more */
 	sim_stream(sim, s, 3000, 100);
 	sim_run_until(sim, 2000 * MS);
@@ -903,7 +904,7 @@ static void test_adaptive_redundancy(void)
 	const uint64_t delays[] = { 20 * MS, 30 * MS };
 	struct sim *sim = sim_new(0, 500 * MS, NULL);
 	sim->redundancy = 0.5;
-	struct sim_sender *s = sim_add_sender(sim, 0x7007, BRAID_SCHED_ADAPTIVE, delays, 2, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x7007, BRAID_MODE_ADAPTIVE, delays, 2, NULL);
 	sim_run_until(sim, 200 * MS);
 	sim_stream(sim, s, 2000, 2 * MS);
 	sim_run_until(sim, 6000 * MS);
@@ -919,7 +920,7 @@ static void test_psk(void)
 {
 	const uint64_t delays[] = { 20 * MS, 30 * MS };
 	struct sim *sim = sim_new(0, 300 * MS, "correct horse battery");
-	struct sim_sender *s = sim_add_sender(sim, 0x6006, BRAID_SCHED_BROADCAST, delays, 2, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x6006, BRAID_MODE_BROADCAST, delays, 2, NULL);
 	struct braid_receiver_stats st;
 	sim->tap = forging_tap;
 	sim_run_until(sim, 200 * MS);
@@ -941,10 +942,10 @@ static void test_psk(void)
 	/* A keyed receiver hears nothing from an unkeyed sender, nor from a wrong key. */
 	sim = sim_new(0, 300 * MS, "correct horse battery");
 	sim->tx_psk = NULL;
-	struct sim_sender *plain = sim_add_sender(sim, 0x6007, BRAID_SCHED_BROADCAST, delays, 2,
+	struct sim_sender *plain = sim_add_sender(sim, 0x6007, BRAID_MODE_BROADCAST, delays, 2,
 						  NULL);
 	sim->tx_psk = "correct horse battery staple";
-	struct sim_sender *wrong = sim_add_sender(sim, 0x6008, BRAID_SCHED_BROADCAST, delays, 2,
+	struct sim_sender *wrong = sim_add_sender(sim, 0x6008, BRAID_MODE_BROADCAST, delays, 2,
 						  NULL);
 	sim_stream(sim, plain, 200, 2 * MS);
 	sim_stream(sim, wrong, 200, 2 * MS);
@@ -968,7 +969,7 @@ static void test_nat_rebinding(void)
 {
 	const uint64_t delays[] = { 20 * MS, 30 * MS };
 	struct sim *sim = sim_new(0, 300 * MS, NULL);
-	struct sim_sender *s = sim_add_sender(sim, 0x7007, BRAID_SCHED_BROADCAST, delays, 2, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x7007, BRAID_MODE_BROADCAST, delays, 2, NULL);
 	struct braid_session_stats ss;
 	size_t links = 0;
 	sim_run_until(sim, 200 * MS);
@@ -997,7 +998,7 @@ static void test_timestamp_wrap(void)
 	const uint64_t delays[] = { 20 * MS, 40 * MS };
 	const uint64_t wrap = (uint64_t)1 << 32, start = wrap - 2000 * MS;
 	struct sim *sim = sim_new(start, 300 * MS, NULL);
-	struct sim_sender *s = sim_add_sender(sim, 0x8008, BRAID_SCHED_BROADCAST, delays, 2, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x8008, BRAID_MODE_BROADCAST, delays, 2, NULL);
 	struct braid_link_stats ls[SIM_LINKS];
 	sim_run_until(sim, start + 200 * MS);
 	sim_stream(sim, s, 2000, 2 * MS);
@@ -1017,7 +1018,7 @@ static void test_reverse_path(void)
 {
 	const uint64_t delays[] = { 20 * MS, 40 * MS, 60 * MS };
 	struct sim *sim = sim_new(0, 300 * MS, NULL);
-	struct sim_sender *s = sim_add_sender(sim, 0x9009, BRAID_SCHED_BROADCAST, delays, 3, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x9009, BRAID_MODE_BROADCAST, delays, 3, NULL);
 	uint8_t buf[MEDIA_HEADER + 400];
 	for (size_t i = 0; i < 3; i++)
 		s->links[i].duplicate = true;
@@ -1061,9 +1062,9 @@ static void test_many_sessions(void)
 {
 	const uint64_t delays_a[] = { 20 * MS, 40 * MS }, delays_b[] = { 25 * MS, 35 * MS };
 	struct sim *sim = sim_new(0, 300 * MS, NULL);
-	struct sim_sender *a = sim_add_sender(sim, 0xa00a, BRAID_SCHED_BROADCAST, delays_a, 2,
+	struct sim_sender *a = sim_add_sender(sim, 0xa00a, BRAID_MODE_BROADCAST, delays_a, 2,
 					      NULL);
-	struct sim_sender *b = sim_add_sender(sim, 0xb00b, BRAID_SCHED_BROADCAST, delays_b, 2,
+	struct sim_sender *b = sim_add_sender(sim, 0xb00b, BRAID_MODE_BROADCAST, delays_b, 2,
 					      NULL);
 	a->links[0].dead_from_us = 1000 * MS;
 	sim_run_until(sim, 200 * MS);
@@ -1087,7 +1088,7 @@ static void test_session_end(void)
 {
 	const uint64_t delays[] = { 20 * MS, 30 * MS };
 	struct sim *sim = sim_new(0, 300 * MS, NULL);
-	struct sim_sender *s = sim_add_sender(sim, 0xc00c, BRAID_SCHED_BROADCAST, delays, 2, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0xc00c, BRAID_MODE_BROADCAST, delays, 2, NULL);
 	sim_run_until(sim, 200 * MS);
 	sim_stream(sim, s, 200, 2 * MS);
 	sim_run_until(sim, 600 * MS);
@@ -1126,7 +1127,7 @@ static void test_hostile_datagrams(void)
 	static const size_t fields[] = { 0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15 };
 	const uint64_t delays[] = { 20 * MS, 30 * MS };
 	struct sim *sim = sim_new(0, 300 * MS, NULL);
-	struct sim_sender *s = sim_add_sender(sim, 0xd00d, BRAID_SCHED_BROADCAST, delays, 2, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0xd00d, BRAID_MODE_BROADCAST, delays, 2, NULL);
 	struct braid_addr stranger;
 	uint8_t buf[BRAID_MAX_DATAGRAM];
 	unsigned random_sent = 0, random_dropped = 0, mutated = 0, mutated_dropped = 0;

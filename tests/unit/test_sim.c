@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "braid/error.h"
-#include "braid/sim.h"
+#include "sim/sim.h"
 
 #define MS 1000.0
 
@@ -308,7 +308,7 @@ static void test_parse_errors(void)
 	CHECK_EQ(sc.link_options[0].weight, 3);
 	CHECK_EQ(sc.link_options[0].priority, 2);
 	CHECK_EQ(sc.link_options[1].priority, 1);
-	CHECK_EQ(sc.sender.mode, BRAID_SCHED_BACKUP);
+	CHECK_EQ(sc.sender.mode, BRAID_MODE_BACKUP);
 	CHECK_EQ_U64(sc.sender.latency_us, 2000000);
 	CHECK_EQ_U64(sc.sender.health.probe_interval_us, 20000);
 	CHECK_EQ(sc.sender.health.down_after_missed, 4);

@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 
 #include "braid/error.h"
-#include "braid/udp.h"
+#include "io/udp.h"
 #include "harness.h"
 
 enum { BATCH = 64, DGRAM_CAP = 2048 };

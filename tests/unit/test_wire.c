@@ -2,9 +2,9 @@
  * every truncation, every rejected field, tags and their failures, session keys and the
  * extension of wrapping counters. Layouts are written out by hand from the specification;
  * tags are recomputed here with the crypto primitives (tested against vectors elsewhere). */
-#include "braid/crypto.h"
+#include "core/crypto.h"
 #include "braid/error.h"
-#include "braid/wire.h"
+#include "core/wire.h"
 #include "harness.h"
 
 #include <stdint.h>

@@ -13,7 +13,7 @@
  * large one spans several; a datagram leaves at the opportunity that carries its last byte.
  * Room unused at an opportunity is lost, as on a real link when the queue is empty. Saturated,
  * the throughput is the trace's: entries * 1500 * 8 / period bit/s, whatever the sizes. */
-#include "model_rate.h"
+#include "model/model_rate.h"
 
 #include <math.h>
 

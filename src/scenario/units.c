@@ -1,5 +1,5 @@
-/* The units of link specs (tc's, plus durations and percentages) and mahimahi traces. */
-#include "braid/emu.h"
+/* The units of link specs: tc's, plus durations and percentages. */
+#include "scenario/scenario.h"
 
 #include <errno.h>
 #include <math.h>
@@ -94,79 +94,5 @@ int braid_emu_parse_size(const char *text, uint64_t *bytes)
 		}
 	}
 	return BRAID_ERR_INVAL;
-}
-
-/* ---- traces ---- */
-
-static int trace_push(uint32_t **ms, size_t *len, size_t *cap, uint32_t value)
-{
-	if (*len == *cap) {
-		size_t grown = *cap ? *cap * 2 : 1024;
-		uint32_t *bigger = realloc(*ms, grown * sizeof(**ms));
-
-		if (!bigger)
-			return BRAID_ERR_NOMEM;
-		*ms = bigger;
-		*cap = grown;
-	}
-	(*ms)[(*len)++] = value;
-	return 0;
-}
-
-/* One line: blank, or a millisecond count not below the previous one. */
-static int trace_line(const char *line, uint32_t **ms, size_t *len, size_t *cap)
-{
-	unsigned long long v;
-	char *end;
-
-	line += strspn(line, " \t");
-	if (*line == '\0' || *line == '\n' || *line == '\r')
-		return 0;
-	if (*line < '0' || *line > '9')
-		return BRAID_ERR_MALFORMED;
-	errno = 0;
-	v = strtoull(line, &end, 10);
-	end += strspn(end, " \t\r\n");
-	if (errno || *end || v > UINT32_MAX || (*len > 0 && v < (*ms)[*len - 1]))
-		return BRAID_ERR_MALFORMED;
-	if (*len >= BRAID_EMU_TRACE_MAX)
-		return BRAID_ERR_TOO_BIG;
-	return trace_push(ms, len, cap, (uint32_t)v);
-}
-
-int braid_emu_load_trace(const char *path, uint32_t **ms, size_t *len, char *err,
-			 size_t err_len)
-{
-	FILE *f = fopen(path, "r");
-	char line[128];
-	unsigned line_no = 0;
-	size_t cap = 0;
-	int rc = 0;
-
-	*ms = NULL;
-	*len = 0;
-	if (!f) {
-		snprintf(err, err_len, "cannot read '%s': %s", path, strerror(errno));
-		return BRAID_ERR_IO;
-	}
-	while (rc == 0 && fgets(line, sizeof(line), f)) {
-		line_no++;
-		rc = trace_line(line, ms, len, &cap);
-	}
-	fclose(f);
-	if (rc == 0 && (*len == 0 || (*ms)[*len - 1] == 0)) {
-		snprintf(err, err_len, "'%s' holds no delivery opportunity after 0 ms", path);
-		rc = BRAID_ERR_MALFORMED;
-	} else if (rc) {
-		snprintf(err, err_len, "'%s' line %u: %s", path, line_no,
-			 rc == BRAID_ERR_MALFORMED ? "not a millisecond count in order"
-						   : braid_strerror(rc));
-	}
-	if (rc) {
-		free(*ms);
-		*ms = NULL;
-		*len = 0;
-	}
-	return rc;
 }
 

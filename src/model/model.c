@@ -10,12 +10,12 @@
  *
  * Scheduled outages and the blackhole only refuse new datagrams; those already queued still
  * leave on time, as the fates were promised on arrival. */
-#include "braid/model.h"
+#include "model/model.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "model_rate.h"
+#include "model/model_rate.h"
 
 #define DEFAULT_OU_UPDATE_US 100000u
 /* Delay and jitter stay below this (about 12 days) so that sums of times cannot overflow. */

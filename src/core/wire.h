@@ -8,15 +8,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "braid/common.h"
+
 #define BRAID_WIRE_VERSION 1
 #define BRAID_DATA_HEADER_SIZE 16
 #define BRAID_TAG_SIZE 8          /* SipHash-2-4 tag on every packet of a keyed session */
 #define BRAID_HELLO_TAG_SIZE 16   /* truncated HMAC-SHA-256 on HELLO and HELLO_ACK */
-#define BRAID_NONCE_SIZE 8
-#define BRAID_LINK_NAME_MAX 32
-#define BRAID_MAX_PAYLOAD 8192    /* largest media datagram carried */
-#define BRAID_MAX_DATAGRAM (BRAID_DATA_HEADER_SIZE + BRAID_MAX_PAYLOAD + BRAID_TAG_SIZE)
 #define BRAID_NACK_MAX_RANGES 64
+/* The largest datagram the wire format produces fits the public BRAID_MAX_DATAGRAM. */
+_Static_assert(BRAID_DATA_HEADER_SIZE + BRAID_MAX_PAYLOAD + BRAID_TAG_SIZE <= BRAID_MAX_DATAGRAM,
+	       "BRAID_MAX_DATAGRAM too small");
 
 enum braid_packet_type {
 	BRAID_PKT_DATA = 0,        /* sender -> receiver: media */

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "braid/error.h"
-#include "rtcp_bytes.h"
+#include "rtp/rtcp_bytes.h"
 
 #define EXT_HEADER_SIZE 4
 #define LOST_MAX 0x7fffff     /* the largest value of the signed 24-bit RR field */

@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "braid/model.h"
-#include "braid/rng.h"
+#include "model/model.h"
+#include "base/rng.h"
 
 /* A power of two: OU rates remembered for reporting the rate in force at an earlier time
  * than the server has reached (the server runs ahead of the clock when there is a backlog). */

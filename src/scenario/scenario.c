@@ -5,7 +5,8 @@
  *   at TIME NAME KEY=VALUE,...
  *
  * and the same events without a time as commands, applied to running relays. */
-#include "braid/emu.h"
+#include "scenario/scenario.h"
+#include "scenario/files.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -299,38 +300,6 @@ int braid_emu_scenario_parse(struct braid_emu_scenario *sc, const char *text, co
 	return braid_emu_for_each_line(text, origin, parse_line_cb, sc, err, err_len);
 }
 
-int braid_emu_read_text(const char *path, char **out, char *err, size_t err_len)
-{
-	FILE *f = fopen(path, "r");
-	char *text;
-	size_t n;
-	int rc;
-
-	if (!f) {
-		snprintf(err, err_len, "cannot read '%s': %s", path, strerror(errno));
-		return BRAID_ERR_IO;
-	}
-	text = malloc(SCENARIO_MAX_BYTES + 1);
-	if (!text) {
-		fclose(f);
-		snprintf(err, err_len, "%s", braid_strerror(BRAID_ERR_NOMEM));
-		return BRAID_ERR_NOMEM;
-	}
-	n = fread(text, 1, SCENARIO_MAX_BYTES + 1, f);
-	rc = ferror(f) ? BRAID_ERR_IO : n > SCENARIO_MAX_BYTES ? BRAID_ERR_TOO_BIG : 0;
-	fclose(f);
-	if (rc == 0 && memchr(text, '\0', n))
-		rc = BRAID_ERR_MALFORMED;
-	if (rc) {
-		snprintf(err, err_len, "cannot read '%s': %s", path, braid_strerror(rc));
-		free(text);
-		return rc;
-	}
-	text[n] = '\0';
-	*out = text;
-	return 0;
-}
-
 int braid_emu_scenario_load(struct braid_emu_scenario *sc, const char *path, char *err,
 			    size_t err_len)
 {
@@ -431,41 +400,3 @@ int braid_emu_scenario_check(struct braid_emu_scenario *sc, char *err, size_t er
 
 /* ---- running ---- */
 
-static int apply_one(struct braid_emu_relay *r, const struct braid_emu_event *ev, char *err,
-		     size_t err_len)
-{
-	switch (ev->action) {
-	case BRAID_EMU_BLACKHOLE_ON:
-		braid_emu_relay_set_blackhole(r, true);
-		return 0;
-	case BRAID_EMU_BLACKHOLE_OFF:
-		braid_emu_relay_set_blackhole(r, false);
-		return 0;
-	case BRAID_EMU_BLACKHOLE_TOGGLE:
-		braid_emu_relay_set_blackhole(r, !braid_emu_relay_blackhole(r));
-		return 0;
-	case BRAID_EMU_SET:
-		return braid_emu_relay_apply_keys(r, ev->keys, err, err_len);
-	}
-	snprintf(err, err_len, "unknown action");
-	return BRAID_ERR_INVAL;
-}
-
-int braid_emu_apply_event(struct braid_emu_relay *const *relays, size_t count,
-			  const struct braid_emu_event *ev, char *err, size_t err_len)
-{
-	int changed = 0;
-
-	for (size_t i = 0; i < count; i++) {
-		int rc;
-
-		if (strcmp(ev->link, "*") != 0 &&
-		    strcmp(ev->link, braid_emu_relay_name(relays[i])) != 0)
-			continue;
-		rc = apply_one(relays[i], ev, err, err_len);
-		if (rc)
-			return rc;
-		changed++;
-	}
-	return changed;
-}

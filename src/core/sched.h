@@ -6,21 +6,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "braid/link.h"
+#include "core/link.h"
 
-enum braid_sched_mode {
-	BRAID_SCHED_BROADCAST = 0, /* every packet on every live link */
-	BRAID_SCHED_ROUNDROBIN,    /* live links in turn */
-	BRAID_SCHED_WEIGHTED,      /* live links in proportion to their weights (smooth) */
-	BRAID_SCHED_BACKUP,        /* the live link of best priority; the next one when it fails */
-	BRAID_SCHED_ADAPTIVE,      /* each packet where it is expected to arrive first, by the
-				      links' measured capacity and delay (the sender decides;
-				      here it falls back to roundrobin) */
-	BRAID_SCHED_MODE_COUNT
+/* The fixed policies. Adaptive mode is not one of them: the sender places its packets
+ * itself (sender_adaptive.c) and falls back to roundrobin here while no link is live. */
+enum braid_sched_policy {
+	BRAID_SCHED_BROADCAST = BRAID_MODE_BROADCAST,
+	BRAID_SCHED_ROUNDROBIN = BRAID_MODE_ROUNDROBIN,
+	BRAID_SCHED_WEIGHTED = BRAID_MODE_WEIGHTED,
+	BRAID_SCHED_BACKUP = BRAID_MODE_BACKUP,
+	BRAID_SCHED_POLICY_COUNT
 };
-const char *braid_sched_mode_name(enum braid_sched_mode mode);
-/* Returns the mode for a name, or -1. */
-int braid_sched_mode_parse(const char *name);
+/* The policy a sender mode uses when it asks this module (adaptive: roundrobin). */
+enum braid_sched_policy braid_sched_policy_for(enum braid_mode mode);
 
 struct braid_sched_link {
 	uint16_t id;
@@ -31,11 +29,11 @@ struct braid_sched_link {
 };
 
 struct braid_sched {
-	enum braid_sched_mode mode;
+	enum braid_sched_policy policy;
 	size_t next; /* roundrobin cursor */
 };
 
-void braid_sched_init(struct braid_sched *sched, enum braid_sched_mode mode);
+void braid_sched_init(struct braid_sched *sched, enum braid_sched_policy policy);
 
 /* Chooses the links for one packet. Writes up to `max` indices into `links` (not ids)
  * to `out` and returns how many. When no link is live, every link is chosen (sending

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "braid/emu.h"
+#include "scenario/scenario.h"
 #include "braid/sender.h"
 
 #define BRAID_SIM_NAME_MAX 63

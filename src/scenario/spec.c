@@ -2,7 +2,8 @@
  * applied in two passes: the forward keys first, then the return path is given the forward
  * delay, jitter, reorder and outages, and only then its own keys (rev=...;... or rev.KEY=),
  * so that the order of keys in a spec never matters. */
-#include "braid/emu.h"
+#include "scenario/scenario.h"
+#include "scenario/files.h"
 
 #include <errno.h>
 #include <math.h>
@@ -11,7 +12,6 @@
 #include <string.h>
 
 #include "braid/error.h"
-#include "braid/udp.h"
 
 /* The return path's default seed: a different stream from the forward one. */
 #define REV_SEED_MIX UINT64_C(0x9e3779b97f4a7c15)
@@ -353,6 +353,29 @@ static int set_name(struct parse_state *st, const char *value)
 	return 0;
 }
 
+/* "[HOST]:PORT", "HOST:PORT" or (listen only) ":PORT"/"PORT": the shape only; braid emu
+ * resolves the host when it opens the link. */
+static bool addr_text_valid(const char *text, bool need_host)
+{
+	const char *colon = strrchr(text, ':');
+	const char *port = colon ? colon + 1 : text;
+	size_t n = strlen(port);
+	unsigned long v = 0;
+
+	if (strlen(text) > BRAID_EMU_ADDR_TEXT_MAX || n == 0 || n > 5)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (port[i] < '0' || port[i] > '9')
+			return false;
+		v = v * 10 + (unsigned long)(port[i] - '0');
+	}
+	if (v > 65535 || (need_host && (v == 0 || !colon || colon == text)))
+		return false;
+	if (text[0] == '[' && (!colon || colon[-1] != ']'))
+		return false;
+	return true;
+}
+
 static int set_link_key(struct parse_state *st, const char *key, const char *value)
 {
 	bool link_key = strcmp(key, "name") == 0 || strcmp(key, "listen") == 0 ||
@@ -363,13 +386,18 @@ static int set_link_key(struct parse_state *st, const char *key, const char *val
 	if (strcmp(key, "name") == 0)
 		return set_name(st, value);
 	if (strcmp(key, "listen") == 0) {
-		st->have_listen = braid_addr_parse(value, 1, &st->cfg->listen) == 0;
-		return st->have_listen ? 0 : fail(st, FWD, key, value, "not [ADDR]:PORT");
+		st->have_listen = addr_text_valid(value, false);
+		if (!st->have_listen)
+			return fail(st, FWD, key, value, "not [ADDR]:PORT");
+		snprintf(st->cfg->listen_text, sizeof(st->cfg->listen_text), "%s", value);
+		return 0;
 	}
 	if (strcmp(key, "to") == 0) {
-		st->have_to = braid_addr_parse(value, 0, &st->cfg->to) == 0 &&
-			      braid_addr_port(&st->cfg->to) != 0;
-		return st->have_to ? 0 : fail(st, FWD, key, value, "not HOST:PORT");
+		st->have_to = addr_text_valid(value, true);
+		if (!st->have_to)
+			return fail(st, FWD, key, value, "not HOST:PORT");
+		snprintf(st->cfg->to_text, sizeof(st->cfg->to_text), "%s", value);
+		return 0;
 	}
 	return set_model_key(st, FWD, key, value);
 }
@@ -536,4 +564,21 @@ int braid_emu_apply_keys(struct braid_emu_link_config *cfg, const char *keys, ch
 	braid_emu_link_config_free(cfg);
 	*cfg = work;
 	return 0;
+}
+
+int braid_emu_new_models(const struct braid_emu_link_config *cfg, uint64_t start_us,
+			 uint64_t reseed, struct braid_model *out[2])
+{
+	struct braid_model_settings fwd = cfg->fwd, rev = cfg->rev;
+
+	fwd.seed ^= reseed;
+	rev.seed ^= reseed;
+	out[0] = braid_model_new(&fwd, start_us);
+	out[1] = braid_model_new(&rev, start_us);
+	if (out[0] && out[1])
+		return 0;
+	braid_model_free(out[0]);
+	braid_model_free(out[1]);
+	out[0] = out[1] = NULL;
+	return BRAID_ERR_INVAL;
 }

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "braid/common.h"
+
 struct braid_rtt {
 	uint64_t srtt_us;
 	uint64_t rttvar_us;
@@ -41,23 +43,7 @@ struct braid_jitter {
 };
 void braid_jitter_update(struct braid_jitter *jitter, uint64_t sent_us, uint64_t arrived_us);
 
-enum braid_link_state {
-	BRAID_LINK_DOWN = 0,
-	BRAID_LINK_DEGRADED = 1,
-	BRAID_LINK_HEALTHY = 2,
-};
-const char *braid_link_state_name(enum braid_link_state state);
 
-struct braid_health_settings {
-	uint64_t probe_interval_us;  /* default 50 ms */
-	unsigned down_after_missed;  /* silent probe intervals before DOWN; default 3 */
-	unsigned up_after_replies;   /* consecutive replies before a DOWN link is usable; default 3 */
-	double degraded_loss;        /* loss above this: DEGRADED; default 0.10 */
-	double recovered_loss;       /* loss below this: HEALTHY again; default 0.05 */
-	uint64_t degraded_rtt_us;    /* RTT above this: DEGRADED; 0 = never; default 0 */
-	unsigned min_operational;    /* live links needed for the session to be operational; default 1 */
-};
-void braid_health_settings_default(struct braid_health_settings *s);
 
 struct braid_link_health {
 	enum braid_link_state state;
@@ -81,9 +67,5 @@ bool braid_health_on_tick(struct braid_link_health *h, const struct braid_health
 /* When the next on_tick could change the state (UINT64_MAX when never). */
 uint64_t braid_health_deadline(const struct braid_link_health *h,
 			       const struct braid_health_settings *s);
-static inline bool braid_link_state_live(enum braid_link_state state)
-{
-	return state != BRAID_LINK_DOWN;
-}
 
 #endif

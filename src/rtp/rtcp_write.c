@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "braid/error.h"
-#include "rtcp_bytes.h"
+#include "rtp/rtcp_bytes.h"
 
 enum {
 	SENDER_INFO_SIZE = 24,

@@ -1,21 +1,19 @@
-/* The real-time link emulator: a bidirectional UDP relay per link, each direction shaped by
- * its own link model (braid/model.h). Datagrams arriving on the relay's listen socket go
- * through the forward model to `to`; replies from `to` go through the return model back to
- * the last source seen. A relay lives in a loop its caller owns; it owns no signal, no
- * output and no clock but the loop's. docs/emu.md describes the link keys and the scenario
- * file format parsed here. */
-#ifndef BRAID_EMU_H
-#define BRAID_EMU_H
+/* Link specs and scenario files (docs/emu.md), parsed without I/O: the text in, link
+ * settings and timed events out. braid emu and braid sim read the same keys through here,
+ * so a scenario means the same in both. Reading the files themselves is scenario/files.h. */
+#ifndef BRAID_SCENARIO_H
+#define BRAID_SCENARIO_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "braid/addr.h"
-#include "braid/loop.h"
-#include "braid/model.h"
+#include "model/model.h"
 
 #define BRAID_EMU_NAME_MAX 32
+/* The longest listen= or to= value. */
+#define BRAID_EMU_ADDR_TEXT_MAX 255
 /* The longest link spec or event text accepted, in bytes. */
 #define BRAID_EMU_SPEC_MAX 1024
 /* The longest trace file, in delivery opportunities (lines). */
@@ -25,6 +23,9 @@
 
 struct braid_emu_link_config {
 	char name[BRAID_EMU_NAME_MAX + 1];
+	/* listen= and to= as written; braid emu resolves them into listen and to (the parser
+	 * does no name lookup). Either address may also be set directly (len != 0). */
+	char listen_text[BRAID_EMU_ADDR_TEXT_MAX + 1], to_text[BRAID_EMU_ADDR_TEXT_MAX + 1];
 	struct braid_addr listen, to;
 	struct braid_model_settings fwd, rev;
 	/* Owned arrays behind fwd.trace_ms and rev.trace_ms (NULL when no trace): copy a
@@ -62,45 +63,6 @@ int braid_emu_parse_rate(const char *text, double *bps);      /* 8mbit: bit kbit
 int braid_emu_parse_duration(const char *text, uint64_t *us); /* 40ms: us ms s; "0" */
 int braid_emu_parse_percent(const char *text, double *fraction); /* "1.5%" -> 0.015 */
 int braid_emu_parse_size(const char *text, uint64_t *bytes);  /* tc's: b, kb, mb (1024s) */
-/* A mahimahi trace: one millisecond timestamp per line. *ms is malloc'd. */
-int braid_emu_load_trace(const char *path, uint32_t **ms, size_t *len, char *err,
-			 size_t err_len);
-
-/* ---- the relay (relay.c) ---- */
-
-struct braid_emu_relay;
-
-/* Opens the sockets (listen port 0 picks one) and starts the models now (the loop's clock,
- * re-read). cfg is copied. NULL with a message in err on failure. */
-struct braid_emu_relay *braid_emu_relay_open(struct braid_loop *loop,
-					     const struct braid_emu_link_config *cfg, char *err,
-					     size_t err_len);
-/* Drops whatever is still in flight. */
-void braid_emu_relay_close(struct braid_emu_relay *r);
-
-/* Both directions refuse new datagrams while on (counted as dropped_outage). */
-void braid_emu_relay_set_blackhole(struct braid_emu_relay *r, bool on);
-bool braid_emu_relay_blackhole(const struct braid_emu_relay *r);
-
-/* Totals since open, across reconfigurations. Datagrams refused for lack of relay memory
- * count as dropped_queue. */
-void braid_emu_relay_get_stats(const struct braid_emu_relay *r, uint64_t now_us,
-			       struct braid_model_stats *fwd, struct braid_model_stats *rev);
-int braid_emu_relay_listen_addr(const struct braid_emu_relay *r, struct braid_addr *out);
-const char *braid_emu_relay_name(const struct braid_emu_relay *r);
-
-/* The settings in force (the relay's own copy). */
-const struct braid_emu_link_config *braid_emu_relay_config(const struct braid_emu_relay *r);
-/* Changes the settings of both directions from now on (name, listen and to are ignored).
- * Datagrams already accepted leave as promised; new ones start with an empty queue and stay
- * behind them unless the direction reorders. Outages stay relative to the open time. */
-int braid_emu_relay_reconfigure(struct braid_emu_relay *r,
-				const struct braid_emu_link_config *cfg, char *err,
-				size_t err_len);
-/* braid_emu_apply_keys on the settings in force, then reconfigure. */
-int braid_emu_relay_apply_keys(struct braid_emu_relay *r, const char *keys, char *err,
-			       size_t err_len);
-
 /* ---- scenarios and commands (scenario.c) ---- */
 
 enum braid_emu_action {
@@ -146,11 +108,6 @@ typedef int (*braid_emu_line_fn)(void *arg, char *line, unsigned number, char *w
 				 size_t why_len);
 int braid_emu_for_each_line(const char *text, const char *origin, braid_emu_line_fn fn,
 			    void *arg, char *err, size_t err_len);
-/* Reads a whole text file of at most 1 MiB without NUL bytes into *out (the caller frees
- * it). On failure writes a message naming the file. */
-int braid_emu_read_text(const char *path, char **out, char *err, size_t err_len);
-int braid_emu_scenario_load(struct braid_emu_scenario *sc, const char *path, char *err,
-			    size_t err_len);
 /* Once every link is in: names unique, events naming known links and applicable in time
  * order. Sorts the events by time (stable). */
 int braid_emu_scenario_check(struct braid_emu_scenario *sc, char *err, size_t err_len);
@@ -158,9 +115,4 @@ int braid_emu_scenario_check(struct braid_emu_scenario *sc, char *err, size_t er
 /* Parses a command (an event without its time): "lte1 blackhole on", "* rate=2mbit". */
 int braid_emu_parse_command(const char *text, struct braid_emu_event *ev, char *err,
 			    size_t err_len);
-/* Applies an event to the relays it names. Returns how many it changed (0 when the name
- * matches none), or a negative braid_error with err set. */
-int braid_emu_apply_event(struct braid_emu_relay *const *relays, size_t count,
-			  const struct braid_emu_event *ev, char *err, size_t err_len);
-
 #endif

@@ -1,6 +1,6 @@
 /* xoshiro256** (Blackman and Vigna), seeded through splitmix64 so that any 64-bit seed,
  * including 0, expands into a well-mixed state that is never all zero. */
-#include "braid/rng.h"
+#include "base/rng.h"
 
 #include <math.h>
 

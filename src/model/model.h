@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "braid/rng.h"
+#include "base/rng.h"
 
 enum braid_rate_kind {
 	BRAID_RATE_UNLIMITED = 0,
