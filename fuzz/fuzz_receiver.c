@@ -13,6 +13,7 @@
  * (see fuzz_tolerate_stall). */
 #include <arpa/inet.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "braid/error.h"
@@ -26,6 +27,7 @@
 #define CTL_FIX 0x02
 #define CTL_ALT_ADDR 0x04
 #define CTL_REVERSE 0x08
+#define CTL_TRUNCATED 0x10 /* passed as cut short by the receive buffer */
 
 static const uint8_t PSK[] = "fuzz pre-shared key";
 static const uint8_t SENDER_NONCE[BRAID_NONCE_SIZE] = { 's', 'e', 'n', 'd', 'e', 'r', '0', '1' };
@@ -94,14 +96,13 @@ static void check_transmitted(struct harness *h, const uint8_t *buf, size_t len)
 static void drain(struct harness *h)
 {
 	struct braid_addr to;
-	int n;
-	while ((n = braid_receiver_poll_transmit(h->r, &to, h->out, sizeof(h->out))) > 0)
-		check_transmitted(h, h->out, (size_t)n);
+	size_t n;
+	while (braid_receiver_poll_transmit(h->r, h->now, &to, h->out, sizeof(h->out), &n) == 1)
+		check_transmitted(h, h->out, n);
 	uint32_t session_id;
-	long len;
-	while ((len = braid_receiver_poll_output(h->r, h->now, &session_id, h->out,
-						 sizeof(h->out))) >= 0)
-		FUZZ_REQUIRE(len <= BRAID_MAX_PAYLOAD);
+	while (braid_receiver_poll_output(h->r, h->now, &session_id, h->out, sizeof(h->out),
+					  &n) == 1)
+		FUZZ_REQUIRE(n <= BRAID_MAX_PAYLOAD);
 	struct braid_event ev;
 	while (braid_receiver_poll_event(h->r, &ev))
 		;
@@ -148,7 +149,7 @@ static void say_hello(struct harness *h)
 	memcpy(p.body.hello.name, "lte0", 5);
 	int n = braid_wire_encode(&p, h->psk, h->psk_len, h->in, sizeof(h->in));
 	FUZZ_REQUIRE(n > 0);
-	FUZZ_REQUIRE(braid_receiver_handle_datagram(h->r, &h->addrs[0], h->in, (size_t)n,
+	FUZZ_REQUIRE(braid_receiver_handle_datagram(h->r, &h->addrs[0], h->in, (size_t)n, 0,
 						    h->now) == 0);
 	drain(h);
 }
@@ -169,7 +170,18 @@ static void feed(struct harness *h, const struct fuzz_record *rec)
 				h->psk ? h->psk_len : sizeof(PSK) - 1, key ? key : no_key);
 	}
 	const struct braid_addr *from = &h->addrs[(rec->ctl & CTL_ALT_ADDR) ? 1 : 0];
-	(void)braid_receiver_handle_datagram(h->r, from, h->in, len, h->now);
+	/* A heap copy of exactly the datagram's size, so any read past it is seen. */
+	uint8_t *exact = malloc(len ? len : 1);
+	FUZZ_REQUIRE(exact != NULL);
+	memcpy(exact, h->in, len);
+	unsigned flags = (rec->ctl & CTL_TRUNCATED) ? BRAID_DATAGRAM_TRUNCATED : 0;
+	struct braid_receiver_stats before, after;
+	braid_receiver_get_stats(h->r, &before);
+	int rc = braid_receiver_handle_datagram(h->r, from, exact, len, flags, h->now);
+	braid_receiver_get_stats(h->r, &after);
+	free(exact);
+	if (flags)
+		FUZZ_REQUIRE(rc < 0 && after.drops.truncated == before.drops.truncated + 1);
 	drain(h);
 	if (rec->ctl & CTL_REVERSE) {
 		(void)braid_receiver_send_reverse(h->r, SESSION_ID, rec->bytes, rec->len, h->now);

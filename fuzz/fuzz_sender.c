@@ -17,6 +17,7 @@
  * never gave out is outside its contract. */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "braid/error.h"
@@ -33,6 +34,7 @@
 #define CTL_OP_MASK 0x30
 #define CTL_OP_REPLACE 0x10
 #define CTL_OP_CLOSE 0x20
+#define CTL_TRUNCATED 0x40 /* passed as cut short by the receive buffer */
 
 static const uint8_t PSK[] = "fuzz pre-shared key";
 static const uint8_t SENDER_NONCE[BRAID_NONCE_SIZE] = { 's', 'e', 'n', 'd', 'e', 'r', '0', '2' };
@@ -92,10 +94,10 @@ static void check_transmitted(struct harness *h, uint16_t link_id, const uint8_t
 static void drain(struct harness *h)
 {
 	uint16_t link_id;
-	int n;
-	while ((n = braid_sender_poll_transmit(h->s, &link_id, h->out, sizeof(h->out))) > 0)
-		check_transmitted(h, link_id, h->out, (size_t)n);
-	while (braid_sender_poll_output(h->s, h->out, sizeof(h->out)) >= 0)
+	size_t n;
+	while (braid_sender_poll_transmit(h->s, h->now, &link_id, h->out, sizeof(h->out), &n) == 1)
+		check_transmitted(h, link_id, h->out, n);
+	while (braid_sender_poll_reverse(h->s, h->now, h->out, sizeof(h->out), &n) == 1)
 		;
 	struct braid_event ev;
 	while (braid_sender_poll_event(h->s, &ev))
@@ -146,13 +148,25 @@ static void note_accepted_ack(struct harness *h, const uint8_t *buf, size_t len)
 			       p.body.hello_ack.receiver_nonce, h->key);
 }
 
-static int deliver(struct harness *h, uint16_t link_id, size_t len)
+static int deliver_flags(struct harness *h, uint16_t link_id, size_t len, unsigned flags)
 {
-	int rc = braid_sender_handle_datagram(h->s, link_id, h->in, len, h->now);
+	/* A heap copy of exactly the datagram's size, so any read past it is seen. */
+	uint8_t *exact = malloc(len ? len : 1);
+	FUZZ_REQUIRE(exact != NULL);
+	memcpy(exact, h->in, len);
+	int rc = braid_sender_handle_datagram(h->s, link_id, exact, len, flags, h->now);
+	free(exact);
+	if (flags)
+		FUZZ_REQUIRE(rc < 0);
 	if (rc == 0)
 		note_accepted_ack(h, h->in, len);
 	drain(h);
 	return rc;
+}
+
+static int deliver(struct harness *h, uint16_t link_id, size_t len)
+{
+	return deliver_flags(h, link_id, len, 0);
 }
 
 static void handshake(struct harness *h)
@@ -200,7 +214,7 @@ static void feed(struct harness *h, const struct fuzz_record *rec)
 	if (rec->ctl & CTL_SIGN)
 		len = fuzz_sign(h->in, len, h->psk ? h->psk : PSK,
 				h->psk ? h->psk_len : sizeof(PSK) - 1, h->key);
-	(void)deliver(h, v->id, len);
+	(void)deliver_flags(h, v->id, len, (rec->ctl & CTL_TRUNCATED) ? BRAID_DATAGRAM_TRUNCATED : 0);
 	if (rec->ctl & CTL_PUSH) {
 		(void)braid_sender_push(h->s, rec->bytes, rec->len, h->now);
 		drain(h);

@@ -13,6 +13,38 @@
 #define BRAID_NONCE_SIZE 8
 #define BRAID_MAX_LINKS 32
 
+/* ---- The call contract of braid_sender and braid_receiver ----
+ *
+ * Both are sans-I/O state machines: they never read a clock or touch a socket. The caller
+ * owns the clock, the sockets and every buffer it passes in (nothing is kept after a call
+ * returns: what the core keeps, it copies).
+ *
+ * Time. Every call that can change state takes `now_us`, the caller's monotonic clock in
+ * microseconds. It must not go backwards; a smaller value than one seen before is taken
+ * as the latest value seen (the core's clock never goes back).
+ *
+ * Input. handle_datagram(bytes, flags, now) for every datagram read from a link's socket,
+ * push(media, now) (sender) for every datagram from the encoder. A datagram that did not
+ * fit the caller's receive buffer (MSG_TRUNC) is passed with BRAID_DATAGRAM_TRUNCATED, the
+ * buffer and the bytes that fit: it is dropped and counted as truncated, never parsed.
+ * Bad datagrams are dropped and counted by cause; the return value says why.
+ *
+ * Output. After every input and every handle_timeout, drain each poll call until it says
+ * there is nothing more: poll_transmit (datagrams for the links), poll_output (receiver:
+ * released media) or poll_reverse (sender: datagrams from the far side for the encoder),
+ * poll_event. Every poll call returns 1 when it wrote something, 0 when there is nothing
+ * more, and a negative braid_error otherwise. A buffer too small for what is next gives
+ * BRAID_ERR_BUFFER and takes nothing: the datagram stays queued for a larger buffer, it
+ * is never cut or dropped. Buffers of BRAID_MAX_DATAGRAM bytes (link datagrams) and
+ * BRAID_MAX_PAYLOAD bytes (media) are always large enough.
+ *
+ * Timers. next_timeout() gives the time at which handle_timeout(now) is next needed
+ * (UINT64_MAX: none). Calling handle_timeout early, or more often, is harmless: it does
+ * what is due at `now` and nothing else. */
+
+/* handle_datagram flags */
+#define BRAID_DATAGRAM_TRUNCATED 0x1u /* the datagram was longer than the buffer it came in */
+
 /* How the sender spreads packets over its links. */
 enum braid_mode {
 	BRAID_MODE_BROADCAST = 0, /* every packet on every live link */

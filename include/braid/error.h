@@ -19,7 +19,8 @@
 	X(BRAID_ERR_EXISTS, -11, "already exists")                                   \
 	X(BRAID_ERR_MALFORMED, -12, "malformed field")                               \
 	X(BRAID_ERR_IO, -13, "input/output error")                                   \
-	X(BRAID_ERR_AGAIN, -14, "nothing to do now")
+	X(BRAID_ERR_AGAIN, -14, "nothing to do now")                                   \
+	X(BRAID_ERR_BUFFER, -15, "buffer too small for the next datagram")
 
 enum braid_error {
 #define BRAID_ERROR_ENUM(name, value, message) name = value,

@@ -1,12 +1,13 @@
 /* The receiving side, sans-I/O: serves many sessions, each isolated (its own links,
  * reorder buffer, counters). Datagrams in, released media out at the sender's timing.
  *
- *   handle_datagram(from, bytes, now)
- *   poll_transmit() -> (to, bytes)        replies to senders; drain after every input
- *   poll_output(now) -> (session, media)  media whose release time has come, in order
- *   send_reverse(session, bytes, now)     a datagram from the next hop back to the sender
+ *   handle_datagram(from, bytes, flags, now)
+ *   poll_transmit(now) -> (to, bytes)        replies to senders
+ *   poll_output(now) -> (session, media)     media whose release time has come, in order
+ *   send_reverse(session, bytes, now)        a datagram from the next hop back to the sender
  *   poll_event(), next_timeout(), handle_timeout(now)
- */
+ *
+ * The call contract (time, draining, buffers) is in braid/common.h. */
 #ifndef BRAID_RECEIVER_H
 #define BRAID_RECEIVER_H
 
@@ -34,15 +35,18 @@ struct braid_receiver;
 struct braid_receiver *braid_receiver_new(const struct braid_receiver_settings *s, uint64_t now_us);
 void braid_receiver_free(struct braid_receiver *r);
 
-/* 0, or the reason the datagram was dropped (also counted). */
+/* A datagram from the network (flags: BRAID_DATAGRAM_*). 0, or the reason it was dropped
+ * (also counted). */
 int braid_receiver_handle_datagram(struct braid_receiver *r, const struct braid_addr *from,
-				   const uint8_t *buf, size_t len, uint64_t now_us);
-/* Length (> 0) and destination of the next datagram to send, or 0. */
-int braid_receiver_poll_transmit(struct braid_receiver *r, struct braid_addr *to, uint8_t *buf,
-				 size_t cap);
-/* Next released media datagram: its length and session, or -1 when none is due. */
-long braid_receiver_poll_output(struct braid_receiver *r, uint64_t now_us, uint32_t *session_id,
-				uint8_t *buf, size_t cap);
+				   const uint8_t *buf, size_t len, unsigned flags, uint64_t now_us);
+/* The next datagram to send: 1 with *len bytes in buf for *to; 0 when there is nothing
+ * more; BRAID_ERR_BUFFER when it is longer than cap (it stays queued). */
+int braid_receiver_poll_transmit(struct braid_receiver *r, uint64_t now_us, struct braid_addr *to,
+				 uint8_t *buf, size_t cap, size_t *len);
+/* The next released media datagram: 1 with *len bytes in buf from *session_id; 0 when
+ * none is due; BRAID_ERR_BUFFER when it is longer than cap (it stays held). */
+int braid_receiver_poll_output(struct braid_receiver *r, uint64_t now_us, uint32_t *session_id,
+			       uint8_t *buf, size_t cap, size_t *len);
 /* Releases everything still held, in order, regardless of time (clean shutdown). */
 void braid_receiver_flush(struct braid_receiver *r);
 /* Queues a datagram from the next hop back to a session's sender. 0 or a braid_error. */

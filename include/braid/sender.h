@@ -1,13 +1,13 @@
 /* The sending side of a session, sans-I/O: media in, datagrams per link out.
  *
- *   push(media, now)                  a datagram from the encoder
- *   handle_datagram(link, bytes, now) a datagram that arrived on a link
- *   poll_transmit() -> (link, bytes)  drain after every call until it returns 0
- *   poll_output() -> bytes            datagrams from the far side for the encoder
- *   poll_event()                      link state changes, failovers
+ *   push(media, now)                          a datagram from the encoder
+ *   handle_datagram(link, bytes, flags, now)  a datagram that arrived on a link
+ *   poll_transmit(now) -> (link, bytes)       datagrams to send on the links
+ *   poll_reverse(now) -> bytes                datagrams from the far side for the encoder
+ *   poll_event()                              link state changes, failovers
  *   next_timeout() / handle_timeout(now)
  *
- * Nothing here reads a clock or touches a socket; the caller owns both. */
+ * The call contract (time, draining, buffers) is in braid/common.h. */
 #ifndef BRAID_SENDER_H
 #define BRAID_SENDER_H
 
@@ -53,16 +53,20 @@ int braid_sender_remove_link(struct braid_sender *s, uint16_t link_id, uint64_t 
 
 /* Media from the encoder. 0, or BRAID_ERR_TOO_BIG / BRAID_ERR_INVAL (dropped, counted). */
 int braid_sender_push(struct braid_sender *s, const uint8_t *payload, size_t len, uint64_t now_us);
-/* A datagram received on a link's socket. Bad ones are dropped and counted; returns 0 or
- * the reason as a negative braid_error. */
+/* A datagram received on a link's socket (flags: BRAID_DATAGRAM_*). Bad ones are dropped
+ * and counted; returns 0 or the reason as a negative braid_error. */
 int braid_sender_handle_datagram(struct braid_sender *s, uint16_t link_id, const uint8_t *buf,
-				 size_t len, uint64_t now_us);
+				 size_t len, unsigned flags, uint64_t now_us);
 
-/* Next datagram to send: its length (> 0), the link to send it on, or 0 when none.
- * buf must hold BRAID_MAX_DATAGRAM bytes. */
-int braid_sender_poll_transmit(struct braid_sender *s, uint16_t *link_id, uint8_t *buf, size_t cap);
-/* Next datagram from the far side for the encoder: its length, or -1 when none. */
-long braid_sender_poll_output(struct braid_sender *s, uint8_t *buf, size_t cap);
+/* The next datagram to send: 1 with its *len bytes in buf and the link to send it on in
+ * *link_id; 0 when there is nothing more; BRAID_ERR_BUFFER when cap is below
+ * BRAID_MAX_DATAGRAM (nothing is taken). */
+int braid_sender_poll_transmit(struct braid_sender *s, uint64_t now_us, uint16_t *link_id,
+			       uint8_t *buf, size_t cap, size_t *len);
+/* The next datagram from the far side for the encoder: 1 with *len bytes in buf; 0 when
+ * there is nothing more; BRAID_ERR_BUFFER when it is longer than cap (it stays queued). */
+int braid_sender_poll_reverse(struct braid_sender *s, uint64_t now_us, uint8_t *buf, size_t cap,
+			      size_t *len);
 /* 1 when an event was written, 0 when none. */
 int braid_sender_poll_event(struct braid_sender *s, struct braid_event *ev);
 

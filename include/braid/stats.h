@@ -23,7 +23,8 @@ struct braid_link_stats {
 
 /* Datagrams dropped before they reach a session, by reason. */
 struct braid_drop_stats {
-	uint64_t malformed;       /* truncated, wrong version/type/flags, bad lengths */
+	uint64_t truncated;       /* longer than the buffer it was read into */
+	uint64_t malformed;       /* shorter than its fields say, wrong version/type/flags, bad lengths */
 	uint64_t auth;            /* missing or wrong tag */
 	uint64_t unknown_session;
 	uint64_t unknown_link;

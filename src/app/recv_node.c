@@ -112,12 +112,12 @@ static void flush_output(struct braid_recv_node *n)
 static void release_due(struct braid_recv_node *n, uint64_t now)
 {
 	uint32_t session_id;
-	long len;
+	size_t len;
 	for (;;) {
 		struct braid_datagram *d = &n->out[n->out_count];
-		len = braid_receiver_poll_output(n->receiver, now, &session_id, d->buf, d->cap);
-		if (len < 0)
-			break;
+		if (braid_receiver_poll_output(n->receiver, now, &session_id, d->buf, d->cap,
+					       &len) != 1)
+			break; /* nothing due (the buffers hold BRAID_MAX_PAYLOAD: never too small) */
 		if (n->cfg.output != BRAID_OUTPUT_UDP) {
 			write_all(n, d->buf, (size_t)len);
 			continue;
@@ -164,10 +164,9 @@ static void drain(struct braid_recv_node *n)
 	uint64_t now = braid_loop_now(n->loop);
 	release_due(n, now);
 	size_t count = 0;
-	int got;
-	while ((got = braid_receiver_poll_transmit(n->receiver, &n->tx[count].addr, n->tx[count].buf,
-						   BRAID_MAX_DATAGRAM)) > 0) {
-		n->tx[count++].len = (size_t)got;
+	while (braid_receiver_poll_transmit(n->receiver, now, &n->tx[count].addr, n->tx[count].buf,
+					    BRAID_MAX_DATAGRAM, &n->tx[count].len) == 1) {
+		count++;
 		if (count == BATCH) {
 			braid_udp_send_batch(n->listen_fd, n->tx, count);
 			count = 0;
@@ -216,8 +215,8 @@ static void on_listen(struct braid_loop *loop, int fd, uint32_t events, void *ar
 	uint64_t now = braid_loop_now(loop);
 	for (int i = 0; i < got; i++)
 		braid_receiver_handle_datagram(n->receiver, &n->rx[i].addr, n->rx[i].buf,
-					       n->rx[i].truncated ? BRAID_MAX_DATAGRAM + 1
-								  : n->rx[i].len, now);
+					       n->rx[i].len,
+					       n->rx[i].truncated ? BRAID_DATAGRAM_TRUNCATED : 0, now);
 	drain(n);
 }
 

@@ -78,8 +78,9 @@ static void drain_transmit(struct braid_send_node *n)
 {
 	for (;;) {
 		uint16_t id;
-		int len = braid_sender_poll_transmit(n->sender, &id, n->spare, BRAID_MAX_DATAGRAM);
-		if (len <= 0)
+		size_t len;
+		if (braid_sender_poll_transmit(n->sender, braid_loop_now(n->loop), &id, n->spare,
+					       BRAID_MAX_DATAGRAM, &len) != 1)
 			break;
 		struct link_io *l = link_by_id(n, id);
 		if (!l)
@@ -90,7 +91,7 @@ static void drain_transmit(struct braid_send_node *n)
 		uint8_t *encoded = n->spare;
 		n->spare = d->buf;
 		d->buf = encoded;
-		d->len = (size_t)len;
+		d->len = len;
 		d->addr = l->dest;
 		if (l->pending == BATCH)
 			flush_link(l);
@@ -102,10 +103,11 @@ static void drain_transmit(struct braid_send_node *n)
 static void drain_output(struct braid_send_node *n)
 {
 	uint8_t buf[BRAID_MAX_PAYLOAD];
-	long len;
-	while ((len = braid_sender_poll_output(n->sender, buf, sizeof(buf))) >= 0) {
+	size_t len;
+	while (braid_sender_poll_reverse(n->sender, braid_loop_now(n->loop), buf, sizeof(buf),
+					 &len) == 1) {
 		if (n->input_fd >= 0 && n->encoder.len)
-			braid_udp_send(n->input_fd, &n->encoder, buf, (size_t)len);
+			braid_udp_send(n->input_fd, &n->encoder, buf, len);
 	}
 }
 
@@ -184,7 +186,8 @@ static void on_link(struct braid_loop *loop, int fd, uint32_t events, void *arg)
 	int got = braid_udp_recv_batch(fd, n->rx, BATCH);
 	uint64_t now = braid_loop_now(loop);
 	for (int i = 0; i < got; i++)
-		braid_sender_handle_datagram(n->sender, l->link_id, n->rx[i].buf, n->rx[i].len, now);
+		braid_sender_handle_datagram(n->sender, l->link_id, n->rx[i].buf, n->rx[i].len,
+					     n->rx[i].truncated ? BRAID_DATAGRAM_TRUNCATED : 0, now);
 	pump(n);
 }
 

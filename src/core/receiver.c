@@ -24,6 +24,7 @@ struct braid_receiver {
 	struct braid_event events[EVENT_QUEUE_SIZE];
 	size_t event_head, event_count;
 	bool flushing;
+	uint64_t now; /* the latest now_us seen: the core's clock never goes back */
 	size_t next_output; /* session to look at first, so sessions take turns */
 	struct braid_receiver_stats stats;
 	struct braid_session_stats retired; /* totals of sessions that ended */
@@ -37,6 +38,13 @@ void braid_receiver_settings_default(struct braid_receiver_settings *s)
 	s->max_sessions = 64;
 	s->reorder_capacity = 65536;
 	braid_health_settings_default(&s->health);
+}
+
+static uint64_t advance_clock(struct braid_receiver *r, uint64_t now_us)
+{
+	if (now_us > r->now)
+		r->now = now_us;
+	return r->now;
 }
 
 struct braid_receiver *braid_receiver_new(const struct braid_receiver_settings *set,
@@ -191,20 +199,16 @@ static void link_heard(struct braid_receiver *r, struct braid__rx_session *s,
 	s->last_heard_us = now_us;
 }
 
+/* p: the HELLO, decoded (every length checked) before its HMAC is. */
 static int on_hello(struct braid_receiver *r, const struct braid_addr *from, const uint8_t *buf,
-		    size_t len, uint64_t now_us)
+		    size_t len, const struct braid_packet *hello, uint64_t now_us)
 {
 	if (r->psk ? braid_wire_check_tag(buf, len, r->psk, r->settings.psk_len) < 0
 		   : (buf[1] & BRAID_FLAG_KEYED) != 0) {
 		r->stats.drops.auth++;
 		return BRAID_ERR_AUTH;
 	}
-	struct braid_packet p;
-	int rc = braid_wire_decode(buf, len, &p);
-	if (rc < 0) {
-		r->stats.drops.malformed++;
-		return rc;
-	}
+	const struct braid_packet p = *hello;
 	struct braid__rx_session *s = find_session(r, p.header.session_id);
 	if (s && memcmp(s->sender_nonce, p.body.hello.sender_nonce, BRAID_NONCE_SIZE) != 0) {
 		end_session(r, s, now_us); /* the sender restarted under the same id */
@@ -258,36 +262,45 @@ static int admit(struct braid_receiver *r, const struct braid_header *h, const u
 	return 0;
 }
 
-int braid_receiver_handle_datagram(struct braid_receiver *r, const struct braid_addr *from,
-				   const uint8_t *buf, size_t len, uint64_t now_us)
+/* Every length and field of the packet's type is checked before any tag work: a datagram
+ * that cannot be a packet costs no MAC. */
+static int decode_incoming(struct braid_receiver *r, const uint8_t *buf, size_t len,
+			   unsigned flags, struct braid_packet *p)
 {
+	if (flags & BRAID_DATAGRAM_TRUNCATED) {
+		r->stats.drops.truncated++;
+		return BRAID_ERR_TOO_BIG;
+	}
+	int rc = braid_wire_decode(buf, len, p);
+	uint8_t type = p->header.type;
+	if (rc == 0 && type != BRAID_PKT_DATA && type != BRAID_PKT_HELLO &&
+	    type != BRAID_PKT_PROBE && type != BRAID_PKT_BYE)
+		rc = BRAID_ERR_TYPE; /* a type that only travels the other way */
+	if (rc == BRAID_ERR_TOO_BIG)
+		r->stats.drops.oversized++;
+	else if (rc < 0)
+		r->stats.drops.malformed++;
+	return rc;
+}
+
+int braid_receiver_handle_datagram(struct braid_receiver *r, const struct braid_addr *from,
+				   const uint8_t *buf, size_t len, unsigned flags, uint64_t now_us)
+{
+	now_us = advance_clock(r, now_us);
 	r->stats.packets_in++;
 	r->stats.bytes_in += len;
-	struct braid_header h;
-	int rc = braid_wire_peek(buf, len, &h);
-	if (rc == 0 && h.type != BRAID_PKT_DATA && h.type != BRAID_PKT_HELLO &&
-	    h.type != BRAID_PKT_PROBE && h.type != BRAID_PKT_BYE)
-		rc = BRAID_ERR_TYPE; /* a type that only travels the other way */
-	if (rc < 0) {
-		r->stats.drops.malformed++;
+	struct braid_packet p;
+	int rc = decode_incoming(r, buf, len, flags, &p);
+	if (rc < 0)
 		return rc;
-	}
+	const struct braid_header h = p.header;
 	if (h.type == BRAID_PKT_HELLO)
-		return on_hello(r, from, buf, len, now_us);
+		return on_hello(r, from, buf, len, &p, now_us);
 	struct braid__rx_session *s;
 	struct braid__rx_link *l;
 	rc = admit(r, &h, buf, len, &s, &l);
 	if (rc < 0)
 		return rc;
-	struct braid_packet p;
-	rc = braid_wire_decode(buf, len, &p);
-	if (rc < 0) {
-		if (rc == BRAID_ERR_TOO_BIG)
-			r->stats.drops.oversized++;
-		else
-			r->stats.drops.malformed++;
-		return rc;
-	}
 	link_heard(r, s, l, from, now_us);
 	l->packets_received++;
 	l->bytes_received += len;
@@ -313,43 +326,45 @@ int braid_receiver_handle_datagram(struct braid_receiver *r, const struct braid_
 	return 0;
 }
 
-int braid_receiver_poll_transmit(struct braid_receiver *r, struct braid_addr *to, uint8_t *buf,
-				 size_t cap)
+int braid_receiver_poll_transmit(struct braid_receiver *r, uint64_t now_us, struct braid_addr *to,
+				 uint8_t *buf, size_t cap, size_t *len)
 {
+	advance_clock(r, now_us);
 	struct braid__pkt *p = braid__pktq_peek(&r->tx);
 	if (!p)
 		return 0;
-	int n = 0;
-	if (p->len <= cap) {
-		memcpy(buf, p->buf, p->len);
-		*to = p->addr;
-		n = (int)p->len;
-	}
+	if (p->len > cap)
+		return BRAID_ERR_BUFFER;
+	memcpy(buf, p->buf, p->len);
+	*to = p->addr;
+	*len = p->len;
 	braid__pktq_pop(&r->tx);
-	return n > 0 ? n : braid_receiver_poll_transmit(r, to, buf, cap);
+	return 1;
 }
 
-long braid_receiver_poll_output(struct braid_receiver *r, uint64_t now_us, uint32_t *session_id,
-				uint8_t *buf, size_t cap)
+int braid_receiver_poll_output(struct braid_receiver *r, uint64_t now_us, uint32_t *session_id,
+			       uint8_t *buf, size_t cap, size_t *len)
 {
+	now_us = advance_clock(r, now_us);
 	size_t n = r->in_use;
 	uint64_t when = r->flushing ? UINT64_MAX : now_us;
 	for (size_t k = 0; k < n; k++) {
 		struct braid__rx_session *s = &r->sessions[(r->next_output + k) % n];
 		if (!s->used)
 			continue;
-		uint64_t seq;
-		long len = braid_rxbuf_pop(s->rxbuf, when, buf, cap, &seq);
-		if (len < 0)
+		int rc = braid_rxbuf_pop(s->rxbuf, when, buf, cap, len, NULL);
+		if (rc == 0)
 			continue;
+		if (rc < 0)
+			return rc; /* held for a larger buffer */
 		s->stats.packets_out++;
-		s->stats.bytes_out += (uint64_t)len;
+		s->stats.bytes_out += (uint64_t)*len;
 		*session_id = s->id;
 		r->next_output = (r->next_output + k + 1) % n;
-		return len;
+		return 1;
 	}
 	r->flushing = false;
-	return -1;
+	return 0;
 }
 
 void braid_receiver_flush(struct braid_receiver *r)
@@ -434,6 +449,7 @@ static void send_nacks(struct braid_receiver *r, struct braid__rx_session *s, ui
 
 void braid_receiver_handle_timeout(struct braid_receiver *r, uint64_t now_us)
 {
+	now_us = advance_clock(r, now_us);
 	for (size_t i = 0; i < r->in_use; i++) {
 		struct braid__rx_session *s = &r->sessions[i];
 		if (!s->used)

@@ -4,6 +4,8 @@
  * search for the next one only ever moves forward (amortised O(1) per sequence number). */
 #include "core/rxbuf.h"
 
+#include "braid/error.h"
+
 #include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -153,24 +155,21 @@ static void find_first_held(struct braid_rxbuf *rb, uint64_t from)
 	rb->first_held = seq;
 }
 
-long braid_rxbuf_pop(struct braid_rxbuf *rb, uint64_t now_us, uint8_t *buf, size_t cap,
-		     uint64_t *seq)
+int braid_rxbuf_pop(struct braid_rxbuf *rb, uint64_t now_us, uint8_t *buf, size_t cap,
+		    size_t *len, uint64_t *seq)
 {
 	struct rxbuf_slot *slot;
-	size_t copied;
 
 	if (rb->held == 0)
-		return -1;
+		return 0;
 	slot = slot_of(rb, rb->first_held);
 	if (slot->release_at_us > now_us)
-		return -1;
-	copied = slot->len < cap ? slot->len : cap;
-	if (copied > LONG_MAX)
-		copied = LONG_MAX;
-	if (copied > 0 && buf != NULL)
-		memcpy(buf, slot->payload, copied);
-	else
-		copied = 0;
+		return 0;
+	if (slot->len > cap)
+		return BRAID_ERR_BUFFER; /* held for a larger buffer */
+	if (slot->len > 0)
+		memcpy(buf, slot->payload, slot->len);
+	*len = slot->len;
 	if (seq != NULL)
 		*seq = slot->seq;
 	rb->stats.lost += slot->seq - rb->head;
@@ -183,7 +182,7 @@ long braid_rxbuf_pop(struct braid_rxbuf *rb, uint64_t now_us, uint8_t *buf, size
 	slot->used = false;
 	rb->held--;
 	find_first_held(rb, rb->head);
-	return (long)copied;
+	return 1;
 }
 
 uint64_t braid_rxbuf_next_release(const struct braid_rxbuf *rb)

@@ -38,13 +38,12 @@ enum braid_rxbuf_result braid_rxbuf_insert(struct braid_rxbuf *rb, uint64_t seq,
 					   uint64_t release_at_us, const uint8_t *payload,
 					   size_t len);
 
-/* Releases the first held packet (in sequence order) if its release time is <= now: copies
- * it to buf
- * (cap bytes; a longer payload is truncated to cap, which callers avoid by passing
- * BRAID_MAX_PAYLOAD) and returns its length, setting *seq. Missing sequence numbers ahead
- * of a due packet are skipped and counted lost. Returns -1 when nothing is due. */
-long braid_rxbuf_pop(struct braid_rxbuf *rb, uint64_t now_us, uint8_t *buf, size_t cap,
-		     uint64_t *seq);
+/* Releases the first held packet (in sequence order) if its release time is <= now:
+ * copies it to buf, sets *len and *seq (seq may be NULL) and returns 1. Missing sequence
+ * numbers ahead of a due packet are skipped and counted lost. 0 when nothing is due;
+ * BRAID_ERR_BUFFER when the packet is longer than cap (it stays held). */
+int braid_rxbuf_pop(struct braid_rxbuf *rb, uint64_t now_us, uint8_t *buf, size_t cap,
+		    size_t *len, uint64_t *seq);
 
 /* The release time of the first held packet in sequence order (the next pop's), UINT64_MAX
  * when empty. Packets leave in sequence order, so a later packet with an earlier release

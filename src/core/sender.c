@@ -9,6 +9,15 @@
 #include "braid/error.h"
 #include "core/sender_internal.h"
 
+static int next_transmit(struct braid_sender *s, uint16_t *link_id, uint8_t *buf, size_t cap);
+
+/* The core's clock never goes back: an earlier now than one seen is taken as the latest. */
+static uint64_t advance_clock(struct braid_sender *s, uint64_t now_us)
+{
+	if (now_us > s->now)
+		s->now = now_us;
+	return s->now;
+}
 
 void braid_sender_settings_default(struct braid_sender_settings *s)
 {
@@ -219,7 +228,7 @@ int braid_sender_add_link(struct braid_sender *s, const struct braid_link_config
 	}
 	if (free_slot < 0)
 		return BRAID_ERR_FULL;
-	s->now = now_us;
+	now_us = advance_clock(s, now_us);
 	struct braid__sender_link *l = &s->links[free_slot];
 	braid__sender_link_init(l, s->next_link_id++, cfg, now_us);
 	if (braid__paced_init(&l->paced, PACED_QUEUE_SIZE) < 0) {
@@ -268,7 +277,7 @@ int braid_sender_remove_link(struct braid_sender *s, uint16_t link_id, uint64_t 
 	int slot = slot_of(s, link_id);
 	if (slot < 0)
 		return BRAID_ERR_LINK;
-	s->now = now_us;
+	now_us = advance_clock(s, now_us);
 	struct braid__sender_link *l = &s->links[slot];
 	bool was_live = l->acked && braid_link_state_live(l->health.state);
 	l->health.state = BRAID_LINK_DOWN;
@@ -284,7 +293,7 @@ int braid_sender_remove_link(struct braid_sender *s, uint16_t link_id, uint64_t 
 
 int braid_sender_push(struct braid_sender *s, const uint8_t *payload, size_t len, uint64_t now_us)
 {
-	s->now = now_us;
+	now_us = advance_clock(s, now_us);
 	if (len > BRAID_MAX_PAYLOAD || (len && !payload)) {
 		s->stats.rejected_input++;
 		return len > BRAID_MAX_PAYLOAD ? BRAID_ERR_TOO_BIG : BRAID_ERR_INVAL;
@@ -409,12 +418,18 @@ static void on_reverse(struct braid_sender *s, const struct braid_packet *p)
 }
 
 /* Checks a datagram's session, link and tag. 0 or the drop reason (counted). */
+/* Every length and field is checked (decode) before any tag is computed, so a datagram
+ * that cannot be a packet of its type costs no MAC work. */
 static int admit(struct braid_sender *s, uint16_t link_id, const uint8_t *buf, size_t len,
-		 struct braid_header *h)
+		 struct braid_packet *p)
 {
-	int rc = braid_wire_peek(buf, len, h);
+	const struct braid_header *h = &p->header;
+	int rc = braid_wire_decode(buf, len, p);
 	if (rc < 0) {
-		s->stats.drops.malformed++;
+		if (rc == BRAID_ERR_TOO_BIG)
+			s->stats.drops.oversized++;
+		else
+			s->stats.drops.malformed++;
 		return rc;
 	}
 	if (h->session_id != s->settings.session_id) {
@@ -442,22 +457,18 @@ static int admit(struct braid_sender *s, uint16_t link_id, const uint8_t *buf, s
 }
 
 int braid_sender_handle_datagram(struct braid_sender *s, uint16_t link_id, const uint8_t *buf,
-				 size_t len, uint64_t now_us)
+				 size_t len, unsigned flags, uint64_t now_us)
 {
-	s->now = now_us;
-	struct braid_header h;
-	int rc = admit(s, link_id, buf, len, &h);
+	advance_clock(s, now_us);
+	if (flags & BRAID_DATAGRAM_TRUNCATED) {
+		s->stats.drops.truncated++;
+		return BRAID_ERR_TOO_BIG;
+	}
+	struct braid_packet p;
+	int rc = admit(s, link_id, buf, len, &p);
 	if (rc < 0)
 		return rc;
-	struct braid_packet p;
-	rc = braid_wire_decode(buf, len, &p);
-	if (rc < 0) {
-		if (rc == BRAID_ERR_TOO_BIG)
-			s->stats.drops.oversized++;
-		else
-			s->stats.drops.malformed++;
-		return rc;
-	}
+	struct braid_header h = p.header;
 	int found = slot_of(s, link_id);
 	if (found < 0) { /* a datagram still arriving for a link just removed */
 		s->stats.drops.unknown_link++;
@@ -537,7 +548,21 @@ int braid__sender_encode_item(struct braid_sender *s, const struct tx_item *it, 
 	return n > 0 ? n : 0;
 }
 
-int braid_sender_poll_transmit(struct braid_sender *s, uint16_t *link_id, uint8_t *buf, size_t cap)
+int braid_sender_poll_transmit(struct braid_sender *s, uint64_t now_us, uint16_t *link_id,
+			       uint8_t *buf, size_t cap, size_t *len)
+{
+	advance_clock(s, now_us);
+	if (cap < BRAID_MAX_DATAGRAM)
+		return BRAID_ERR_BUFFER;
+	int n = next_transmit(s, link_id, buf, cap);
+	if (n <= 0)
+		return 0;
+	*len = (size_t)n;
+	return 1;
+}
+
+/* Length of the next datagram written to buf, or 0 when there is none. */
+static int next_transmit(struct braid_sender *s, uint16_t *link_id, uint8_t *buf, size_t cap)
 {
 	if (s->next_unsent < s->next_seq)
 		flush_pending(s); /* adaptive: a pacer may have room again */
@@ -556,16 +581,20 @@ int braid_sender_poll_transmit(struct braid_sender *s, uint16_t *link_id, uint8_
 	return braid__sender_poll_paced(s, link_id, buf, cap);
 }
 
-long braid_sender_poll_output(struct braid_sender *s, uint8_t *buf, size_t cap)
+int braid_sender_poll_reverse(struct braid_sender *s, uint64_t now_us, uint8_t *buf, size_t cap,
+			      size_t *len)
 {
+	advance_clock(s, now_us);
 	struct braid__pkt *p = braid__pktq_peek(&s->output);
 	if (!p)
-		return -1;
-	size_t n = p->len < cap ? p->len : cap;
-	if (n)
-		memcpy(buf, p->buf, n);
+		return 0;
+	if (p->len > cap)
+		return BRAID_ERR_BUFFER;
+	if (p->len)
+		memcpy(buf, p->buf, p->len);
+	*len = p->len;
 	braid__pktq_pop(&s->output);
-	return (long)n;
+	return 1;
 }
 
 int braid_sender_poll_event(struct braid_sender *s, struct braid_event *ev)
@@ -602,7 +631,7 @@ uint64_t braid_sender_next_timeout(const struct braid_sender *s)
 
 void braid_sender_handle_timeout(struct braid_sender *s, uint64_t now_us)
 {
-	s->now = now_us;
+	now_us = advance_clock(s, now_us);
 	/* Closed: no more probes, so silence is expected; a link going DOWN now would only
 	 * resend media (failover) after the BYE. */
 	if (s->closing)
@@ -628,7 +657,7 @@ void braid_sender_handle_timeout(struct braid_sender *s, uint64_t now_us)
 
 void braid_sender_close(struct braid_sender *s, uint64_t now_us)
 {
-	s->now = now_us;
+	advance_clock(s, now_us);
 	s->closing = true;
 	for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
 		if (s->links[i].used && s->links[i].acked)

@@ -223,18 +223,18 @@ static void drain_sender(struct braid_sim *sim)
 	uint8_t buf[BRAID_MAX_DATAGRAM];
 	struct braid_event ev;
 	uint16_t id;
-	int n;
+	size_t n;
 
-	while ((n = braid_sender_poll_transmit(sim->tx, &id, buf, sizeof(buf))) > 0) {
+	while (braid_sender_poll_transmit(sim->tx, sim->now, &id, buf, sizeof(buf), &n) == 1) {
 		size_t li = link_of_id(sim, id);
 
 		if (li == SIZE_MAX)
 			continue;
 		if ((buf[0] & 0x0f) == BRAID_PKT_DATA)
 			sim->links[li].data_sent++;
-		offer(sim, li, SIM_FWD, buf, (size_t)n);
+		offer(sim, li, SIM_FWD, buf, n);
 	}
-	while (braid_sender_poll_output(sim->tx, buf, sizeof(buf)) >= 0)
+	while (braid_sender_poll_reverse(sim->tx, sim->now, buf, sizeof(buf), &n) == 1)
 		; /* nothing comes back from the far side's next hop in a simulation */
 	while (braid_sender_poll_event(sim->tx, &ev))
 		sim_on_sender_event(sim, &ev);
@@ -246,18 +246,16 @@ static void drain_receiver(struct braid_sim *sim)
 	struct braid_addr to;
 	struct braid_event ev;
 	uint32_t session;
-	long len;
-	int n;
+	size_t n;
 
-	while ((n = braid_receiver_poll_transmit(sim->rx, &to, buf, sizeof(buf))) > 0) {
+	while (braid_receiver_poll_transmit(sim->rx, sim->now, &to, buf, sizeof(buf), &n) == 1) {
 		size_t li = link_of_addr(sim, &to);
 
 		if (li != SIZE_MAX)
-			offer(sim, li, SIM_REV, buf, (size_t)n);
+			offer(sim, li, SIM_REV, buf, n);
 	}
-	while ((len = braid_receiver_poll_output(sim->rx, sim->now, &session, buf,
-						 sizeof(buf))) >= 0)
-		sim_on_release(sim, buf, len);
+	while (braid_receiver_poll_output(sim->rx, sim->now, &session, buf, sizeof(buf), &n) == 1)
+		sim_on_release(sim, buf, (long)n);
 	while (braid_receiver_poll_event(sim->rx, &ev))
 		;
 }
@@ -269,7 +267,7 @@ static void deliver(struct braid_sim *sim, struct sim_flight *f)
 	l->inflight_bytes[f->dir] -= f->len;
 	l->inflight_count[f->dir]--;
 	if (f->dir == SIM_REV) {
-		braid_sender_handle_datagram(sim->tx, l->id, f->buf, f->len, sim->now);
+		braid_sender_handle_datagram(sim->tx, l->id, f->buf, f->len, 0, sim->now);
 		drain_sender(sim);
 		return;
 	}
@@ -279,7 +277,7 @@ static void deliver(struct braid_sim *sim, struct sim_flight *f)
 
 		sim_on_data_delivered(sim, f->link, payload > tag ? payload - tag : 0);
 	}
-	braid_receiver_handle_datagram(sim->rx, &l->addr, f->buf, f->len, sim->now);
+	braid_receiver_handle_datagram(sim->rx, &l->addr, f->buf, f->len, 0, sim->now);
 	drain_receiver(sim);
 }
 

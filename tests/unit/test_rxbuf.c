@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "braid/error.h"
 #include "core/rxbuf.h"
 
 /* Payload that encodes its sequence number, so every release can be checked. */
@@ -42,9 +43,9 @@ static uint64_t pop_seq(struct braid_rxbuf *rb, uint64_t now)
 {
 	uint8_t buf[64];
 	uint64_t seq = 0;
-	long len = braid_rxbuf_pop(rb, now, buf, sizeof(buf), &seq);
+	size_t len = 0;
 
-	if (len < 0)
+	if (braid_rxbuf_pop(rb, now, buf, sizeof(buf), &len, &seq) != 1)
 		return UINT64_MAX;
 	CHECK_EQ(len, 8);
 	CHECK_EQ_U64(payload_seq(buf), seq);
@@ -234,6 +235,7 @@ static void test_payload_lengths(void)
 	uint8_t data[10] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
 	uint8_t buf[16];
 	uint64_t seq = 0;
+	size_t len = 0;
 
 	if (rb == NULL) {
 		CHECK(rb != NULL);
@@ -247,13 +249,19 @@ static void test_payload_lengths(void)
 	/* The buffer keeps its own copy. */
 	memset(data, 0xee, sizeof(data));
 	memset(buf, 0, sizeof(buf));
-	CHECK_EQ(braid_rxbuf_pop(rb, 0, buf, 4, &seq), 4);
+	/* A buffer too small for the next packet: an error, and the packet stays held. */
+	CHECK_EQ(braid_rxbuf_pop(rb, 0, buf, 4, &len, &seq), BRAID_ERR_BUFFER);
+	CHECK(buf[0] == 0);
+	CHECK_EQ(braid_rxbuf_pop(rb, 0, buf, sizeof(buf), &len, &seq), 1);
 	CHECK_EQ_U64(seq, 1);
-	CHECK(buf[0] == 1 && buf[3] == 4 && buf[4] == 0);
-	CHECK_EQ(braid_rxbuf_pop(rb, 0, buf, sizeof(buf), &seq), 0);
+	CHECK_EQ(len, sizeof(data));
+	CHECK(buf[0] == 1 && buf[3] == 4);
+	CHECK_EQ(braid_rxbuf_pop(rb, 0, buf, sizeof(buf), &len, &seq), 1);
 	CHECK_EQ_U64(seq, 2);
-	CHECK_EQ(braid_rxbuf_pop(rb, 0, buf, sizeof(buf), &seq), 10);
+	CHECK_EQ(len, 0);
+	CHECK_EQ(braid_rxbuf_pop(rb, 0, buf, sizeof(buf), &len, &seq), 1);
 	CHECK_EQ_U64(seq, 3);
+	CHECK_EQ(len, 10);
 	CHECK(buf[0] == 1 && buf[9] == 10);
 	braid_rxbuf_free(rb);
 }
@@ -369,9 +377,9 @@ static void drain(struct braid_rxbuf *rb, struct random_run *run, uint64_t now)
 {
 	uint8_t buf[16];
 	uint64_t seq;
-	long len;
+	size_t len;
 
-	while ((len = braid_rxbuf_pop(rb, now, buf, sizeof(buf), &seq)) >= 0) {
+	while (braid_rxbuf_pop(rb, now, buf, sizeof(buf), &len, &seq) == 1) {
 		if (run->popped > 0 && seq <= run->last_out)
 			run->out_of_order++;
 		if (len != 8 || payload_seq(buf) != seq || seq < run->first_seq ||

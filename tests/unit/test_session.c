@@ -248,8 +248,8 @@ static void drain_sender(struct sim *sim, size_t si)
 	struct sim_sender *s = &sim->snd[si];
 	uint8_t buf[BRAID_MAX_DATAGRAM];
 	uint16_t id;
-	int n;
-	while ((n = braid_sender_poll_transmit(s->tx, &id, buf, sizeof(buf))) > 0) {
+	size_t n;
+	while (braid_sender_poll_transmit(s->tx, sim->now, &id, buf, sizeof(buf), &n) == 1) {
 		size_t li = 0;
 		while (li < s->nlinks && s->links[li].id != id)
 			li++;
@@ -260,12 +260,11 @@ static void drain_sender(struct sim *sim, size_t si)
 		if ((buf[0] & 0x0f) == BRAID_PKT_DATA)
 			s->links[li].data_sent++;
 		if (sim->tap)
-			sim->tap(sim, si, li, buf, (size_t)n);
-		sim_send(sim, true, si, li, buf, (size_t)n);
+			sim->tap(sim, si, li, buf, n);
+		sim_send(sim, true, si, li, buf, n);
 	}
-	long len;
-	while ((len = braid_sender_poll_output(s->tx, buf, sizeof(buf))) >= 0)
-		record_reverse(s, buf, len);
+	while (braid_sender_poll_reverse(s->tx, sim->now, buf, sizeof(buf), &n) == 1)
+		record_reverse(s, buf, (long)n);
 	struct braid_event ev;
 	while (braid_sender_poll_event(s->tx, &ev))
 		log_event(s->events, &s->nevents, &ev);
@@ -275,22 +274,20 @@ static void drain_receiver(struct sim *sim)
 {
 	uint8_t buf[BRAID_MAX_DATAGRAM];
 	struct braid_addr to;
-	int n;
-	while ((n = braid_receiver_poll_transmit(sim->rx, &to, buf, sizeof(buf))) > 0) {
+	size_t n;
+	while (braid_receiver_poll_transmit(sim->rx, sim->now, &to, buf, sizeof(buf), &n) == 1) {
 		bool found = false;
 		for (size_t si = 0; si < sim->nsenders && !found; si++)
 			for (size_t li = 0; li < sim->snd[si].nlinks && !found; li++)
 				if (braid_addr_equal(&to, &sim->snd[si].links[li].addr)) {
-					sim_send(sim, false, si, li, buf, (size_t)n);
+					sim_send(sim, false, si, li, buf, n);
 					found = true;
 				}
 		sim->misrouted += !found;
 	}
 	uint32_t session_id;
-	long len;
-	while ((len = braid_receiver_poll_output(sim->rx, sim->now, &session_id, buf,
-						 sizeof(buf))) >= 0)
-		record_output(sim, session_id, buf, len);
+	while (braid_receiver_poll_output(sim->rx, sim->now, &session_id, buf, sizeof(buf), &n) == 1)
+		record_output(sim, session_id, buf, (long)n);
 	struct braid_event ev;
 	while (braid_receiver_poll_event(sim->rx, &ev))
 		log_event(sim->rx_events, &sim->rx_nevents, &ev);
@@ -312,11 +309,11 @@ static void deliver(struct sim *sim, struct flight *f)
 	if (link_dead(l, f->at))
 		return;
 	if (f->to_receiver) {
-		braid_receiver_handle_datagram(sim->rx, &l->addr, f->buf, f->len, sim->now);
+		braid_receiver_handle_datagram(sim->rx, &l->addr, f->buf, f->len, 0, sim->now);
 	} else {
 		l->to_sender++;
 		l->reverse_in += (f->buf[0] & 0x0f) == BRAID_PKT_REVERSE;
-		braid_sender_handle_datagram(s->tx, l->id, f->buf, f->len, sim->now);
+		braid_sender_handle_datagram(s->tx, l->id, f->buf, f->len, 0, sim->now);
 	}
 }
 
@@ -807,7 +804,7 @@ static void forging_tap(struct sim *sim, size_t snd, size_t link, const uint8_t 
 	else
 		forged[11] ^= 0x01;
 	sim->forged_rc[sim->nforged++] = braid_receiver_handle_datagram(
-		sim->rx, &sim->snd[snd].links[link].addr, forged, len, sim->now);
+		sim->rx, &sim->snd[snd].links[link].addr, forged, len, 0, sim->now);
 }
 
 /* Roundrobin over two links, one losing every 10th datagram both ways: the receiver
@@ -1156,7 +1153,7 @@ static void test_hostile_datagrams(void)
 				from = &s->links[sim->captured_link[pick]].addr;
 			}
 			uint64_t before = drops_total(sim->rx);
-			int rc = braid_receiver_handle_datagram(sim->rx, from, buf, len, sim->now);
+			int rc = braid_receiver_handle_datagram(sim->rx, from, buf, len, 0, sim->now);
 			miscounted += drops_total(sim->rx) != before + (rc < 0);
 			random_sent += random;
 			random_dropped += random && rc < 0;
@@ -1175,7 +1172,7 @@ static void test_hostile_datagrams(void)
 		braid_sender_get_stats(s->tx, &st);
 		uint64_t before = drops_sum(&st.drops);
 		uint16_t link_id = s->links[k % 2].id;
-		int rc = braid_sender_handle_datagram(s->tx, link_id, buf, len, sim->now);
+		int rc = braid_sender_handle_datagram(s->tx, link_id, buf, len, 0, sim->now);
 		braid_sender_get_stats(s->tx, &st);
 		miscounted += drops_sum(&st.drops) != before + 1 || rc >= 0;
 		sim_drain(sim);
