@@ -15,6 +15,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import braidtest as bt  # noqa: E402
 
 HOSTILE = 100_000
+CUT_EVERY = 100   # one hostile datagram in 100 is larger than any braid datagram
+CUT_SIZE = 9000
 
 
 def session_id(stats_path, timeout=5):
@@ -31,6 +33,10 @@ def hostile_datagrams(rng, sid):
     """Half random bytes of every size, half well-formed-looking braid packets for the live
     session (every type, flag combination, link id and length; forged tags)."""
     for i in range(HOSTILE):
+        if i % CUT_EVERY == CUT_EVERY // 2:
+            # longer than the receiver's buffer: the kernel cuts it; counted as truncated
+            yield struct.pack(">BBHI", 0x10, 0, 0, sid) + bytes(CUT_SIZE)
+            continue
         if i % 2 == 0:
             yield bytes(rng.getrandbits(8) for _ in range(rng.choice((0, 1, 7, 8, 15, 16, 17,
                                                                        rng.randrange(0, 1600)))))
@@ -86,6 +92,7 @@ def main(braid):
             time.sleep(0.6)  # two stats intervals: the counts now include every datagram sent
             live = [l for l in bt.json_lines(recv.stats_path) if "totals" in l]
             dropped_live = sum(live[-1]["totals"]["dropped"].values()) if live else -1
+            truncated_live = live[-1]["totals"]["dropped"].get("truncated", -1) if live else -1
             time.sleep(1.1)
             checks.check(recv.poll() is None, "braid recv survived the hostile datagrams")
             checks.check(procs.stop(send) == 0, "braid send exits cleanly")
@@ -98,6 +105,9 @@ def main(braid):
             # probes in flight are rightly dropped as belonging to no session
             checks.check(dropped_live == HOSTILE,
                          f"every hostile datagram counted as dropped: {dropped_live} of {HOSTILE}")
+            checks.check(truncated_live == HOSTILE // CUT_EVERY,
+                         f"datagrams cut by the receive buffer counted as truncated: "
+                         f"{truncated_live} of {HOSTILE // CUT_EVERY}")
             checks.check(rs is not None and rs["totals"]["lost"] == 0 and
                          rs["totals"]["in"] > HOSTILE, "stream itself lost nothing")
         finally:
