@@ -56,6 +56,8 @@ struct braid_rtcp_receiver_stream {
 	uint32_t clock_rate;
 	struct braid_rtp_source source;
 	struct braid_rtp_jitter jitter;
+	bool signalled;          /* bound by signalling (not by its first RTP packet): it is
+				  * reported before any RTP, as pion and webrtc-rs do */
 	bool have_sr;
 	uint32_t lsr;            /* middle 32 bits of the last SR's NTP timestamp */
 	uint64_t sr_arrival_us;
@@ -70,8 +72,9 @@ enum braid_rtp_seq_status braid_rtcp_receiver_stream_on_rtp(
 /* Records an SR from this stream's source, received at now_us. */
 void braid_rtcp_receiver_stream_on_sr(struct braid_rtcp_receiver_stream *st, uint64_t ntp,
 				      uint64_t now_us);
-/* Fills a report block at now_us and starts the next loss interval. Returns false (and
- * changes nothing) while the source has no counted packet. */
+/* Fills a report block at now_us and starts the next loss interval. While the source has
+ * no counted packet: a stream bound by signalling gets a block with zero counts and the
+ * LSR and DLSR of the last SR, any other returns false (and changes nothing). */
 bool braid_rtcp_receiver_stream_report(struct braid_rtcp_receiver_stream *st, uint64_t now_us,
 				       struct braid_rtcp_report_block *out);
 
@@ -104,7 +107,10 @@ void braid_rtcp_session_free(struct braid_rtcp_session *s);
 
 /* Streams, bound and unbound at any time. Binding returns 0, BRAID_ERR_EXISTS,
  * BRAID_ERR_FULL or BRAID_ERR_INVAL (clock rate 0); unbinding 0 or BRAID_ERR_SESSION.
- * Reports list streams in the order they were bound. */
+ * Reports list streams in the order they were bound. A receiver stream bound here is bound
+ * by signalling: its RR block goes out from the first report on, with the LSR and DLSR of
+ * the SRs it got, before any RTP arrives; the first RTP packet still sets its base
+ * sequence number. */
 int braid_rtcp_session_bind_sender(struct braid_rtcp_session *s,
 				   const struct braid_rtcp_stream_config *cfg);
 int braid_rtcp_session_unbind_sender(struct braid_rtcp_session *s, uint32_t ssrc);

@@ -18,7 +18,8 @@
 #define MAX_INPUT (64u << 20)
 #define MAX_STREAMS 65536
 
-enum event_kind { EV_RTP_IN, EV_RTP_OUT, EV_SR_IN, EV_REPORT };
+enum event_kind { EV_RTP_IN, EV_RTP_OUT, EV_SR_IN, EV_REPORT, EV_BIND_IN, EV_BIND_OUT };
+#define EVENT_KINDS 6
 
 struct event {
 	enum event_kind kind;
@@ -156,12 +157,22 @@ static void read_sr(const struct script *sc, const struct braid_json *o, const c
 	ev->octets = (uint32_t)get_uint(sc, o, where, "octets", UINT32_MAX);
 }
 
+static void read_bind(const struct script *sc, const struct braid_json *o, const char *where,
+		      struct event *ev)
+{
+	static const char *const keys[] = { "ssrc", NULL };
+	need_object(sc, o, where);
+	only_keys(sc, o, where, keys);
+	ev->ssrc = (uint32_t)get_uint(sc, o, where, "ssrc", UINT32_MAX);
+}
+
 static void read_event(const struct script *sc, const struct braid_json *o, size_t index,
 		       uint64_t previous_t, struct event *ev)
 {
 	static const char *const keys[] = { "t_us", "rtp_in", "rtp_out", "sr_in", "report",
-					    NULL };
-	static const char *const kinds[] = { "rtp_in", "rtp_out", "sr_in", "report" };
+					    "bind_in", "bind_out", NULL };
+	static const char *const kinds[EVENT_KINDS] = { "rtp_in", "rtp_out", "sr_in", "report",
+							"bind_in", "bind_out" };
 	char where[64], inner[80];
 	snprintf(where, sizeof(where), "events[%zu]", index);
 	need_object(sc, o, where);
@@ -171,24 +182,26 @@ static void read_event(const struct script *sc, const struct braid_json *o, size
 		bad(sc, "%s.t_us (line %u): %" PRIu64 " is before the previous event's %" PRIu64,
 		    where, braid_json_get(o, "t_us")->line, ev->t_us, previous_t);
 	const struct braid_json *body = NULL;
-	for (size_t k = 0; k < 4; k++) {
+	for (size_t k = 0; k < EVENT_KINDS; k++) {
 		const struct braid_json *v = braid_json_get(o, kinds[k]);
 		if (!v)
 			continue;
 		if (body)
 			bad(sc, "%s (line %u column %u): more than one of rtp_in, rtp_out, sr_in, "
-				"report", where, o->line, o->column);
+				"report, bind_in, bind_out", where, o->line, o->column);
 		body = v;
 		ev->kind = (enum event_kind)k;
 	}
 	if (!body)
-		bad(sc, "%s (line %u column %u): needs one of rtp_in, rtp_out, sr_in, report",
-		    where, o->line, o->column);
+		bad(sc, "%s (line %u column %u): needs one of rtp_in, rtp_out, sr_in, report, "
+			"bind_in, bind_out", where, o->line, o->column);
 	snprintf(inner, sizeof(inner), "%s.%s", where, kinds[ev->kind]);
 	if (ev->kind == EV_RTP_IN || ev->kind == EV_RTP_OUT)
 		read_rtp(sc, body, inner, ev);
 	else if (ev->kind == EV_SR_IN)
 		read_sr(sc, body, inner, ev);
+	else if (ev->kind == EV_BIND_IN || ev->kind == EV_BIND_OUT)
+		read_bind(sc, body, inner, ev);
 	else if (body->type != BRAID_JSON_BOOL || !body->boolean)
 		bad(sc, "%s (line %u column %u): must be true", inner, body->line, body->column);
 }
@@ -311,6 +324,44 @@ static void feed_sr(const struct script *sc, struct braid_rtcp_session *s, const
 		bad(sc, "internal error: an SR did not round-trip");
 }
 
+/* 0: a stream this side receives, 1: one it sends, -1: neither. */
+static int direction_of(enum event_kind kind)
+{
+	if (kind == EV_RTP_IN || kind == EV_BIND_IN)
+		return 0;
+	if (kind == EV_RTP_OUT || kind == EV_BIND_OUT)
+		return 1;
+	return -1;
+}
+
+/* A bind event must come before any other event of its stream in its direction: binding
+ * a stream already bound (by a bind or by its first RTP packet) is an error in the file,
+ * found before anything runs. */
+static void check_binds(const struct script *sc)
+{
+	struct first_use { uint32_t ssrc; int dir; size_t index; } *uses;
+	uses = malloc((sc->count ? sc->count : 1) * sizeof(*uses));
+	if (!uses)
+		bad(sc, "out of memory");
+	size_t n = 0;
+	for (size_t i = 0; i < sc->count; i++) {
+		const struct event *ev = &sc->events[i];
+		int dir = direction_of(ev->kind);
+		if (dir < 0)
+			continue;
+		bool bind = ev->kind == EV_BIND_IN || ev->kind == EV_BIND_OUT;
+		/* linear in the streams seen: a script binds few streams by signalling */
+		for (size_t k = 0; k < n && bind; k++)
+			if (uses[k].ssrc == ev->ssrc && uses[k].dir == dir)
+				bad(sc, "events[%zu]: %s of ssrc %" PRIu32 " already bound at "
+					"events[%zu]", i, dir ? "bind_out" : "bind_in", ev->ssrc,
+				    uses[k].index);
+		if (bind || n == 0 || uses[n - 1].ssrc != ev->ssrc || uses[n - 1].dir != dir)
+			uses[n++] = (struct first_use){ ev->ssrc, dir, i };
+	}
+	free(uses);
+}
+
 static int compare_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -325,10 +376,10 @@ static size_t count_streams(const struct script *sc)
 	uint32_t *ssrcs = malloc((sc->count ? sc->count : 1) * sizeof(*ssrcs));
 	if (!ssrcs)
 		bad(sc, "out of memory");
-	for (int kind = EV_RTP_IN; kind <= EV_RTP_OUT; kind++) {
+	for (int dir = 0; dir < 2; dir++) {
 		size_t n = 0, distinct = 0;
 		for (size_t i = 0; i < sc->count; i++)
-			if (sc->events[i].kind == (enum event_kind)kind)
+			if (direction_of(sc->events[i].kind) == dir)
 				ssrcs[n++] = sc->events[i].ssrc;
 		qsort(ssrcs, n, sizeof(*ssrcs), compare_u32);
 		for (size_t i = 0; i < n; i++)
@@ -366,6 +417,15 @@ static void run_event(const struct script *sc, struct braid_rtcp_session *s, siz
 	case EV_REPORT:
 		report_now(s, rep, ev->t_us);
 		break;
+	case EV_BIND_IN:
+	case EV_BIND_OUT: {
+		struct braid_rtcp_stream_config cfg = { .ssrc = ev->ssrc,
+							.clock_rate = sc->clock_rate,
+							.use_latest_packet = sc->use_latest_packet };
+		rc = ev->kind == EV_BIND_IN ? braid_rtcp_session_bind_receiver(s, &cfg)
+					    : braid_rtcp_session_bind_sender(s, &cfg);
+		break;
+	}
 	}
 	if (rc < 0)
 		bad(sc, "events[%zu]: internal error: %s", i, braid_strerror(rc));
@@ -397,6 +457,7 @@ int braid_rtcp_replay(const char *path)
 	free(text);
 	read_script(&sc, &root);
 	braid_json_free(&root);
+	check_binds(&sc);
 
 	size_t streams = count_streams(&sc);
 	struct braid_rtcp_session *s = new_session(&sc, streams);

@@ -39,16 +39,19 @@ void braid_rtcp_receiver_stream_on_sr(struct braid_rtcp_receiver_stream *st, uin
 bool braid_rtcp_receiver_stream_report(struct braid_rtcp_receiver_stream *st, uint64_t now_us,
 				       struct braid_rtcp_report_block *out)
 {
-	if (!braid_rtp_source_valid(&st->source))
+	bool counted = braid_rtp_source_valid(&st->source);
+	if (!counted && !st->signalled)
 		return false;
-	struct braid_rtp_loss loss;
-	braid_rtp_source_report(&st->source, &loss);
 	memset(out, 0, sizeof(*out));
 	out->ssrc = st->ssrc;
-	out->fraction_lost = loss.fraction_lost;
-	out->cumulative_lost = loss.cumulative_lost;
-	out->ext_highest_seq = loss.ext_max;
-	out->jitter = braid_rtp_jitter_value(&st->jitter);
+	if (counted) {
+		struct braid_rtp_loss loss;
+		braid_rtp_source_report(&st->source, &loss);
+		out->fraction_lost = loss.fraction_lost;
+		out->cumulative_lost = loss.cumulative_lost;
+		out->ext_highest_seq = loss.ext_max;
+		out->jitter = braid_rtp_jitter_value(&st->jitter);
+	}
 	if (st->have_sr) {
 		out->lsr = st->lsr;
 		out->dlsr = now_us > st->sr_arrival_us

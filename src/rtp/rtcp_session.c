@@ -149,8 +149,8 @@ int braid_rtcp_session_unbind_sender(struct braid_rtcp_session *s, uint32_t ssrc
 	return 0;
 }
 
-int braid_rtcp_session_bind_receiver(struct braid_rtcp_session *s,
-				     const struct braid_rtcp_stream_config *cfg)
+static int bind_receiver(struct braid_rtcp_session *s, const struct braid_rtcp_stream_config *cfg,
+			 bool signalled)
 {
 	if (cfg->clock_rate == 0)
 		return BRAID_ERR_INVAL;
@@ -158,8 +158,16 @@ int braid_rtcp_session_bind_receiver(struct braid_rtcp_session *s,
 		return BRAID_ERR_EXISTS;
 	if (s->receiver_count == s->settings.max_streams)
 		return BRAID_ERR_FULL;
-	braid_rtcp_receiver_stream_init(&s->receivers[s->receiver_count++], cfg);
+	struct braid_rtcp_receiver_stream *st = &s->receivers[s->receiver_count++];
+	braid_rtcp_receiver_stream_init(st, cfg);
+	st->signalled = signalled;
 	return 0;
+}
+
+int braid_rtcp_session_bind_receiver(struct braid_rtcp_session *s,
+				     const struct braid_rtcp_stream_config *cfg)
+{
+	return bind_receiver(s, cfg, true);
 }
 
 int braid_rtcp_session_unbind_receiver(struct braid_rtcp_session *s, uint32_t ssrc)
@@ -232,7 +240,7 @@ int braid_rtcp_session_rtp_received_header(struct braid_rtcp_session *s,
 		if (!s->settings.auto_clock_rate)
 			return BRAID_ERR_SESSION;
 		struct braid_rtcp_stream_config cfg = auto_config(s, h->ssrc);
-		int rc = braid_rtcp_session_bind_receiver(s, &cfg);
+		int rc = bind_receiver(s, &cfg, false);
 		if (rc < 0)
 			return rc;
 		i = s->receiver_count - 1;

@@ -67,6 +67,11 @@ class Receiver:
         self.transit = transit
 
     def report(self, ssrc, t):
+        if not self.started:  # bound by signalling, no RTP yet: zero counts, LSR and DLSR
+            block = {"ssrc": ssrc, "fraction_lost": 0, "cumulative_lost": 0,
+                     "ext_highest_seq": 0, "jitter": 0, "lsr": 0, "dlsr": 0}
+            block.update(self.sr_fields(t))
+            return block
         ext = (self.cycles + self.max) & M32
         expected = (ext - self.base + 1) & M32
         lost = (expected - self.received) & M32
@@ -76,15 +81,18 @@ class Receiver:
         self.exp_prior, self.rec_prior = expected, self.received
         lost_int = exp_int - rec_int
         fraction = 0 if exp_int == 0 or lost_int <= 0 else min(255, (lost_int << 8) // exp_int)
-        lsr, dlsr = 0, 0
-        if self.sr:
-            lsr = (self.sr[0] >> 16) & M32
-            dt = t - self.sr[1]
-            dlsr = min(M32, (dt // 10**6) << 16 | ((dt % 10**6) << 16) // 10**6)
-        return {"ssrc": ssrc, "fraction_lost": fraction,
-                "cumulative_lost": max(-(1 << 23), min((1 << 23) - 1, lost)),
-                "ext_highest_seq": ext, "jitter": min(M32, self.j16 >> 4), "lsr": lsr,
-                "dlsr": dlsr}
+        block = {"ssrc": ssrc, "fraction_lost": fraction,
+                 "cumulative_lost": max(-(1 << 23), min((1 << 23) - 1, lost)),
+                 "ext_highest_seq": ext, "jitter": min(M32, self.j16 >> 4)}
+        block.update(self.sr_fields(t))
+        return block
+
+    def sr_fields(self, t):
+        if not self.sr:
+            return {"lsr": 0, "dlsr": 0}
+        dt = t - self.sr[1]
+        return {"lsr": (self.sr[0] >> 16) & M32,
+                "dlsr": min(M32, (dt // 10**6) << 16 | ((dt % 10**6) << 16) // 10**6)}
 
 
 class Sender:
@@ -127,8 +135,14 @@ def model(script):
         elif "sr_in" in ev:
             if ev["sr_in"]["ssrc"] in rx:
                 rx[ev["sr_in"]["ssrc"]].sr = (ev["sr_in"]["ntp"], t)
+        elif "bind_in" in ev:
+            rx[ev["bind_in"]["ssrc"]] = Receiver(rate)
+        elif "bind_out" in ev:
+            tx[ev["bind_out"]["ssrc"]] = Sender(rate, latest)
         else:
-            out.append({"t_us": t, "sr": [s.report(k, t, origin) for k, s in tx.items()],
+            # a sending stream is reported once it has sent a packet
+            out.append({"t_us": t, "sr": [s.report(k, t, origin) for k, s in tx.items()
+                                          if s.highest is not None],
                         "rr": [r.report(k, t) for k, r in rx.items()]})
     return out
 
@@ -136,7 +150,12 @@ def model(script):
 def random_script(rng, latest):
     """Two sources in each direction, with every kind of trouble."""
     rate = rng.choice([8000, 48000, 90000])
-    events, t = [], rng.randrange(0, 10**9)
+    t = rng.randrange(0, 10**9)
+    # Some streams bound by signalling before anything else: 55 receives only SRs.
+    events = [{"t_us": t, "bind_in": {"ssrc": 55}}]
+    for ssrc, kind in ((22, "bind_in"), (44, "bind_out")):
+        if rng.random() < 0.5:
+            events.append({"t_us": t, kind: {"ssrc": ssrc}})
     seqs = {11: rng.randrange(65536), 22: 65400}
     out_seq = {33: 65530, 44: rng.randrange(65536)}
     ts = {k: rng.randrange(1 << 32) for k in (11, 22, 33, 44)}
@@ -171,7 +190,7 @@ def random_script(rng, latest):
             events.append({"t_us": t, "rtp_out": {"ssrc": ssrc, "seq": seq, "ts": stamp,
                                                   "payload": rng.randrange(1 << 31)}})
         elif kind < 0.9:
-            events.append({"t_us": t, "sr_in": {"ssrc": rng.choice([11, 22, 99]),
+            events.append({"t_us": t, "sr_in": {"ssrc": rng.choice([11, 22, 55, 99]),
                                                 "ntp": rng.randrange(1 << 64),
                                                 "rtp_ts": 0, "packets": 0, "octets": 0}})
         else:
@@ -279,6 +298,13 @@ MALFORMED = [
     ("two kinds", '{"clock_rate":1,"ntp_origin":0,"events":[{"t_us":0,"report":true,'
      '"sr_in":{}}]}', r"more than one"),
     ("no kind", '{"clock_rate":1,"ntp_origin":0,"events":[{"t_us":0}]}', r"needs one of"),
+    ("bind with a seq", '{"clock_rate":1,"ntp_origin":0,"events":[{"t_us":0,"bind_in":'
+     '{"ssrc":1,"seq":1}}]}', r'bind_in.*unknown key "seq"'),
+    ("bind after RTP", '{"clock_rate":1,"ntp_origin":0,"events":[{"t_us":0,"rtp_in":'
+     '{"ssrc":1,"seq":1,"ts":0,"payload":0}},{"t_us":1,"bind_in":{"ssrc":1}}]}',
+     r"events\[1\]: bind_in of ssrc 1 already bound at events\[0\]"),
+    ("bound twice", '{"clock_rate":1,"ntp_origin":0,"events":[{"t_us":0,"bind_out":'
+     '{"ssrc":1}},{"t_us":0,"bind_out":{"ssrc":1}}]}', r"bind_out of ssrc 1 already bound"),
     ("report false", '{"clock_rate":1,"ntp_origin":0,"events":[{"t_us":0,"report":false}]}',
      r"must be true"),
     ("time going back", '{"clock_rate":1,"ntp_origin":0,"events":[{"t_us":5,"report":true},'

@@ -572,6 +572,83 @@ static void test_session_rtcp_received(void)
 	braid_rtcp_session_free(s);
 }
 
+/* An RR block of the session's next report for ssrc; false when it has none. */
+static bool rr_block_for(struct braid_rtcp_session *s, uint64_t now, uint32_t ssrc,
+			 struct braid_rtcp_report_block *out)
+{
+	uint8_t buf[1500];
+	bool found = false;
+	int n;
+	braid_rtcp_session_report(s, now, BRAID_RTCP_REPORT_RR);
+	while ((n = braid_rtcp_session_poll_transmit(s, buf, sizeof(buf))) > 0) {
+		struct braid_rtcp_reader r;
+		struct braid_rtcp_packet p;
+		braid_rtcp_reader_init(&r, buf, (size_t)n, 0);
+		while (braid_rtcp_read(&r, &p) == 1) {
+			if (p.kind != BRAID_RTCP_KIND_RR)
+				continue;
+			for (unsigned i = 0; i < p.u.rr.block_count; i++)
+				if (p.u.rr.blocks[i].ssrc == ssrc) {
+					*out = p.u.rr.blocks[i];
+					found = true;
+				}
+		}
+	}
+	return found;
+}
+
+/* A receiving stream bound by signalling is reported before any RTP (pion's "before any
+ * packet" and "delay" cases): zero counts, then the LSR and DLSR of an SR that came with
+ * no RTP. Its first RTP packet still sets the base. A stream bound by RTP alone is not
+ * reported before it counts a packet. */
+static void test_session_signalled_stream(void)
+{
+	struct braid_rtcp_session *s = new_session(0, 0, NULL, 90000);
+	struct braid_rtcp_stream_config c = config(123456, 90000, false);
+	struct braid_rtcp_report_block b;
+	CHECK_EQ(braid_rtcp_session_bind_receiver(s, &c), 0);
+	CHECK(rr_block_for(s, 1000, 123456, &b));
+	CHECK(b.fraction_lost == 0 && b.cumulative_lost == 0 && b.ext_highest_seq == 0 &&
+	      b.jitter == 0 && b.lsr == 0 && b.dlsr == 0);
+
+	struct braid_rtcp_packet sr;
+	memset(&sr, 0, sizeof(sr));
+	sr.kind = BRAID_RTCP_KIND_SR;
+	sr.u.sr.ssrc = 123456;
+	sr.u.sr.ntp = 0xCEA46EF000000000u;
+	sr.u.sr.rtp_ts = 987654321;
+	uint8_t in[128];
+	size_t len = make_compound(in, sizeof(in), &sr, 1);
+	CHECK_EQ(braid_rtcp_session_rtcp_received(s, in, len, 2000, NULL, 0), 0);
+	CHECK(rr_block_for(s, 2000 + 1000000, 123456, &b));
+	CHECK_EQ_U64(b.lsr, 0x6EF00000u);
+	CHECK_EQ_U64(b.dlsr, 65536);
+	CHECK_EQ_U64(b.ext_highest_seq, 0);
+
+	/* The first RTP packet sets the base: ten in order from 40000, nothing lost. */
+	for (uint16_t q = 0; q < 10; q++) {
+		struct braid_rtp_header h = rtp(123456, (uint16_t)(40000 + q), 0, 100);
+		CHECK(braid_rtcp_session_rtp_received_header(s, &h, 3000000 + q) >= 0);
+	}
+	CHECK(rr_block_for(s, 3100000, 123456, &b));
+	CHECK_EQ_U64(b.ext_highest_seq, 40009);
+	CHECK_EQ(b.cumulative_lost, 0);
+	CHECK_EQ(b.fraction_lost, 0);
+
+	/* A stream bound by its first RTP packet, still on probation, is not reported. */
+	struct braid_rtcp_session_settings st;
+	braid_rtcp_session_settings_default(&st);
+	st.auto_clock_rate = 90000;
+	st.probation = 2;
+	struct braid_rtcp_session *t = braid_rtcp_session_new(&st, 0);
+	struct braid_rtp_header h = rtp(77, 1, 0, 10);
+	CHECK(braid_rtcp_session_rtp_received_header(t, &h, 10) >= 0);
+	CHECK(braid_rtcp_session_receiver(t, 77) != NULL);
+	CHECK(!rr_block_for(t, 20, 77, &b));
+	braid_rtcp_session_free(t);
+	braid_rtcp_session_free(s);
+}
+
 int main(void)
 {
 	RUN_TEST(test_sender_frame_first);
@@ -590,5 +667,6 @@ int main(void)
 	RUN_TEST(test_session_many_ssrcs);
 	RUN_TEST(test_hop_by_hop);
 	RUN_TEST(test_session_rtcp_received);
+	RUN_TEST(test_session_signalled_stream);
 	return braid_test_finish();
 }
