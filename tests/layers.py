@@ -31,7 +31,8 @@ COMPILER_RUNTIME = {
 RUNTIME_PREFIXES = ('__asan_', '__ubsan_', '__sanitizer_', '__lsan_', '__sancov_',
                     '__gcov_', '__llvm_')
 
-MEMORY = {'memcpy', 'memmove', 'memset', 'memcmp', 'memchr'}
+# bcmp is what clang makes of a memcmp compared only with 0.
+MEMORY = {'memcpy', 'memmove', 'memset', 'memcmp', 'memchr', 'bcmp'}
 STRINGS = {
     'strlen', 'strnlen', 'strcmp', 'strncmp', 'strcasecmp', 'strncasecmp', 'strchr',
     'strrchr', 'strstr', 'strspn', 'strcspn', 'strpbrk', 'strcpy', 'strtok_r', 'strdup',
