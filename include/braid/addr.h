@@ -1,6 +1,6 @@
 /* A network address as plain data. The core stores and compares addresses (a receiver
  * answers each link where it was last heard from) but never resolves or uses them:
- * parsing, formatting and sockets live in the I/O layer (braid/udp.h). */
+ * parsing, formatting and sockets live in the I/O layer (io/udp.h). */
 #ifndef BRAID_ADDR_H
 #define BRAID_ADDR_H
 

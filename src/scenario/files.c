@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "braid/error.h"
-#include "scenario/scenario.h"
 
 /* A scenario is a hand-written file: larger is a mistake. */
 #define SCENARIO_MAX_BYTES (1u << 20)

@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "scenario/scenario.h"
+/* The longest trace file, in delivery opportunities (lines). */
+#define BRAID_EMU_TRACE_MAX (16u * 1024 * 1024)
 
 /* A mahimahi trace: one millisecond timestamp per line. *ms is malloc'd. */
 int braid_emu_load_trace(const char *path, uint32_t **ms, size_t *len, char *err,
@@ -15,6 +16,4 @@ int braid_emu_load_trace(const char *path, uint32_t **ms, size_t *len, char *err
 /* Reads a whole text file of at most 1 MiB without NUL bytes into *out (the caller frees
  * it). On failure writes a message naming the file. */
 int braid_emu_read_text(const char *path, char **out, char *err, size_t err_len);
-int braid_emu_scenario_load(struct braid_emu_scenario *sc, const char *path, char *err,
-			    size_t err_len);
 #endif

@@ -16,8 +16,6 @@
 #define BRAID_EMU_ADDR_TEXT_MAX 255
 /* The longest link spec or event text accepted, in bytes. */
 #define BRAID_EMU_SPEC_MAX 1024
-/* The longest trace file, in delivery opportunities (lines). */
-#define BRAID_EMU_TRACE_MAX (16u * 1024 * 1024)
 
 /* ---- link settings (spec.c) ---- */
 
@@ -96,6 +94,9 @@ int braid_emu_scenario_add_link(struct braid_emu_scenario *sc, struct braid_emu_
 /* Appends the links and events of a scenario text; origin names it in messages. */
 int braid_emu_scenario_parse(struct braid_emu_scenario *sc, const char *text, const char *origin,
 			     char *err, size_t err_len);
+/* braid_emu_scenario_parse on a file's text, read through scenario/files.h. */
+int braid_emu_scenario_load(struct braid_emu_scenario *sc, const char *path, char *err,
+			    size_t err_len);
 /* The two models of a link (forward, return) from its settings, their seeds mixed with
  * `reseed` (a settings change draws a fresh random stream). 0, or BRAID_ERR_INVAL with
  * both NULL. Shared by the relay and the simulator so a link behaves the same in both. */

@@ -1,5 +1,5 @@
 /* The virtual-time simulator: a sender core and a receiver core joined by link models
- * (braid/model.h), with no sockets and no clock. Time jumps from one thing to do to the
+ * (model/model.h), with no sockets and no clock. Time jumps from one thing to do to the
  * next (a datagram leaving a link, a timeout, the media source's next packet, a scenario
  * event), so an hour of stream takes seconds, and the same scenario and seed always give
  * the same run. docs/sim.md describes the scenario format and the metrics. */

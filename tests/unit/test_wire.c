@@ -1,4 +1,4 @@
-/* The wire format of include/braid/wire.h: exact byte layouts, round trips of every type,
+/* The wire format of core/wire.h: exact byte layouts, round trips of every type,
  * every truncation, every rejected field, tags and their failures, session keys and the
  * extension of wrapping counters. Layouts are written out by hand from the specification;
  * tags are recomputed here with the crypto primitives (tested against vectors elsewhere). */
