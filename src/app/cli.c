@@ -1,10 +1,12 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "io/udp.h"
 
@@ -32,29 +34,73 @@ bool braid_cli_parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t
 	return true;
 }
 
-bool braid_cli_parse_duration(const char *text, uint64_t unit_us, uint64_t *out_us)
+/* The one grammar for durations on the command line: decimal digits, alone (in the option's
+ * own unit) or followed by "ms" or "s". No sign, fraction, exponent, hex or other unit, so
+ * that what is accepted is exactly what --help and the README say. */
+bool braid_cli_parse_duration(const char *text, uint64_t bare_unit_us, uint64_t *out_us)
 {
 	if (!text || *text < '0' || *text > '9')
 		return false;
-	errno = 0;
-	char *end;
-	double v = strtod(text, &end);
-	if (errno || v < 0)
+	uint64_t v = 0;
+	for (; *text >= '0' && *text <= '9'; text++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*text - '0');
+	}
+	uint64_t unit;
+	if (*text == '\0')
+		unit = bare_unit_us;
+	else if (strcmp(text, "ms") == 0)
+		unit = 1000;
+	else if (strcmp(text, "s") == 0)
+		unit = 1000000;
+	else
 		return false;
-	double unit = (double)unit_us;
-	if (strcmp(end, "us") == 0)
-		unit = 1;
-	else if (strcmp(end, "ms") == 0)
-		unit = 1e3;
-	else if (strcmp(end, "s") == 0)
-		unit = 1e6;
-	else if (*end)
+	if (unit == 0 || v > UINT64_MAX / unit)
 		return false;
-	double us = v * unit;
-	if (us > 1e15)
-		return false;
-	*out_us = (uint64_t)(us + 0.5);
+	*out_us = v * unit;
 	return true;
+}
+
+/* "250 ms", "20 s", "48 h": the largest unit that divides the time exactly. */
+static const char *format_duration(uint64_t us, char *buf, size_t len)
+{
+	if (us % 3600000000u == 0 && us >= 3600000000u)
+		snprintf(buf, len, "%llu h", (unsigned long long)(us / 3600000000u));
+	else if (us % 1000000 == 0 && us > 0)
+		snprintf(buf, len, "%llu s", (unsigned long long)(us / 1000000));
+	else
+		snprintf(buf, len, "%llu ms", (unsigned long long)(us / 1000));
+	return buf;
+}
+
+uint64_t braid_cli_duration(const char *cmd, const char *option, const char *text,
+			    uint64_t bare_unit_us, uint64_t min_us, uint64_t max_us)
+{
+	uint64_t us;
+	if (braid_cli_parse_duration(text, bare_unit_us, &us) && us >= min_us && us <= max_us)
+		return us;
+	char lo[32], hi[32];
+	braid_cli_usage_error(cmd, "%s: '%s' is not a duration from %s to %s (N%s, Nms or Ns)",
+			      option, text, format_duration(min_us, lo, sizeof(lo)),
+			      format_duration(max_us, hi, sizeof(hi)),
+			      bare_unit_us == 1000 ? " in ms" : " in s");
+}
+
+void braid_cli_check_writable(const char *cmd, const char *option, const char *path)
+{
+	if (strcmp(path, "-") == 0)
+		return;
+	/* Try it the way it will be written (never truncating), and leave no file behind
+	 * that was not there: the run may still stop on another argument. */
+	bool existed = access(path, F_OK) == 0;
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0)
+		braid_cli_usage_error(cmd, "%s: cannot write '%s': %s", option, path,
+				      strerror(errno));
+	close(fd);
+	if (!existed)
+		unlink(path);
 }
 
 static bool set_name(struct braid_link_spec *out, const char *value, char *err, size_t err_len)

@@ -17,8 +17,21 @@
 _Noreturn void braid_cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* "250", "250ms", "2s", "1500us" -> microseconds. Bare numbers are `unit_us` each. */
-bool braid_cli_parse_duration(const char *text, uint64_t unit_us, uint64_t *out_us);
+/* Durations: decimal digits, alone ("250": bare_unit_us each, the option's own unit) or
+ * with "ms" or "s" ("250ms", "2s"); anything else is refused. -> microseconds. */
+bool braid_cli_parse_duration(const char *text, uint64_t bare_unit_us, uint64_t *out_us);
+/* The duration an option names, within [min_us, max_us]; otherwise a usage error (exit 2)
+ * naming the option, the range and the grammar. */
+uint64_t braid_cli_duration(const char *cmd, const char *option, const char *text,
+			    uint64_t bare_unit_us, uint64_t min_us, uint64_t max_us);
+#define BRAID_CLI_MS 1000u
+#define BRAID_CLI_S 1000000u
+#define BRAID_CLI_MAX_INTERVAL_US UINT64_C(3600000000)    /* stats intervals: 1 h */
+#define BRAID_CLI_MAX_RUN_US UINT64_C(31536000000000)    /* how long a run lasts: 8760 h */
+
+/* A file an argument names for writing ("-" is stdout): a usage error (exit 2) naming the
+ * option when it cannot be opened for writing. Creates nothing that stays. */
+void braid_cli_check_writable(const char *cmd, const char *option, const char *path);
 /* A whole number in [min, max]. */
 bool braid_cli_parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *out);
 

@@ -29,11 +29,13 @@ static const char emu_usage[] =
 	"  --scenario  a file of 'link NAME KEYS' and 'at TIME NAME blackhole on|off' or\n"
 	"              'at TIME NAME KEYS' lines\n"
 	"  --stats     JSON lines of per-link statistics to a file or - for stdout\n"
-	"  --stats-interval  how often, in ms (default 1000)\n"
-	"  --duration  exit after this many seconds\n"
+	"  --stats-interval  how often (default 1000 ms)\n"
+	"  --duration  exit after this long\n"
 	"  --control   a UDP address taking commands such as 'lte1 blackhole on'\n"
 	"\n"
 	"SIGUSR1 blackholes every link, or clears them all when all are blackholed.\n"
+	"Durations: a whole number (ms for --stats-interval, s for --duration), or with a\n"
+	"unit: 250ms, 2s. Exit status: 0 done, 1 run-time failure, 2 bad argument.\n"
 	"See docs/emu.md.\n";
 
 struct emu_options {
@@ -76,15 +78,14 @@ static bool time_option(int argc, char **argv, int *i, struct emu_options *opt)
 	const char *v;
 
 	if ((v = braid_cli_option("emu", argc, argv, i, "--stats-interval"))) {
-		if (!braid_cli_parse_duration(v, 1000, &opt->stats_interval_us) ||
-		    opt->stats_interval_us < 10000)
-			braid_cli_usage_error("emu", "--stats-interval: '%s' is not >= 10 ms", v);
+		opt->stats_interval_us = braid_cli_duration("emu", "--stats-interval", v,
+							    BRAID_CLI_MS, 10000,
+							    BRAID_CLI_MAX_INTERVAL_US);
 		return true;
 	}
 	if ((v = braid_cli_option("emu", argc, argv, i, "--duration"))) {
-		if (!braid_cli_parse_duration(v, 1000000, &opt->duration_us) ||
-		    opt->duration_us == 0)
-			braid_cli_usage_error("emu", "--duration: '%s' is not a time above 0 s", v);
+		opt->duration_us = braid_cli_duration("emu", "--duration", v, BRAID_CLI_S, 1000,
+						      BRAID_CLI_MAX_RUN_US);
 		return true;
 	}
 	return false;
@@ -123,6 +124,8 @@ static void parse_args(int argc, char **argv, struct emu_options *opt)
 	if (braid_emu_scenario_check(&opt->scenario, err, sizeof(err)))
 		braid_cli_usage_error("emu", "%s: %s", scenario_path ? "--scenario" : "--link",
 				      err);
+	if (opt->stats_path)
+		braid_cli_check_writable("emu", "--stats", opt->stats_path);
 }
 
 /* ---- statistics ---- */

@@ -1,8 +1,10 @@
 /* braid recv: the gateway's side. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "io/udp.h"
 #include "cli.h"
@@ -14,10 +16,41 @@ static const char recv_usage[] =
 	"                  [--latency MS] [--psk FILE] [--stats FILE|-] [--stats-interval MS]\n"
 	"\n"
 	"  --listen   where the links of every sender arrive\n"
-	"  --output   where the merged stream goes: a UDP destination, a file, or - for stdout\n"
-	"  --latency  the fixed latency budget in ms (default 1000)\n"
+	"  --output   where the merged stream goes: a UDP destination, a file, or - for stdout.\n"
+	"             A file is appended to, never truncated. {session} in a file's name\n"
+	"             gives each session its own file (file:///rec/cam-{session}.ts); any\n"
+	"             other output carries one session at a time and refuses the others\n"
+	"  --latency  the fixed latency budget (default 1000 ms)\n"
 	"  --psk      a file holding the pre-shared key (senders need the same)\n"
-	"  --stats    JSON lines of statistics to a file or - for stdout\n";
+	"  --stats    JSON lines of statistics to a file or - for stdout\n"
+	"  --stats-interval  how often (default 1000 ms)\n"
+	"\n"
+	"Durations: a whole number in ms, or with a unit: 250ms, 2s.\n"
+	"Exit status: 0 done (also on SIGINT/SIGTERM), 1 run-time failure, 2 bad argument.\n";
+
+/* {session} may name the file only, so that the directory can be checked now and every
+ * session's file lands in one place. */
+static void check_template(const char *path)
+{
+	const char *t = strstr(path, BRAID_OUTPUT_SESSION_TEMPLATE);
+	if (!t)
+		return;
+	const char *slash = strrchr(path, '/');
+	if (slash && slash > t)
+		braid_cli_usage_error("recv", "--output: %s may appear only in the file's name, "
+				      "not in '%s'", BRAID_OUTPUT_SESSION_TEMPLATE, path);
+	char dir[4096] = ".";
+	size_t dir_len = !slash ? 0 : slash == path ? 1 : (size_t)(slash - path);
+	if (dir_len >= sizeof(dir))
+		braid_cli_usage_error("recv", "--output: '%s' is too long", path);
+	if (dir_len) {
+		memcpy(dir, path, dir_len);
+		dir[dir_len] = '\0';
+	}
+	if (access(dir, W_OK | X_OK) != 0)
+		braid_cli_usage_error("recv", "--output: cannot create files in '%s': %s", dir,
+				      strerror(errno));
+}
 
 static void parse_output(const char *v, struct braid_recv_config *cfg)
 {
@@ -26,6 +59,9 @@ static void parse_output(const char *v, struct braid_recv_config *cfg)
 	} else if (strncmp(v, "file://", 7) == 0 && v[7]) {
 		cfg->output = BRAID_OUTPUT_FILE;
 		cfg->output_path = v + 7;
+	} else if (strstr(v, BRAID_OUTPUT_SESSION_TEMPLATE)) {
+		braid_cli_usage_error("recv", "--output: %s is for file:// outputs only, not '%s'",
+				      BRAID_OUTPUT_SESSION_TEMPLATE, v);
 	} else if (braid_cli_parse_udp_url(v, 0, &cfg->output_addr)) {
 		cfg->output = BRAID_OUTPUT_UDP;
 	} else {
@@ -49,9 +85,8 @@ static void parse_args(int argc, char **argv, struct braid_recv_config *cfg, uin
 			parse_output(v, cfg);
 			have_output = true;
 		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--latency"))) {
-			if (!braid_cli_parse_duration(v, 1000, &cfg->core.latency_us) ||
-			    cfg->core.latency_us < 20000 || cfg->core.latency_us > 60000000)
-				braid_cli_usage_error("recv", "--latency: '%s' is not 20..60000 ms", v);
+			cfg->core.latency_us = braid_cli_duration("recv", "--latency", v, BRAID_CLI_MS,
+								  20000, 60000000);
 		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--psk"))) {
 			char err[256];
 			if (!braid_cli_read_psk(v, psk, &cfg->core.psk_len, err, sizeof(err)))
@@ -60,9 +95,9 @@ static void parse_args(int argc, char **argv, struct braid_recv_config *cfg, uin
 		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--stats"))) {
 			cfg->stats_path = v;
 		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--stats-interval"))) {
-			if (!braid_cli_parse_duration(v, 1000, &cfg->stats_interval_us) ||
-			    cfg->stats_interval_us < 10000)
-				braid_cli_usage_error("recv", "--stats-interval: '%s' is not >= 10 ms", v);
+			cfg->stats_interval_us = braid_cli_duration("recv", "--stats-interval", v,
+								    BRAID_CLI_MS, 10000,
+								    BRAID_CLI_MAX_INTERVAL_US);
 		} else {
 			braid_cli_usage_error("recv", "unknown argument '%s' (see --help)", argv[i]);
 		}
@@ -71,6 +106,14 @@ static void parse_args(int argc, char **argv, struct braid_recv_config *cfg, uin
 		braid_cli_usage_error("recv", "--listen is required");
 	if (!have_output)
 		braid_cli_usage_error("recv", "--output is required");
+	/* The files the arguments name are checked now: a typo exits 2, not 1 later. */
+	if (cfg->output == BRAID_OUTPUT_FILE && strstr(cfg->output_path,
+						       BRAID_OUTPUT_SESSION_TEMPLATE))
+		check_template(cfg->output_path);
+	else if (cfg->output == BRAID_OUTPUT_FILE)
+		braid_cli_check_writable("recv", "--output", cfg->output_path);
+	if (cfg->stats_path)
+		braid_cli_check_writable("recv", "--stats", cfg->stats_path);
 }
 
 static void on_signal(struct braid_loop *loop, int signo, void *arg)

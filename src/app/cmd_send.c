@@ -22,9 +22,14 @@ static const char send_usage[] =
 	"  --mode     how packets are spread (default adaptive)\n"
 	"  --redundancy  adaptive: also send this share of packets on a second link (0..100 %)\n"
 	"  --bitrate-out  send {\"available_bitrate\":...} once a second, for an encoder to follow\n"
-	"  --latency  the receiver's latency budget in ms (default 1000)\n"
+	"  --latency  the receiver's latency budget (default 1000 ms)\n"
 	"  --psk      a file holding the pre-shared key (the receiver needs the same)\n"
-	"  --stats    JSON lines of statistics to a file or - for stdout\n";
+	"  --stats    JSON lines of statistics to a file or - for stdout\n"
+	"  --stats-interval  how often (default 1000 ms)\n"
+	"\n"
+	"Durations: a whole number in ms, or with a unit: 250ms, 2s.\n"
+	"Exit status: 0 done (also on SIGINT/SIGTERM or at the end of stdin), 1 run-time\n"
+	"failure, 2 bad argument.\n";
 
 static void parse_mode(const char *value, struct braid_sender_settings *core)
 {
@@ -70,9 +75,8 @@ static void parse_args(int argc, char **argv, struct braid_send_config *cfg, uin
 		} else if ((v = braid_cli_option("send", argc, argv, &i, "--mode"))) {
 			parse_mode(v, &cfg->core);
 		} else if ((v = braid_cli_option("send", argc, argv, &i, "--latency"))) {
-			if (!braid_cli_parse_duration(v, 1000, &cfg->core.latency_us) ||
-			    cfg->core.latency_us < 20000 || cfg->core.latency_us > 60000000)
-				braid_cli_usage_error("send", "--latency: '%s' is not 20..60000 ms", v);
+			cfg->core.latency_us = braid_cli_duration("send", "--latency", v, BRAID_CLI_MS,
+								  20000, 60000000);
 		} else if ((v = braid_cli_option("send", argc, argv, &i, "--redundancy"))) {
 			char *end;
 			double pct = strtod(v, &end);
@@ -88,9 +92,9 @@ static void parse_args(int argc, char **argv, struct braid_send_config *cfg, uin
 		} else if ((v = braid_cli_option("send", argc, argv, &i, "--stats"))) {
 			cfg->stats_path = v;
 		} else if ((v = braid_cli_option("send", argc, argv, &i, "--stats-interval"))) {
-			if (!braid_cli_parse_duration(v, 1000, &cfg->stats_interval_us) ||
-			    cfg->stats_interval_us < 10000)
-				braid_cli_usage_error("send", "--stats-interval: '%s' is not >= 10 ms", v);
+			cfg->stats_interval_us = braid_cli_duration("send", "--stats-interval", v,
+								    BRAID_CLI_MS, 10000,
+								    BRAID_CLI_MAX_INTERVAL_US);
 		} else {
 			braid_cli_usage_error("send", "unknown argument '%s' (see --help)", argv[i]);
 		}
@@ -108,6 +112,8 @@ static void parse_args(int argc, char **argv, struct braid_send_config *cfg, uin
 			if (strcmp(cfg->links[i].name, cfg->links[j].name) == 0)
 				braid_cli_usage_error("send", "--link: name '%s' used twice",
 						      cfg->links[i].name);
+	if (cfg->stats_path)
+		braid_cli_check_writable("send", "--stats", cfg->stats_path);
 }
 
 static void on_signal(struct braid_loop *loop, int signo, void *arg)

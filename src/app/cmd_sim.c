@@ -20,12 +20,14 @@ static const char sim_usage[] =
 	"  --plot         draw per-link rate, RTT and loss and the output's continuity\n"
 	"  --traces       replay DIR's NAME.up (forward) and NAME.down (return) files on the\n"
 	"                 scenario's trace links, in name order\n"
-	"  --duration     the stream's length in seconds (overrides the scenario)\n"
+	"  --duration     the stream's length (overrides the scenario)\n"
 	"  --seed         the run's seed (overrides the scenario)\n"
 	"  --mode         the sender's mode (overrides the scenario)\n"
 	"  --write-trace  write a synthetic mahimahi trace of an OU rate (ou= as in braid emu)\n"
 	"\n"
-	"Prints the metrics as JSON on stdout; exit status 1 when an expectation fails.\n"
+	"Durations: a whole number in s, or with a unit: 90s, 500ms.\n"
+	"Prints the metrics as JSON on stdout. Exit status: 0 done, 1 when an expectation\n"
+	"fails or something fails at run time, 2 bad argument.\n"
 	"See docs/sim.md.\n";
 
 struct sim_options {
@@ -55,10 +57,8 @@ static void parse_args(int argc, char **argv, struct sim_options *o)
 		} else if ((v = braid_cli_option("sim", argc, argv, &i, "--ou"))) {
 			o->ou = v;
 		} else if ((v = braid_cli_option("sim", argc, argv, &i, "--duration"))) {
-			if (!braid_cli_parse_duration(v, 1000000, &o->duration_us) ||
-			    o->duration_us < 1000 || o->duration_us > UINT64_C(172800000000))
-				braid_cli_usage_error("sim", "--duration: '%s' is not a time "
-						      "from 1 ms to 48 h", v);
+			o->duration_us = braid_cli_duration("sim", "--duration", v, BRAID_CLI_S,
+							    1000, UINT64_C(172800000000));
 		} else if ((v = braid_cli_option("sim", argc, argv, &i, "--seed"))) {
 			if (!braid_cli_parse_uint(v, 0, UINT64_MAX, &o->seed))
 				braid_cli_usage_error("sim", "--seed: '%s' is not a whole "
@@ -87,6 +87,10 @@ static void parse_args(int argc, char **argv, struct sim_options *o)
 	} else if (o->ou) {
 		braid_cli_usage_error("sim", "--ou goes with --write-trace");
 	}
+	if (o->write_trace)
+		braid_cli_check_writable("sim", "--write-trace", o->write_trace);
+	if (o->plot)
+		braid_cli_check_writable("sim", "--plot", o->plot);
 }
 
 static int write_trace(const struct sim_options *o)

@@ -17,12 +17,17 @@
 #define BATCH 32
 #define MAX_OUTPUTS 64
 
-/* One socket toward the next hop per session: what the next hop answers on it goes
- * back to that session's sender. */
+/* Where one session's media goes: its own socket toward the next hop (UDP: what the next
+ * hop answers on it goes back to that session's sender), its own file ({session}), or the
+ * node's single file or stdout (shared: not closed with the slot). */
 struct session_output {
 	struct braid_recv_node *node;
 	uint32_t session_id;
-	int fd; /* -1: unused */
+	bool used;
+	bool refused; /* a single output held by another session; said once */
+	bool failed;  /* could not be opened; said once, not retried */
+	bool shared;
+	int fd;       /* -1: not open */
 };
 
 struct braid_recv_node {
@@ -30,7 +35,10 @@ struct braid_recv_node {
 	struct braid_recv_config cfg;
 	struct braid_receiver *receiver;
 	int listen_fd;
-	int out_fd; /* FILE and STDOUT */
+	int out_fd; /* the single FILE, or STDOUT */
+	bool per_session; /* FILE with {session}: one file each */
+	uint32_t holder;  /* the session holding a single output, 0: none */
+	uint64_t holder_last_us; /* when it last released media */
 	struct session_output outputs[MAX_OUTPUTS];
 	struct braid_timer core_timer, stats_timer;
 	struct braid_report report;
@@ -39,18 +47,17 @@ struct braid_recv_node {
 	struct braid_datagram tx[BATCH];
 	struct braid_datagram out[BATCH]; /* released media for one session's socket */
 	size_t out_count;
-	uint32_t out_session;
-	uint64_t output_errors;
+	struct session_output *out_slot; /* whose media out[] holds */
 };
 
-static void write_all(struct braid_recv_node *n, const uint8_t *buf, size_t len)
+static void write_all(struct braid_recv_node *n, int fd, const uint8_t *buf, size_t len)
 {
 	while (len) {
-		ssize_t w = write(n->out_fd, buf, len);
+		ssize_t w = write(fd, buf, len);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			n->output_errors++;
+			n->report.output_errors++;
 			return;
 		}
 		buf += w;
@@ -60,51 +67,171 @@ static void write_all(struct braid_recv_node *n, const uint8_t *buf, size_t len)
 
 static void on_reverse(struct braid_loop *loop, int fd, uint32_t events, void *arg);
 
-static struct session_output *output_for(struct braid_recv_node *n, uint32_t id)
+static struct session_output *find_slot(struct braid_recv_node *n, uint32_t id)
 {
-	struct session_output *free_slot = NULL;
-	for (size_t i = 0; i < MAX_OUTPUTS; i++) {
-		if (n->outputs[i].fd >= 0 && n->outputs[i].session_id == id)
+	for (size_t i = 0; i < MAX_OUTPUTS; i++)
+		if (n->outputs[i].used && n->outputs[i].session_id == id)
 			return &n->outputs[i];
-		if (n->outputs[i].fd < 0 && !free_slot)
-			free_slot = &n->outputs[i];
+	return NULL;
+}
+
+static struct session_output *new_slot(struct braid_recv_node *n, uint32_t id)
+{
+	for (size_t i = 0; i < MAX_OUTPUTS; i++) {
+		struct session_output *o = &n->outputs[i];
+		if (!o->used) {
+			*o = (struct session_output){ .node = n, .session_id = id, .used = true,
+						      .fd = -1 };
+			return o;
+		}
 	}
-	if (!free_slot)
-		return NULL;
+	return NULL;
+}
+
+static void close_slot_fd(struct braid_recv_node *n, struct session_output *o)
+{
+	if (o->fd >= 0 && !o->shared) {
+		if (n->cfg.output == BRAID_OUTPUT_UDP)
+			braid_loop_del_fd(n->loop, o->fd);
+		close(o->fd);
+	}
+	o->fd = -1;
+	o->shared = false;
+}
+
+static int open_udp(struct braid_recv_node *n, struct session_output *o)
+{
 	struct braid_udp_options opt = { .family = n->cfg.output_addr.u.sa.sa_family };
 	int fd = braid_udp_open(&opt);
 	if (fd < 0)
-		return NULL;
+		return -1;
 	if (connect(fd, &n->cfg.output_addr.u.sa, n->cfg.output_addr.len) < 0 ||
-	    braid_loop_add_fd(n->loop, fd, EPOLLIN, on_reverse, free_slot) < 0) {
+	    braid_loop_add_fd(n->loop, fd, EPOLLIN, on_reverse, o) < 0) {
 		close(fd);
+		return -1;
+	}
+	o->fd = fd;
+	return 0;
+}
+
+/* The output path with every {session} replaced by the session id (8 hex digits). */
+static bool session_path(const char *tmpl, uint32_t id, char *out, size_t cap)
+{
+	const size_t tlen = strlen(BRAID_OUTPUT_SESSION_TEMPLATE);
+	char hex[9];
+	size_t len = 0;
+	snprintf(hex, sizeof(hex), "%08x", id);
+	while (*tmpl) {
+		bool at = strncmp(tmpl, BRAID_OUTPUT_SESSION_TEMPLATE, tlen) == 0;
+		const char *piece = at ? hex : tmpl;
+		size_t piece_len = at ? 8 : 1;
+		if (len + piece_len >= cap)
+			return false;
+		memcpy(out + len, piece, piece_len);
+		len += piece_len;
+		tmpl += at ? tlen : 1;
+	}
+	out[len] = '\0';
+	return true;
+}
+
+/* Appends, never truncates: a receiver restarted after a crash keeps what it wrote. */
+static int open_append(const char *path)
+{
+	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+static int open_slot(struct braid_recv_node *n, struct session_output *o)
+{
+	char path[4096];
+	if (n->cfg.output == BRAID_OUTPUT_UDP)
+		return open_udp(n, o);
+	if (!n->per_session) {
+		o->fd = n->out_fd;
+		o->shared = true;
+		return 0;
+	}
+	if (!session_path(n->cfg.output_path, o->session_id, path, sizeof(path))) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	o->fd = open_append(path);
+	return o->fd < 0 ? -1 : 0;
+}
+
+/* A single output (UDP, one file, stdout) carries one session at a time, so that two
+ * streams never interleave. The holder keeps it until it ends or stays silent long
+ * enough that it has most likely gone (a sender killed and restarted under a new id). */
+static bool hold_output(struct braid_recv_node *n, struct session_output *o, uint64_t now)
+{
+	if (n->holder != o->session_id) {
+		bool holder_gone = now - n->holder_last_us >= BRAID_OUTPUT_HANDOVER_US;
+		if (n->holder && !holder_gone) {
+			n->report.output_refused++;
+			if (!o->refused)
+				braid_report_output_event(&n->report, now, "output_refused",
+							  o->session_id, n->holder);
+			o->refused = true;
+			return false;
+		}
+		struct session_output *old = n->holder ? find_slot(n, n->holder) : NULL;
+		if (n->holder || o->refused)
+			braid_report_output_event(&n->report, now, "output_taken", o->session_id,
+						  n->holder);
+		if (old) {
+			close_slot_fd(n, old); /* its next media is refused, and said so */
+			old->refused = false;
+		}
+		n->holder = o->session_id;
+		o->refused = false;
+	}
+	n->holder_last_us = now;
+	return true;
+}
+
+/* The open output for a session's media, or NULL when it is refused or cannot be
+ * written (counted). */
+static struct session_output *output_for(struct braid_recv_node *n, uint32_t id, uint64_t now)
+{
+	struct session_output *o = find_slot(n, id);
+	if (!o)
+		o = new_slot(n, id);
+	if (!o) {
+		n->report.output_errors++;
 		return NULL;
 	}
-	free_slot->node = n;
-	free_slot->session_id = id;
-	free_slot->fd = fd;
-	return free_slot;
+	if (!n->per_session && !hold_output(n, o, now))
+		return NULL;
+	if (o->fd < 0 && !o->failed && open_slot(n, o) < 0) {
+		o->failed = true;
+		fprintf(stderr, "braid recv: session %08x: cannot open its output: %s\n", id,
+			strerror(errno));
+	}
+	if (o->fd < 0) {
+		n->report.output_errors++;
+		return NULL;
+	}
+	return o;
 }
 
 static void close_output(struct braid_recv_node *n, uint32_t id)
 {
-	for (size_t i = 0; i < MAX_OUTPUTS; i++) {
-		struct session_output *o = &n->outputs[i];
-		if (o->fd >= 0 && o->session_id == id) {
-			braid_loop_del_fd(n->loop, o->fd);
-			close(o->fd);
-			o->fd = -1;
-		}
-	}
+	struct session_output *o = find_slot(n, id);
+	if (n->holder == id)
+		n->holder = 0;
+	if (!o)
+		return;
+	close_slot_fd(n, o);
+	o->used = false;
 }
 
 static void flush_output(struct braid_recv_node *n)
 {
 	if (!n->out_count)
 		return;
-	struct session_output *o = output_for(n, n->out_session);
-	if (!o || braid_udp_send_batch(o->fd, n->out, n->out_count) < (int)n->out_count)
-		n->output_errors++;
+	struct session_output *o = n->out_slot;
+	if (braid_udp_send_batch(o->fd, n->out, n->out_count) < (int)n->out_count)
+		n->report.output_errors++;
 	n->out_count = 0;
 }
 
@@ -118,11 +245,14 @@ static void release_due(struct braid_recv_node *n, uint64_t now)
 		if (braid_receiver_poll_output(n->receiver, now, &session_id, d->buf, d->cap,
 					       &len) != 1)
 			break; /* nothing due (the buffers hold BRAID_MAX_PAYLOAD: never too small) */
+		struct session_output *o = output_for(n, session_id, now);
+		if (!o)
+			continue; /* refused or unwritable, counted; its buffer is reused */
 		if (n->cfg.output != BRAID_OUTPUT_UDP) {
-			write_all(n, d->buf, (size_t)len);
+			write_all(n, o->fd, d->buf, len);
 			continue;
 		}
-		if (n->out_count && session_id != n->out_session) {
+		if (n->out_count && o != n->out_slot) {
 			/* another session's packet landed in slot k: send the batch before it,
 			 * then move it to slot 0 by swapping buffers */
 			size_t k = n->out_count;
@@ -131,8 +261,8 @@ static void release_due(struct braid_recv_node *n, uint64_t now)
 			n->out[0].buf = n->out[k].buf;
 			n->out[k].buf = first;
 		}
-		n->out_session = session_id;
-		n->out[n->out_count].len = (size_t)len;
+		n->out_slot = o;
+		n->out[n->out_count].len = len;
 		n->out[n->out_count].addr.len = 0; /* connected socket */
 		if (++n->out_count == BATCH)
 			flush_output(n);
@@ -238,8 +368,8 @@ static int open_output(struct braid_recv_node *n, char *err, size_t err_len)
 {
 	if (n->cfg.output == BRAID_OUTPUT_STDOUT) {
 		n->out_fd = STDOUT_FILENO;
-	} else if (n->cfg.output == BRAID_OUTPUT_FILE) {
-		n->out_fd = open(n->cfg.output_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	} else if (n->cfg.output == BRAID_OUTPUT_FILE && !n->per_session) {
+		n->out_fd = open_append(n->cfg.output_path);
 		if (n->out_fd < 0) {
 			snprintf(err, err_len, "cannot write output '%s': %s", n->cfg.output_path,
 				 strerror(errno));
@@ -299,8 +429,8 @@ struct braid_recv_node *braid_recv_node_open(struct braid_loop *loop,
 		return NULL;
 	}
 	n->listen_fd = n->out_fd = -1;
-	for (size_t i = 0; i < MAX_OUTPUTS; i++)
-		n->outputs[i].fd = -1;
+	n->per_session = cfg->output == BRAID_OUTPUT_FILE &&
+			 strstr(cfg->output_path, BRAID_OUTPUT_SESSION_TEMPLATE) != NULL;
 	for (size_t b = 0; b < BATCH; b++) {
 		n->rx[b].buf = n->buffers + b * BRAID_MAX_DATAGRAM;
 		n->rx[b].cap = BRAID_MAX_DATAGRAM;
@@ -325,7 +455,7 @@ void braid_recv_node_close(struct braid_recv_node *n)
 	braid_timer_stop(n->loop, &n->core_timer);
 	braid_timer_stop(n->loop, &n->stats_timer);
 	for (size_t i = 0; i < MAX_OUTPUTS; i++)
-		if (n->outputs[i].fd >= 0)
+		if (n->outputs[i].used)
 			close_output(n, n->outputs[i].session_id);
 	if (n->listen_fd >= 0) {
 		braid_loop_del_fd(n->loop, n->listen_fd);

@@ -1,6 +1,11 @@
 /* A running receiver: the listening socket, the receiver core, the output (a UDP
  * destination with one socket per session so replies find their way back, a file, or
- * stdout), timers and reports, on an event loop owned by the caller. */
+ * stdout), timers and reports, on an event loop owned by the caller.
+ *
+ * Outputs are never interleaved: a file whose name holds {session} gets one file per
+ * session; any other output (UDP, one file, stdout) carries one session at a time, and the
+ * media of the others is refused (counted, one line per refused session) until the holder
+ * ends or releases nothing for BRAID_OUTPUT_HANDOVER_US. Files are appended to. */
 #ifndef BRAID_APP_RECV_NODE_H
 #define BRAID_APP_RECV_NODE_H
 
@@ -17,11 +22,14 @@ enum braid_output_kind {
 	BRAID_OUTPUT_STDOUT,
 };
 
+#define BRAID_OUTPUT_SESSION_TEMPLATE "{session}"
+#define BRAID_OUTPUT_HANDOVER_US 2000000
+
 struct braid_recv_config {
 	struct braid_addr listen;
 	enum braid_output_kind output;
 	struct braid_addr output_addr; /* UDP */
-	const char *output_path;       /* FILE */
+	const char *output_path;       /* FILE; may hold BRAID_OUTPUT_SESSION_TEMPLATE */
 	struct braid_receiver_settings core; /* seed is drawn by the node */
 	const char *stats_path;
 	uint64_t stats_interval_us;

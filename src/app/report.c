@@ -197,7 +197,8 @@ void braid_report_receiver(struct braid_report *r, const struct braid_receiver *
 		(unsigned long long)st.duplicates, (unsigned long long)st.late,
 		(unsigned long long)st.lost, (unsigned long long)st.retransmitted);
 	json_drops(f, &st.drops);
-	fputs("}}\n", f);
+	fprintf(f, ",\"output\":{\"refused\":%llu,\"errors\":%llu}}}\n",
+		(unsigned long long)r->output_refused, (unsigned long long)r->output_errors);
 	fflush(f);
 	if (f != r->json)
 		fclose(f);
@@ -274,4 +275,30 @@ void braid_report_event(struct braid_report *r, const struct braid_event *ev,
 	if (r->live)
 		live_begin(r);
 	fprintf(stderr, "[%8.3f] braid %s: %s\n", t, r->role, line);
+}
+
+void braid_report_output_event(struct braid_report *r, uint64_t now_us, const char *event,
+			       uint32_t session_id, uint32_t holder)
+{
+	double t = (double)(now_us - r->start_us) / 1e6;
+	if (r->json) {
+		fprintf(r->json, "{\"t\":%.3f,\"clock_us\":%llu,\"role\":\"%s\",\"event\":\"%s\","
+			"\"session\":\"%08x\"", t, (unsigned long long)now_us, r->role, event,
+			session_id);
+		if (holder)
+			fprintf(r->json, ",\"holder\":\"%08x\"", holder);
+		fputs("}\n", r->json);
+		fflush(r->json);
+	}
+	if (r->live)
+		live_begin(r);
+	fprintf(stderr, "[%8.3f] braid %s: session %08x ", t, r->role, session_id);
+	if (strcmp(event, "output_refused") == 0)
+		fprintf(stderr, "refused: the output carries session %08x (name the file with "
+			"{session} for one file per session)\n", holder);
+	else if (holder)
+		fprintf(stderr, "takes the output over from session %08x, which went silent\n",
+			holder);
+	else
+		fprintf(stderr, "takes the output, which the session holding it gave up\n");
 }

@@ -30,6 +30,9 @@ struct braid_report {
 	const char *role; /* "send" or "recv" */
 	uint64_t start_us;
 	struct braid_rate_memory rates;
+	/* recv: released media the output refused (another session held it) or failed to
+	 * take; kept by the caller, shown in the totals */
+	uint64_t output_refused, output_errors;
 };
 
 /* path: a file, "-" for stdout, or NULL. live: draw the terminal view (when stderr is a
@@ -50,6 +53,11 @@ void braid_report_receiver(struct braid_report *r, const struct braid_receiver *
 /* One line on stderr for an event ("link lte2 down", "failover: 12 packets resent"). */
 void braid_report_event(struct braid_report *r, const struct braid_event *ev,
 			const char *link_name);
+
+/* A session refused a single output held by `holder`, or taking it over ("output_refused",
+ * "output_taken"): one line on stderr and one JSON event line. */
+void braid_report_output_event(struct braid_report *r, uint64_t now_us, const char *event,
+			       uint32_t session_id, uint32_t holder);
 
 /* The same event as a JSON line in the stats stream (when there is one). */
 void braid_report_event_json(struct braid_report *r, const struct braid_event *ev,

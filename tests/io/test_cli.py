@@ -1,6 +1,8 @@
 #!/usr/bin/python3
-"""Bad arguments: every one gets a single line on stderr that names it, and exit code 2.
-Good ones: --help exits 0; an IPv6 stream over ::1 arrives byte for byte."""
+"""Bad arguments: every one gets a single line on stderr that names it, and exit code 2, in
+every subcommand: bad values, durations outside the one grammar (N, Nms, Ns), and files
+the arguments name that cannot be read or written. Good ones: --help exits 0; an IPv6
+stream over ::1 arrives byte for byte."""
 
 import os
 import subprocess
@@ -45,6 +47,55 @@ BAD = [
     (["demo", "--mode", "upside"], "--mode"),
 ]
 
+EMU = ["emu", "--link", "listen=127.0.0.1:0,to=127.0.0.1:9"]
+SCN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scenarios",
+                   "baseline.scn")
+NOWHERE = "/nonexistent-dir/braid"
+
+# Durations: digits alone (the option's unit) or with ms or s; nothing else.
+BAD_DURATIONS = ["0x100", "1e3", "1.5s", "100us", "10 s", " 100", "+100", "-3", "", "ms",
+                 "100sec", "99999999999999999999999"]
+DURATION_OPTIONS = [
+    ([*SEND, *LINK], "--latency"),
+    ([*RECV], "--latency"),
+    ([*SEND, *LINK], "--stats-interval"),
+    ([*RECV], "--stats-interval"),
+    (EMU, "--stats-interval"),
+    (EMU, "--duration"),
+    (["demo"], "--duration"),
+    (["sim", "--scenario", SCN], "--duration"),
+]
+for prefix, option in DURATION_OPTIONS:
+    BAD += [([*prefix, option, text], option) for text in BAD_DURATIONS]
+BAD += [
+    ([*RECV, "--latency", "19ms"], "--latency"),
+    ([*RECV, "--latency", "61s"], "--latency"),
+    ([*SEND, *LINK, "--stats-interval", "9ms"], "--stats-interval"),
+    (["demo", "--duration", "4999ms"], "--duration"),
+    (["sim", "--scenario", SCN, "--duration", "172801s"], "--duration"),
+]
+
+# Files named by arguments: unreadable or unwritable is a bad argument too.
+BAD += [
+    ([*SEND, *LINK, "--stats", f"{NOWHERE}/s.json"], "--stats"),
+    ([*RECV, "--stats", f"{NOWHERE}/s.json"], "--stats"),
+    (["recv", "--listen", "127.0.0.1:0", "--output", f"file://{NOWHERE}/out.ts"], "--output"),
+    (["recv", "--listen", "127.0.0.1:0", "--output", "file:///"], "--output"),
+    (["recv", "--listen", "127.0.0.1:0", "--output", f"file://{NOWHERE}/{{session}}.ts"],
+     "--output"),
+    (["recv", "--listen", "127.0.0.1:0", "--output", "file:///tmp/{session}/out.ts"],
+     "--output"),
+    (["recv", "--listen", "127.0.0.1:0", "--output", "udp://127.0.0.1:{session}"], "--output"),
+    ([*EMU, "--stats", f"{NOWHERE}/e.json"], "--stats"),
+    ([*EMU, "--scenario", f"{NOWHERE}/x.scn"], "--scenario"),
+    (["sim", "--scenario", SCN, "--plot", f"{NOWHERE}/p.svg"], "--plot"),
+    (["sim", "--scenario", f"{NOWHERE}/x.scn"], "--scenario"),
+    (["sim", "--write-trace", f"{NOWHERE}/t.up", "--ou", "3mbit:0:1", "--duration", "1"],
+     "--write-trace"),
+    (["rtcp", "replay", f"{NOWHERE}/r.json"], NOWHERE),
+    (["rtcp", "dump", "--pcap", f"{NOWHERE}/c.pcap"], NOWHERE),
+]
+
 
 def main(braid):
     checks = bt.Checks("cli")
@@ -54,9 +105,19 @@ def main(braid):
         one_line = len(lines) == 1 or (argv == [] and r.returncode == 2)
         checks.check(r.returncode == 2 and one_line and word in r.stderr,
                      f"braid {' '.join(argv)} -> exit {r.returncode}, {r.stderr.strip()!r}")
-    for cmd in ("send", "recv", "demo"):
+    for cmd in ("send", "recv", "demo", "emu", "sim"):
         r = subprocess.run([braid, cmd, "--help"], capture_output=True, text=True, timeout=10)
-        checks.check(r.returncode == 0 and "usage" in r.stdout, f"braid {cmd} --help")
+        checks.check(r.returncode == 0 and "usage" in r.stdout and "Durations" in r.stdout
+                     and "Exit status" in r.stdout,
+                     f"braid {cmd} --help: usage, the duration grammar, the exit codes")
+
+    # a file the arguments name for writing is checked without leaving one behind
+    with bt.tempdir() as work:
+        plot = os.path.join(work, "p.svg")
+        r = subprocess.run([braid, "sim", "--scenario", SCN, "--plot", plot, "--mode", "x"],
+                           capture_output=True, text=True, timeout=10)
+        checks.check(r.returncode == 2 and "--mode" in r.stderr and not os.path.exists(plot),
+                     "a writable --plot is not created when another argument is bad")
 
     # --bitrate-out: once a second, what the bond can carry, as a JSON datagram
     import json

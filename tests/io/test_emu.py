@@ -371,9 +371,9 @@ def test_scenario_and_control():
 def test_duration_and_usage():
     start = time.monotonic()
     proc = subprocess.run([BRAID, "emu", "--link", f"listen={LO}:0,to={LO}:9", "--duration",
-                           "0.5"], capture_output=True, text=True, timeout=10)
+                           "500ms"], capture_output=True, text=True, timeout=10)
     took = time.monotonic() - start
-    check(proc.returncode == 0 and 0.4 <= took < 3, "--duration 0.5 exits by itself")
+    check(proc.returncode == 0 and 0.4 <= took < 3, "--duration 500ms exits by itself")
     for args, word in [(["--link", f"listen={LO}:0,to={LO}:9,delay=40"], "delay"),
                        (["--link", f"listen={LO}:0,to={LO}:9,loss=ge:1%"], "loss"),
                        (["--link", f"to={LO}:9"], "listen"),
