@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/heap.h"
 #include "braid/error.h"
 #include "braid/receiver.h"
 #include "braid/sender.h"
@@ -68,8 +69,7 @@ struct sim {
 	struct braid_receiver *rx;
 	struct sim_sender snd[SIM_SENDERS];
 	size_t nsenders;
-	struct flight *heap;
-	size_t nheap, heap_cap;
+	struct braid_heap in_flight; /* of struct flight, by (at, order) */
 	uint64_t order;
 	struct braid_event rx_events[SIM_EVENTS];
 	size_t rx_nevents;
@@ -135,47 +135,15 @@ static void fake_addr(struct braid_addr *a, unsigned host, unsigned port)
 	a->len = sizeof(a->u.in4);
 }
 
-static bool flight_before(const struct flight *a, const struct flight *b)
+static bool flight_before(const void *a, const void *b)
 {
-	return a->at < b->at || (a->at == b->at && a->order < b->order);
+	const struct flight *x = a, *y = b;
+	return x->at < y->at || (x->at == y->at && x->order < y->order);
 }
 
-static void heap_push(struct sim *sim, struct flight f)
+static const struct flight *next_flight(const struct sim *sim)
 {
-	if (sim->nheap == sim->heap_cap) {
-		size_t cap = sim->heap_cap ? 2 * sim->heap_cap : 256;
-		struct flight *grown = realloc(sim->heap, cap * sizeof(*grown));
-		if (!grown) {
-			free(f.buf);
-			return;
-		}
-		sim->heap = grown;
-		sim->heap_cap = cap;
-	}
-	size_t i = sim->nheap++;
-	for (; i > 0 && flight_before(&f, &sim->heap[(i - 1) / 2]); i = (i - 1) / 2)
-		sim->heap[i] = sim->heap[(i - 1) / 2];
-	sim->heap[i] = f;
-}
-
-static struct flight heap_pop(struct sim *sim)
-{
-	struct flight top = sim->heap[0], last = sim->heap[--sim->nheap];
-	size_t i = 0;
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= sim->nheap)
-			break;
-		if (c + 1 < sim->nheap && flight_before(&sim->heap[c + 1], &sim->heap[c]))
-			c++;
-		if (!flight_before(&sim->heap[c], &last))
-			break;
-		sim->heap[i] = sim->heap[c];
-		i = c;
-	}
-	if (sim->nheap)
-		sim->heap[i] = last;
-	return top;
+	return braid_heap_top(&sim->in_flight);
 }
 
 static bool link_dead(const struct sim_link *l, uint64_t t)
@@ -197,7 +165,8 @@ static void sim_send(struct sim *sim, bool to_receiver, size_t snd, size_t link,
 		if (!f.buf)
 			return;
 		memcpy(f.buf, buf, len);
-		heap_push(sim, f);
+		if (braid_heap_push(&sim->in_flight, &f) < 0)
+			free(f.buf);
 	}
 }
 
@@ -331,7 +300,7 @@ static void push_media(struct sim *sim, struct sim_sender *s)
 
 static uint64_t sim_next(const struct sim *sim)
 {
-	uint64_t t = sim->nheap ? sim->heap[0].at : NEVER;
+	uint64_t t = next_flight(sim) ? next_flight(sim)->at : NEVER;
 	uint64_t rx = braid_receiver_next_timeout(sim->rx);
 	t = rx < t ? rx : t;
 	for (size_t i = 0; i < sim->nsenders; i++) {
@@ -346,8 +315,9 @@ static uint64_t sim_next(const struct sim *sim)
 
 static void sim_step(struct sim *sim)
 {
-	while (sim->nheap && sim->heap[0].at <= sim->now) {
-		struct flight f = heap_pop(sim);
+	while (next_flight(sim) && next_flight(sim)->at <= sim->now) {
+		struct flight f;
+		braid_heap_pop(&sim->in_flight, &f);
 		deliver(sim, &f);
 		free(f.buf);
 		sim_drain(sim);
@@ -406,6 +376,7 @@ static struct sim *sim_new(uint64_t start_us, uint64_t latency_us, const char *p
 	struct sim *sim = calloc(1, sizeof(*sim));
 	if (!sim)
 		return NULL;
+	braid_heap_init(&sim->in_flight, sizeof(struct flight), flight_before, NULL);
 	sim->now = start_us;
 	sim->latency_us = latency_us;
 	sim->tx_psk = psk;
@@ -434,11 +405,10 @@ static void sim_free(struct sim *sim)
 	for (size_t i = 0; i < sim->nsenders; i++)
 		braid_sender_free(sim->snd[i].tx);
 	braid_receiver_free(sim->rx);
-	while (sim->nheap) {
-		struct flight f = heap_pop(sim);
+	struct flight f;
+	while (braid_heap_pop(&sim->in_flight, &f))
 		free(f.buf);
-	}
-	free(sim->heap);
+	braid_heap_free(&sim->in_flight);
 	free(sim);
 }
 
