@@ -7,6 +7,7 @@
 
 #include "braid/error.h"
 #include "base/rng.h"
+#include "core/event_ring.h"
 #include "core/pktq.h"
 #include "core/rx_session.h"
 
@@ -21,8 +22,8 @@ struct braid_receiver {
 	struct braid__rx_session *sessions;
 	size_t in_use; /* one past the highest session slot in use: loops stop there */
 	struct braid__pktq tx;
-	struct braid_event events[EVENT_QUEUE_SIZE];
-	size_t event_head, event_count;
+	struct braid_event event_slots[EVENT_QUEUE_SIZE];
+	struct braid__event_ring events; /* over event_slots */
 	bool flushing;
 	size_t next_output; /* session to look at first, so sessions take turns */
 	struct braid_receiver_stats stats;
@@ -51,6 +52,7 @@ struct braid_receiver *braid_receiver_new(const struct braid_receiver_settings *
 		return NULL;
 	r->settings = *set;
 	braid_rng_seed(&r->rng, set->seed);
+	braid__event_ring_init(&r->events, r->event_slots, EVENT_QUEUE_SIZE);
 	r->sessions = calloc(set->max_sessions, sizeof(*r->sessions));
 	if (set->psk) {
 		r->psk = malloc(set->psk_len);
@@ -82,17 +84,13 @@ static void push_event(struct braid_receiver *r, enum braid_event_kind kind, uin
 		       uint32_t session_id, const struct braid__rx_link *l,
 		       enum braid_link_state old)
 {
-	if (r->event_count == EVENT_QUEUE_SIZE) {
-		r->event_head = (r->event_head + 1) % EVENT_QUEUE_SIZE;
-		r->event_count--;
-	}
-	struct braid_event *ev = &r->events[(r->event_head + r->event_count++) % EVENT_QUEUE_SIZE];
-	*ev = (struct braid_event){ .kind = kind, .time_us = now_us, .session_id = session_id };
+	struct braid_event ev = { .kind = kind, .time_us = now_us, .session_id = session_id };
 	if (l) {
-		ev->link_id = l->id;
-		ev->old_state = old;
-		ev->new_state = l->health.state;
+		ev.link_id = l->id;
+		ev.old_state = old;
+		ev.new_state = l->health.state;
 	}
+	braid__event_ring_push(&r->events, &ev);
 }
 
 static struct braid__rx_session *find_session(struct braid_receiver *r, uint32_t id)
@@ -381,12 +379,7 @@ int braid_receiver_send_reverse(struct braid_receiver *r, uint32_t session_id,
 
 int braid_receiver_poll_event(struct braid_receiver *r, struct braid_event *ev)
 {
-	if (!r->event_count)
-		return 0;
-	*ev = r->events[r->event_head];
-	r->event_head = (r->event_head + 1) % EVENT_QUEUE_SIZE;
-	r->event_count--;
-	return 1;
+	return braid__event_ring_pop(&r->events, ev) ? 1 : 0;
 }
 
 uint64_t braid_receiver_next_timeout(const struct braid_receiver *r)

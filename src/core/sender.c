@@ -21,15 +21,6 @@ void braid_sender_settings_default(struct braid_sender_settings *s)
 	s->redundancy = 0;
 }
 
-static void push_event(struct braid_sender *s, const struct braid_event *ev)
-{
-	if (s->event_count == EVENT_QUEUE_SIZE) { /* keep the newest */
-		s->event_head = (s->event_head + 1) % EVENT_QUEUE_SIZE;
-		s->event_count--;
-	}
-	s->events[(s->event_head + s->event_count++) % EVENT_QUEUE_SIZE] = *ev;
-}
-
 bool braid__sender_tx_push(struct braid_sender *s, uint8_t type, uint8_t flags, size_t slot,
 		    uint64_t seq)
 {
@@ -166,6 +157,7 @@ struct braid_sender *braid_sender_new(const struct braid_sender_settings *set, u
 		return NULL;
 	s->settings = *set;
 	s->now = now_us;
+	braid__event_ring_init(&s->events, s->event_slots, EVENT_QUEUE_SIZE);
 	braid_sched_init(&s->sched, braid_sched_policy_for(set->mode));
 	braid__resend_budget_init(&s->resend, set->resend_share, now_us);
 	s->tx = calloc(TX_QUEUE_SIZE, sizeof(*s->tx));
@@ -260,7 +252,7 @@ static void failover(struct braid_sender *s, size_t slot)
 	struct braid_event ev = { .kind = BRAID_EVENT_FAILOVER, .time_us = s->now,
 				  .session_id = s->settings.session_id, .link_id = l->id,
 				  .count = count };
-	push_event(s, &ev);
+	braid__event_ring_push(&s->events, &ev);
 }
 
 int braid_sender_remove_link(struct braid_sender *s, uint16_t link_id, uint64_t now_us)
@@ -309,7 +301,7 @@ static void set_link_state(struct braid_sender *s, size_t slot, enum braid_link_
 	struct braid_event ev = { .kind = BRAID_EVENT_LINK_STATE, .time_us = s->now,
 				  .session_id = s->settings.session_id, .link_id = l->id,
 				  .old_state = old, .new_state = l->health.state };
-	push_event(s, &ev);
+	braid__event_ring_push(&s->events, &ev);
 	sync_sched_state(s);
 	/* A first guess: this link alone could carry the stream, as it comes in so far
 	 * (startup soon finds out; guessing low would leave the first seconds short). */
@@ -570,12 +562,7 @@ long braid_sender_poll_output(struct braid_sender *s, uint8_t *buf, size_t cap)
 
 int braid_sender_poll_event(struct braid_sender *s, struct braid_event *ev)
 {
-	if (!s->event_count)
-		return 0;
-	*ev = s->events[s->event_head];
-	s->event_head = (s->event_head + 1) % EVENT_QUEUE_SIZE;
-	s->event_count--;
-	return 1;
+	return braid__event_ring_pop(&s->events, ev) ? 1 : 0;
 }
 
 uint64_t braid_sender_next_timeout(const struct braid_sender *s)
