@@ -80,6 +80,22 @@ static void json_drops(FILE *f, const struct braid_drop_stats *d)
 		(unsigned long long)d->oversized);
 }
 
+/* What the sender did not send or pass on, one counter per cause (docs/stats.md). */
+static void json_sender_not_sent(FILE *f, const struct braid_sender_stats *st)
+{
+	fprintf(f,
+		"\"resend_over_budget\":%llu,\"resend_undeliverable\":%llu,\"expired\":%llu,"
+		"\"undeliverable\":%llu,\"tx_queue_drops\":%llu,\"pacer_drops\":%llu,"
+		"\"reverse_drops\":%llu,\"input_too_large\":%llu,\"input_invalid\":%llu,"
+		"\"input_no_memory\":%llu,",
+		(unsigned long long)st->resend_over_budget,
+		(unsigned long long)st->resend_undeliverable, (unsigned long long)st->expired,
+		(unsigned long long)st->undeliverable, (unsigned long long)st->tx_queue_drops,
+		(unsigned long long)st->pacer_drops, (unsigned long long)st->reverse_drops,
+		(unsigned long long)st->input_too_large, (unsigned long long)st->input_invalid,
+		(unsigned long long)st->input_no_memory);
+}
+
 /* The live view: one line per link, then a totals line, redrawn in place. */
 static void live_begin(struct braid_report *r)
 {
@@ -118,15 +134,14 @@ void braid_report_sender(struct braid_report *r, const struct braid_sender *s, u
 			json_link(r->json, &links[i], bps[i], i == 0);
 		fprintf(r->json,
 			"],\"totals\":{\"in\":%llu,\"bytes_in\":%llu,\"out\":%llu,\"bytes_out\":%llu,"
-			"\"retransmitted\":%llu,\"nacked\":%llu,\"resend_refused\":%llu,"
-			"\"expired\":%llu,\"reverse\":%llu,\"failovers\":%u,"
+			"\"retransmitted\":%llu,\"nacked\":%llu,\"reverse\":%llu,\"failovers\":%u,"
 			"\"live_links\":%u,\"operational\":%s,\"available_kbps\":%.1f,",
 			(unsigned long long)st.packets_in, (unsigned long long)st.bytes_in,
 			(unsigned long long)st.packets_out, (unsigned long long)st.bytes_out,
 			(unsigned long long)st.retransmitted, (unsigned long long)st.nacked,
-			(unsigned long long)st.resend_refused, (unsigned long long)st.expired,
 			(unsigned long long)st.reverse_packets, st.failovers, st.live_links,
 			st.operational ? "true" : "false", st.available_bps / 1000.0);
+		json_sender_not_sent(r->json, &st);
 		json_drops(r->json, &st.drops);
 		fputs("}}\n", r->json);
 		fflush(r->json);

@@ -25,7 +25,7 @@ bool braid__sender_tx_push(struct braid_sender *s, uint8_t type, uint8_t flags, 
 		    uint64_t seq)
 {
 	if (s->tx_count == TX_QUEUE_SIZE) {
-		s->stats.queue_drops++;
+		s->stats.tx_queue_drops++;
 		return false;
 	}
 	struct tx_item *it = &s->tx[(s->tx_head + s->tx_count++) % TX_QUEUE_SIZE];
@@ -72,7 +72,7 @@ bool braid__sender_schedule_entry(struct braid_sender *s, struct braid__history_
 	if (adaptive) {
 		n = braid__sender_pick_adaptive(s, e, picked);
 		if (n == 0) {
-			s->stats.expired++;
+			s->stats.undeliverable++;
 			return true; /* handled: too late for every link */
 		}
 	}
@@ -242,7 +242,7 @@ static void failover(struct braid_sender *s, size_t slot)
 			continue;
 		/* Resends share one budget, or a failover onto busy links starts a storm. */
 		if (!braid__resend_budget_take(&s->resend, e->len, s->now)) {
-			s->stats.resend_refused++;
+			s->stats.resend_over_budget++;
 			continue;
 		}
 		if (braid__sender_schedule_entry(s, e, BRAID_FLAG_RETRANSMIT, (int)slot))
@@ -277,14 +277,18 @@ int braid_sender_remove_link(struct braid_sender *s, uint16_t link_id, uint64_t 
 int braid_sender_push(struct braid_sender *s, const uint8_t *payload, size_t len, uint64_t now_us)
 {
 	s->now = now_us;
-	if (len > BRAID_MAX_PAYLOAD || (len && !payload)) {
-		s->stats.rejected_input++;
-		return len > BRAID_MAX_PAYLOAD ? BRAID_ERR_TOO_BIG : BRAID_ERR_INVAL;
+	if (len > BRAID_MAX_PAYLOAD) {
+		s->stats.input_too_large++;
+		return BRAID_ERR_TOO_BIG;
+	}
+	if (len && !payload) {
+		s->stats.input_invalid++;
+		return BRAID_ERR_INVAL;
 	}
 	struct braid__history_entry *e = braid__history_put(&s->history, s->next_seq, now_us,
 							    payload, len);
 	if (!e) {
-		s->stats.rejected_input++;
+		s->stats.input_no_memory++;
 		return BRAID_ERR_NOMEM;
 	}
 	s->next_seq++;
@@ -390,8 +394,8 @@ static void on_reverse(struct braid_sender *s, const struct braid_packet *p)
 	if (!reverse_is_new(s, d->seq))
 		return;
 	struct braid__pkt *out = braid__pktq_push(&s->output, d->payload_len);
-	if (!out) {
-		s->stats.queue_drops++;
+	if (!out) { /* the queue is full, or no memory to copy it */
+		s->stats.reverse_drops++;
 		return;
 	}
 	if (d->payload_len)

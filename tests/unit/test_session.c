@@ -849,7 +849,78 @@ static void test_adaptive_burst_overflow(void)
 		after += s->out_idx[i] >= 1000;
 	CHECK(burst_out < 1000);
 	CHECK_EQ(after, 300);
+	/* The burst's packets the history overwrote while they waited for a link expired. */
+	struct braid_sender_stats st;
+	braid_sender_get_stats(s->tx, &st);
+	CHECK_EQ_U64(st.expired, 1000 - burst_out);
+	CHECK_EQ_U64(st.undeliverable, 0);
 	sim_free(sim);
+}
+
+/* Adaptive, a stream far faster than the links' estimates with a 100 ms budget: what no
+ * live link could deliver in time is dropped as undeliverable when scheduled, never as
+ * expired (nothing waited too long), and every packet is either released or counted. */
+static void test_adaptive_undeliverable(void)
+{
+	const uint64_t delays[] = { 20 * MS, 30 * MS };
+	struct sim *sim = sim_new(0, 100 * MS, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x7118, BRAID_MODE_ADAPTIVE, delays, 2, NULL);
+	struct braid_sender_stats st;
+	sim_run_until(sim, 200 * MS);
+	sim_stream(sim, s, 3000, 20);
+	sim_run_until(sim, 1500 * MS);
+	braid_sender_get_stats(s->tx, &st);
+	printf("undeliverable: %llu of 3000 dropped when scheduled, %u released\n",
+	       (unsigned long long)st.undeliverable, s->out_count);
+	CHECK(st.undeliverable > 0);
+	CHECK_EQ_U64(st.undeliverable + s->out_count, 3000);
+	CHECK_EQ_U64(st.expired, 0);
+	CHECK_EQ_U64(st.tx_queue_drops + st.pacer_drops, 0);
+	sim_free(sim);
+}
+
+/* Media pushed while no link is up yet, older than the budget once one is: expired, not
+ * undeliverable; what comes after the handshake is delivered whole. */
+static void test_expired_before_handshake(void)
+{
+	const uint64_t delays[] = { 200 * MS, 250 * MS };
+	struct sim *sim = sim_new(0, 100 * MS, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x7119, BRAID_MODE_BROADCAST, delays, 2, NULL);
+	struct braid_sender_stats st;
+	sim_stream(sim, s, 100, 1 * MS);
+	sim_run_until(sim, 1000 * MS); /* the first answer comes at 400 ms */
+	sim_stream(sim, s, 100, 1 * MS);
+	sim_run_until(sim, 2000 * MS);
+	braid_sender_get_stats(s->tx, &st);
+	CHECK_EQ_U64(st.expired, 100);
+	CHECK_EQ_U64(st.undeliverable, 0);
+	CHECK_EQ(s->out_count, 100);
+	CHECK_EQ(s->out_count ? s->out_idx[0] : 0, 100);
+	sim_free(sim);
+}
+
+/* Each refused push counts under its own cause, and none of them as input. */
+static void test_push_refusals(void)
+{
+	struct braid_sender_settings set;
+	struct braid_sender_stats st;
+	static uint8_t big[BRAID_MAX_PAYLOAD + 1];
+	braid_sender_settings_default(&set);
+	set.session_id = 0x7120;
+	struct braid_sender *tx = braid_sender_new(&set, 0);
+	CHECK(tx != NULL);
+	if (!tx)
+		return;
+	CHECK_EQ(braid_sender_push(tx, big, sizeof(big), 0), BRAID_ERR_TOO_BIG);
+	CHECK_EQ(braid_sender_push(tx, big, sizeof(big), 0), BRAID_ERR_TOO_BIG);
+	CHECK_EQ(braid_sender_push(tx, NULL, 10, 0), BRAID_ERR_INVAL);
+	CHECK_EQ(braid_sender_push(tx, big, BRAID_MAX_PAYLOAD, 0), 0);
+	braid_sender_get_stats(tx, &st);
+	CHECK_EQ_U64(st.input_too_large, 2);
+	CHECK_EQ_U64(st.input_invalid, 1);
+	CHECK_EQ_U64(st.input_no_memory, 0);
+	CHECK_EQ_U64(st.packets_in, 1);
+	braid_sender_free(tx);
 }
 
 /* Adaptive with a 100 ms budget and a 100 Mbit/s stream that starts with the sender: the
@@ -1172,6 +1243,9 @@ int main(void)
 	RUN_TEST(test_nack_repair);
 	RUN_TEST(test_tail_loss);
 	RUN_TEST(test_adaptive_burst_overflow);
+	RUN_TEST(test_adaptive_undeliverable);
+	RUN_TEST(test_expired_before_handshake);
+	RUN_TEST(test_push_refusals);
 	RUN_TEST(test_adaptive_fast_start);
 	RUN_TEST(test_adaptive_redundancy);
 	RUN_TEST(test_psk);
