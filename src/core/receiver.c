@@ -107,7 +107,8 @@ static void session_stats_rxbuf(const struct braid__rx_session *s, struct braid_
 	braid_rxbuf_get_stats(s->rxbuf, &rb);
 	*o = s->stats;
 	o->duplicates = rb.duplicates;
-	o->late = rb.late + rb.too_far;
+	o->late = rb.late;
+	o->beyond_window = rb.too_far;
 	o->lost = rb.lost;
 	o->reordered_held = braid_rxbuf_held(s->rxbuf);
 	o->nacks = s->nacks_sent;
@@ -121,6 +122,7 @@ static void end_session(struct braid_receiver *r, struct braid__rx_session *s, u
 	r->retired.bytes_out += st.bytes_out;
 	r->retired.duplicates += st.duplicates;
 	r->retired.late += st.late;
+	r->retired.beyond_window += st.beyond_window;
 	r->retired.lost += st.lost;
 	r->retired.retransmitted += st.retransmitted;
 	push_event(r, BRAID_EVENT_SESSION_END, now_us, s->id, NULL, BRAID_LINK_DOWN);
@@ -155,14 +157,19 @@ static bool queue_packet(struct braid_receiver *r, struct braid__rx_session *s,
 	return true;
 }
 
+static struct braid__rx_session *free_session_slot(struct braid_receiver *r)
+{
+	for (size_t i = 0; i < r->settings.max_sessions; i++)
+		if (!r->sessions[i].used)
+			return &r->sessions[i];
+	return NULL;
+}
+
 static struct braid__rx_session *new_session(struct braid_receiver *r, uint32_t id,
 					     const uint8_t nonce[BRAID_NONCE_SIZE],
 					     uint64_t now_us)
 {
-	struct braid__rx_session *s = NULL;
-	for (size_t i = 0; i < r->settings.max_sessions && !s; i++)
-		if (!r->sessions[i].used)
-			s = &r->sessions[i];
+	struct braid__rx_session *s = free_session_slot(r);
 	if (!s || braid__rx_session_init(s, id, r->settings.reorder_capacity, now_us) < 0)
 		return NULL;
 	if ((size_t)(s - r->sessions) + 1 > r->in_use)
@@ -211,14 +218,17 @@ static int on_hello(struct braid_receiver *r, const struct braid_addr *from, con
 	if (!s)
 		s = new_session(r, p.header.session_id, p.body.hello.sender_nonce, now_us);
 	if (!s) {
-		r->stats.drops.unknown_session++;
+		if (free_session_slot(r))
+			r->stats.drops.no_memory++;
+		else
+			r->stats.drops.sessions_full++;
 		return BRAID_ERR_FULL;
 	}
 	s->closing = false;
 	struct braid__rx_link *l = braid__rx_session_add_link(s, p.header.link_id,
 							      p.body.hello.name, now_us);
 	if (!l) {
-		r->stats.drops.unknown_link++;
+		r->stats.drops.links_full++;
 		return BRAID_ERR_FULL;
 	}
 	link_heard(r, s, l, from, now_us);
@@ -263,12 +273,14 @@ int braid_receiver_handle_datagram(struct braid_receiver *r, const struct braid_
 	r->stats.bytes_in += len;
 	struct braid_header h;
 	int rc = braid_wire_peek(buf, len, &h);
-	if (rc == 0 && h.type != BRAID_PKT_DATA && h.type != BRAID_PKT_HELLO &&
-	    h.type != BRAID_PKT_PROBE && h.type != BRAID_PKT_BYE)
-		rc = BRAID_ERR_TYPE; /* a type that only travels the other way */
 	if (rc < 0) {
 		r->stats.drops.malformed++;
 		return rc;
+	}
+	if (h.type != BRAID_PKT_DATA && h.type != BRAID_PKT_HELLO && h.type != BRAID_PKT_PROBE &&
+	    h.type != BRAID_PKT_BYE) {
+		r->stats.drops.wrong_direction++; /* a type that only travels the other way */
+		return BRAID_ERR_TYPE;
 	}
 	if (h.type == BRAID_PKT_HELLO)
 		return on_hello(r, from, buf, len, now_us);
@@ -456,6 +468,7 @@ void braid_receiver_get_stats(const struct braid_receiver *r, struct braid_recei
 	out->bytes_out = r->retired.bytes_out;
 	out->duplicates = r->retired.duplicates;
 	out->late = r->retired.late;
+	out->beyond_window = r->retired.beyond_window;
 	out->lost = r->retired.lost;
 	out->retransmitted = r->retired.retransmitted;
 	for (size_t i = 0; i < r->in_use; i++) {
@@ -468,6 +481,7 @@ void braid_receiver_get_stats(const struct braid_receiver *r, struct braid_recei
 		out->bytes_out += st.bytes_out;
 		out->duplicates += st.duplicates;
 		out->late += st.late;
+		out->beyond_window += st.beyond_window;
 		out->lost += st.lost;
 		out->retransmitted += st.retransmitted;
 	}

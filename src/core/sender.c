@@ -481,8 +481,8 @@ int braid_sender_handle_datagram(struct braid_sender *s, uint16_t link_id, const
 		s->has_key = false;
 		rebuild_sched(s);
 		break;
-	default:
-		s->stats.drops.malformed++;
+	default: /* DATA, HELLO, PROBE: types only the receiver accepts */
+		s->stats.drops.wrong_direction++;
 		return BRAID_ERR_TYPE;
 	}
 	return 0;

@@ -15,6 +15,7 @@
 #include "braid/error.h"
 #include "braid/receiver.h"
 #include "braid/sender.h"
+#include "core/rx_session.h"
 #include "core/wire.h"
 
 #define MS 1000ull
@@ -371,6 +372,24 @@ static void sim_run_until(struct sim *sim, uint64_t end)
 		sim->now = end;
 }
 
+/* The receiver every test uses; max_sessions 0 keeps the default. */
+static struct braid_receiver *sim_receiver(uint64_t start_us, uint64_t latency_us,
+					   const char *psk, size_t max_sessions)
+{
+	struct braid_receiver_settings set;
+	braid_receiver_settings_default(&set);
+	set.latency_us = latency_us;
+	set.reorder_capacity = 8192;
+	set.seed = 99;
+	if (max_sessions)
+		set.max_sessions = max_sessions;
+	if (psk) {
+		set.psk = (const uint8_t *)psk;
+		set.psk_len = strlen(psk);
+	}
+	return braid_receiver_new(&set, start_us);
+}
+
 static struct sim *sim_new(uint64_t start_us, uint64_t latency_us, const char *psk)
 {
 	struct sim *sim = calloc(1, sizeof(*sim));
@@ -381,16 +400,7 @@ static struct sim *sim_new(uint64_t start_us, uint64_t latency_us, const char *p
 	sim->latency_us = latency_us;
 	sim->tx_psk = psk;
 	sim->lcg = 2024;
-	struct braid_receiver_settings set;
-	braid_receiver_settings_default(&set);
-	set.latency_us = latency_us;
-	set.reorder_capacity = 8192;
-	set.seed = 99;
-	if (psk) {
-		set.psk = (const uint8_t *)psk;
-		set.psk_len = strlen(psk);
-	}
-	sim->rx = braid_receiver_new(&set, start_us);
+	sim->rx = sim_receiver(start_us, latency_us, psk, 0);
 	if (!sim->rx) {
 		free(sim);
 		return NULL;
@@ -520,7 +530,8 @@ static size_t state_events(const struct sim_sender *s, int link_id, int new_stat
 
 static uint64_t drops_sum(const struct braid_drop_stats *d)
 {
-	return d->malformed + d->auth + d->unknown_session + d->unknown_link + d->oversized;
+	return d->malformed + d->wrong_direction + d->auth + d->unknown_session +
+	       d->unknown_link + d->sessions_full + d->links_full + d->no_memory + d->oversized;
 }
 
 static uint64_t drops_total(const struct braid_receiver *rx)
@@ -899,6 +910,65 @@ static void test_expired_before_handshake(void)
 	sim_free(sim);
 }
 
+/* Datagrams refused for want of room or sent the wrong way, each under its own cause:
+ * a second session with room for one (sessions_full), HELLOs for more links than a session
+ * holds (links_full), a PROBE_REPLY to the receiver and a DATA to the sender
+ * (wrong_direction); none of them as malformed or unknown. */
+static void test_drops_by_cause(void)
+{
+	const uint64_t delays[] = { 20 * MS, 30 * MS };
+	const uint32_t sid = 0xe00e;
+	struct sim *sim = sim_new(0, 300 * MS, NULL);
+	uint8_t buf[BRAID_MAX_DATAGRAM];
+	braid_receiver_free(sim->rx);
+	sim->rx = sim_receiver(0, 300 * MS, NULL, 1);
+	CHECK(sim->rx != NULL);
+	struct sim_sender *a = sim_add_sender(sim, sid, BRAID_MODE_BROADCAST, delays, 2, NULL);
+	sim_add_sender(sim, 0xf00f, BRAID_MODE_BROADCAST, delays, 2, NULL);
+	sim_run_until(sim, 200 * MS);
+	/* HELLOs as a's own (same nonce) for BRAID__RX_MAX_LINKS new link ids: a has two, so
+	 * the last two find no room. */
+	struct braid_packet p = { .header = { .type = BRAID_PKT_HELLO, .session_id = sid } };
+	put_le32(p.body.hello.sender_nonce, sid * 2654435761u);
+	put_le32(p.body.hello.sender_nonce + 4, ~sid);
+	for (uint16_t i = 0; i < BRAID__RX_MAX_LINKS; i++) {
+		p.header.link_id = (uint16_t)(1000 + i);
+		int len = braid_wire_encode(&p, NULL, 0, buf, sizeof(buf));
+		CHECK(len > 0);
+		sim_send(sim, true, 0, 0, buf, len > 0 ? (size_t)len : 0);
+	}
+	p = (struct braid_packet){ .header = { .type = BRAID_PKT_PROBE_REPLY, .session_id = sid,
+					       .link_id = a->links[0].id } };
+	int len = braid_wire_encode(&p, NULL, 0, buf, sizeof(buf));
+	CHECK(len > 0);
+	sim_send(sim, true, 0, 0, buf, len > 0 ? (size_t)len : 0);
+	p = (struct braid_packet){ .header = { .type = BRAID_PKT_DATA, .session_id = sid,
+					       .link_id = a->links[0].id } };
+	len = braid_wire_encode(&p, NULL, 0, buf, sizeof(buf));
+	CHECK(len > 0);
+	sim_send(sim, false, 0, 0, buf, len > 0 ? (size_t)len : 0);
+	sim_run_until(sim, 500 * MS);
+
+	struct braid_receiver_stats rs;
+	struct braid_sender_stats ts;
+	braid_receiver_get_stats(sim->rx, &rs);
+	braid_sender_get_stats(a->tx, &ts);
+	printf("drops: receiver %llu sessions_full, %llu links_full, %llu wrong_direction\n",
+	       (unsigned long long)rs.drops.sessions_full, (unsigned long long)rs.drops.links_full,
+	       (unsigned long long)rs.drops.wrong_direction);
+	CHECK_EQ(rx_sessions(sim), 1);
+	CHECK(rs.drops.sessions_full > 0); /* b's HELLOs, one per probe interval and link */
+	CHECK_EQ_U64(rs.drops.links_full, 2);
+	CHECK_EQ_U64(rs.drops.wrong_direction, 1);
+	CHECK_EQ_U64(rs.drops.malformed + rs.drops.unknown_session + rs.drops.unknown_link +
+			     rs.drops.no_memory + rs.drops.auth + rs.drops.oversized, 0);
+	CHECK_EQ_U64(ts.drops.wrong_direction, 1);
+	/* The receiver answered the HELLOs it had room for: a has no such links. */
+	CHECK_EQ_U64(ts.drops.unknown_link, BRAID__RX_MAX_LINKS - 2);
+	CHECK_EQ_U64(drops_sum(&ts.drops), 1 + BRAID__RX_MAX_LINKS - 2);
+	sim_free(sim);
+}
+
 /* Each refused push counts under its own cause, and none of them as input. */
 static void test_push_refusals(void)
 {
@@ -1246,6 +1316,7 @@ int main(void)
 	RUN_TEST(test_adaptive_undeliverable);
 	RUN_TEST(test_expired_before_handshake);
 	RUN_TEST(test_push_refusals);
+	RUN_TEST(test_drops_by_cause);
 	RUN_TEST(test_adaptive_fast_start);
 	RUN_TEST(test_adaptive_redundancy);
 	RUN_TEST(test_psk);
