@@ -61,6 +61,7 @@ struct braid_session_stats {
 	uint32_t session_id;
 	uint64_t packets_out, bytes_out; /* released */
 	uint64_t duplicates, late, lost, reordered_held;
+	uint64_t beyond_window;          /* arrivals too far ahead of the reorder buffer */
 	uint64_t retransmitted;          /* arrivals flagged as resends */
 	uint64_t nacks;                  /* NACK packets sent */
 	uint64_t reverse_packets, reverse_bytes;
@@ -70,6 +71,7 @@ struct braid_receiver_stats {
 	unsigned sessions;
 	uint64_t packets_in, bytes_in;   /* every datagram received */
 	uint64_t packets_out, bytes_out, duplicates, late, lost, retransmitted;
+	uint64_t beyond_window;          /* summed over sessions, as the five before */
 	struct braid_drop_stats drops;
 };
 void braid_receiver_get_stats(const struct braid_receiver *r, struct braid_receiver_stats *out);

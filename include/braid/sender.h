@@ -81,11 +81,21 @@ struct braid_sender_stats {
 	uint64_t packets_out, bytes_out;      /* data datagrams sent, all links */
 	uint64_t retransmitted;               /* resends (failover, NACK) */
 	uint64_t nacked;                      /* sequence numbers the receiver asked for */
-	uint64_t resend_refused;              /* asked for, not resent: over budget or too late */
-	uint64_t expired;                     /* never sent: older than the latency budget */
+	/* Resends not made (one per packet, however many links it was meant for): */
+	uint64_t resend_over_budget;          /* the resend budget was spent */
+	uint64_t resend_undeliverable;        /* no live link could deliver it in time */
+	/* Media not sent, docs/stats.md says exactly when each counts: */
+	uint64_t expired;                     /* waited until too late: for a link, or paced */
+	uint64_t undeliverable;               /* adaptive: no live link could deliver it in time */
 	uint64_t reverse_packets, reverse_bytes; /* from the far side to the encoder */
-	uint64_t queue_drops;                 /* transmit queue overflow */
-	uint64_t rejected_input;              /* too large */
+	/* Queues full: */
+	uint64_t tx_queue_drops;              /* the transmit queue (a copy for one link) */
+	uint64_t pacer_drops;                 /* adaptive: a link's pacer queue (one copy) */
+	uint64_t reverse_drops;               /* the reverse output queue: a reverse datagram */
+	/* braid_sender_push calls refused: */
+	uint64_t input_too_large;             /* payload above BRAID_MAX_PAYLOAD */
+	uint64_t input_invalid;               /* no payload pointer for a non-zero length */
+	uint64_t input_no_memory;             /* no memory to keep it for resends */
 	struct braid_drop_stats drops;
 	uint32_t failovers;
 	unsigned live_links;

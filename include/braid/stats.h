@@ -21,14 +21,20 @@ struct braid_link_stats {
 	double delivered_kbps; /* sender: delivery rate the receiver reported, last window */
 };
 
-/* Datagrams dropped before they reach a session, by reason. */
+/* Datagrams dropped before they reach a session, one counter per reason (docs/stats.md). */
 struct braid_drop_stats {
 	uint64_t truncated;       /* longer than the buffer it was read into */
-	uint64_t malformed;       /* shorter than its fields say, wrong version/type/flags, bad lengths */
+	uint64_t malformed;       /* shorter than its fields say, wrong version, unknown type or
+				     flags, bad lengths */
 	uint64_t auth;            /* missing or wrong tag */
 	uint64_t unknown_session;
 	uint64_t unknown_link;
 	uint64_t oversized;       /* payload larger than BRAID_MAX_PAYLOAD */
+	uint64_t wrong_direction; /* well formed, of a type only the other side accepts */
+	uint64_t sessions_full;   /* receiver: HELLO for a new session, every session slot used */
+	uint64_t links_full;      /* receiver: HELLO for a new link, every link slot of its
+				     session used */
+	uint64_t no_memory;       /* receiver: HELLO for a new session, no memory to set it up */
 };
 
 enum braid_event_kind {

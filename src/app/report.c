@@ -73,12 +73,38 @@ static void json_link(FILE *f, const struct braid_link_stats *l, double bps, boo
 static void json_drops(FILE *f, const struct braid_drop_stats *d)
 {
 	fprintf(f,
-		"\"dropped\":{\"truncated\":%llu,\"malformed\":%llu,\"auth\":%llu,"
-		"\"unknown_session\":%llu,\"unknown_link\":%llu,\"oversized\":%llu}",
+		"\"dropped\":{\"truncated\":%llu,\"malformed\":%llu,\"wrong_direction\":%llu,"
+		"\"auth\":%llu,\"unknown_session\":%llu,\"unknown_link\":%llu,"
+		"\"sessions_full\":%llu,\"links_full\":%llu,\"no_memory\":%llu,"
+		"\"oversized\":%llu}",
 		(unsigned long long)d->truncated, (unsigned long long)d->malformed,
+		(unsigned long long)d->wrong_direction,
 		(unsigned long long)d->auth, (unsigned long long)d->unknown_session,
-		(unsigned long long)d->unknown_link,
+		(unsigned long long)d->unknown_link, (unsigned long long)d->sessions_full,
+		(unsigned long long)d->links_full, (unsigned long long)d->no_memory,
 		(unsigned long long)d->oversized);
+}
+
+static uint64_t drops_total(const struct braid_drop_stats *d)
+{
+	return d->truncated + d->malformed + d->wrong_direction + d->auth + d->unknown_session +
+	       d->unknown_link + d->sessions_full + d->links_full + d->no_memory + d->oversized;
+}
+
+/* What the sender did not send or pass on, one counter per cause (docs/stats.md). */
+static void json_sender_not_sent(FILE *f, const struct braid_sender_stats *st)
+{
+	fprintf(f,
+		"\"resend_over_budget\":%llu,\"resend_undeliverable\":%llu,\"expired\":%llu,"
+		"\"undeliverable\":%llu,\"tx_queue_drops\":%llu,\"pacer_drops\":%llu,"
+		"\"reverse_drops\":%llu,\"input_too_large\":%llu,\"input_invalid\":%llu,"
+		"\"input_no_memory\":%llu,",
+		(unsigned long long)st->resend_over_budget,
+		(unsigned long long)st->resend_undeliverable, (unsigned long long)st->expired,
+		(unsigned long long)st->undeliverable, (unsigned long long)st->tx_queue_drops,
+		(unsigned long long)st->pacer_drops, (unsigned long long)st->reverse_drops,
+		(unsigned long long)st->input_too_large, (unsigned long long)st->input_invalid,
+		(unsigned long long)st->input_no_memory);
 }
 
 /* The live view: one line per link, then a totals line, redrawn in place. */
@@ -119,15 +145,14 @@ void braid_report_sender(struct braid_report *r, const struct braid_sender *s, u
 			json_link(r->json, &links[i], bps[i], i == 0);
 		fprintf(r->json,
 			"],\"totals\":{\"in\":%llu,\"bytes_in\":%llu,\"out\":%llu,\"bytes_out\":%llu,"
-			"\"retransmitted\":%llu,\"nacked\":%llu,\"resend_refused\":%llu,"
-			"\"expired\":%llu,\"reverse\":%llu,\"failovers\":%u,"
+			"\"retransmitted\":%llu,\"nacked\":%llu,\"reverse\":%llu,\"failovers\":%u,"
 			"\"live_links\":%u,\"operational\":%s,\"available_kbps\":%.1f,",
 			(unsigned long long)st.packets_in, (unsigned long long)st.bytes_in,
 			(unsigned long long)st.packets_out, (unsigned long long)st.bytes_out,
 			(unsigned long long)st.retransmitted, (unsigned long long)st.nacked,
-			(unsigned long long)st.resend_refused, (unsigned long long)st.expired,
 			(unsigned long long)st.reverse_packets, st.failovers, st.live_links,
 			st.operational ? "true" : "false", st.available_bps / 1000.0);
+		json_sender_not_sent(r->json, &st);
 		json_drops(r->json, &st.drops);
 		fputs("}}\n", r->json);
 		fflush(r->json);
@@ -154,11 +179,13 @@ static void json_session(FILE *f, const struct braid_receiver *rx, uint32_t id, 
 	if (n > BRAID_REPORT_MAX_LINKS)
 		n = BRAID_REPORT_MAX_LINKS;
 	fprintf(f, "%s{\"session\":\"%08x\",\"out\":%llu,\"duplicates\":%llu,\"late\":%llu,"
-		"\"lost\":%llu,\"retransmitted\":%llu,\"nacks\":%llu,\"links\":[",
+		"\"beyond_window\":%llu,\"lost\":%llu,\"retransmitted\":%llu,\"nacks\":%llu,"
+		"\"links\":[",
 		first ? "" : ",", id,
 		(unsigned long long)ss.packets_out, (unsigned long long)ss.duplicates,
-		(unsigned long long)ss.late, (unsigned long long)ss.lost,
-		(unsigned long long)ss.retransmitted, (unsigned long long)ss.nacks);
+		(unsigned long long)ss.late, (unsigned long long)ss.beyond_window,
+		(unsigned long long)ss.lost, (unsigned long long)ss.retransmitted,
+		(unsigned long long)ss.nacks);
 	for (size_t i = 0; i < n; i++) {
 		double bps = braid_report_bitrate(r, links[i].id, links[i].bytes_received, now_us);
 		json_link(f, &links[i], bps, i == 0);
@@ -191,11 +218,13 @@ void braid_report_receiver(struct braid_report *r, const struct braid_receiver *
 	braid_report_rates_done(r, now_us);
 	fprintf(f,
 		"],\"totals\":{\"in\":%llu,\"bytes_in\":%llu,\"out\":%llu,\"bytes_out\":%llu,"
-		"\"duplicates\":%llu,\"late\":%llu,\"lost\":%llu,\"retransmitted\":%llu,",
+		"\"duplicates\":%llu,\"late\":%llu,\"beyond_window\":%llu,\"lost\":%llu,"
+		"\"retransmitted\":%llu,",
 		(unsigned long long)st.packets_in, (unsigned long long)st.bytes_in,
 		(unsigned long long)st.packets_out, (unsigned long long)st.bytes_out,
 		(unsigned long long)st.duplicates, (unsigned long long)st.late,
-		(unsigned long long)st.lost, (unsigned long long)st.retransmitted);
+		(unsigned long long)st.beyond_window, (unsigned long long)st.lost,
+		(unsigned long long)st.retransmitted);
 	json_drops(f, &st.drops);
 	fprintf(f, ",\"output\":{\"refused\":%llu,\"errors\":%llu}}}\n",
 		(unsigned long long)r->output_refused, (unsigned long long)r->output_errors);
@@ -206,9 +235,7 @@ void braid_report_receiver(struct braid_report *r, const struct braid_receiver *
 		fprintf(stderr, "  out %llu  duplicates %llu  late %llu  lost %llu  dropped %llu\n",
 			(unsigned long long)st.packets_out, (unsigned long long)st.duplicates,
 			(unsigned long long)st.late, (unsigned long long)st.lost,
-			(unsigned long long)(st.drops.truncated + st.drops.malformed + st.drops.auth +
-					     st.drops.unknown_session + st.drops.unknown_link +
-					     st.drops.oversized));
+			(unsigned long long)drops_total(&st.drops));
 		r->live_lines++;
 	}
 	r->live = r->live || (live != (r->live && !final));

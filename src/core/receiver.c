@@ -7,6 +7,7 @@
 
 #include "braid/error.h"
 #include "base/rng.h"
+#include "core/event_ring.h"
 #include "core/pktq.h"
 #include "core/rx_session.h"
 
@@ -21,8 +22,8 @@ struct braid_receiver {
 	struct braid__rx_session *sessions;
 	size_t in_use; /* one past the highest session slot in use: loops stop there */
 	struct braid__pktq tx;
-	struct braid_event events[EVENT_QUEUE_SIZE];
-	size_t event_head, event_count;
+	struct braid_event event_slots[EVENT_QUEUE_SIZE];
+	struct braid__event_ring events; /* over event_slots */
 	bool flushing;
 	uint64_t now; /* the latest now_us seen: the core's clock never goes back */
 	size_t next_output; /* session to look at first, so sessions take turns */
@@ -59,6 +60,7 @@ struct braid_receiver *braid_receiver_new(const struct braid_receiver_settings *
 		return NULL;
 	r->settings = *set;
 	braid_rng_seed(&r->rng, set->seed);
+	braid__event_ring_init(&r->events, r->event_slots, EVENT_QUEUE_SIZE);
 	r->sessions = calloc(set->max_sessions, sizeof(*r->sessions));
 	if (set->psk) {
 		r->psk = malloc(set->psk_len);
@@ -90,17 +92,13 @@ static void push_event(struct braid_receiver *r, enum braid_event_kind kind, uin
 		       uint32_t session_id, const struct braid__rx_link *l,
 		       enum braid_link_state old)
 {
-	if (r->event_count == EVENT_QUEUE_SIZE) {
-		r->event_head = (r->event_head + 1) % EVENT_QUEUE_SIZE;
-		r->event_count--;
-	}
-	struct braid_event *ev = &r->events[(r->event_head + r->event_count++) % EVENT_QUEUE_SIZE];
-	*ev = (struct braid_event){ .kind = kind, .time_us = now_us, .session_id = session_id };
+	struct braid_event ev = { .kind = kind, .time_us = now_us, .session_id = session_id };
 	if (l) {
-		ev->link_id = l->id;
-		ev->old_state = old;
-		ev->new_state = l->health.state;
+		ev.link_id = l->id;
+		ev.old_state = old;
+		ev.new_state = l->health.state;
 	}
+	braid__event_ring_push(&r->events, &ev);
 }
 
 static struct braid__rx_session *find_session(struct braid_receiver *r, uint32_t id)
@@ -117,7 +115,8 @@ static void session_stats_rxbuf(const struct braid__rx_session *s, struct braid_
 	braid_rxbuf_get_stats(s->rxbuf, &rb);
 	*o = s->stats;
 	o->duplicates = rb.duplicates;
-	o->late = rb.late + rb.too_far;
+	o->late = rb.late;
+	o->beyond_window = rb.too_far;
 	o->lost = rb.lost;
 	o->reordered_held = braid_rxbuf_held(s->rxbuf);
 	o->nacks = s->nacks_sent;
@@ -131,6 +130,7 @@ static void end_session(struct braid_receiver *r, struct braid__rx_session *s, u
 	r->retired.bytes_out += st.bytes_out;
 	r->retired.duplicates += st.duplicates;
 	r->retired.late += st.late;
+	r->retired.beyond_window += st.beyond_window;
 	r->retired.lost += st.lost;
 	r->retired.retransmitted += st.retransmitted;
 	push_event(r, BRAID_EVENT_SESSION_END, now_us, s->id, NULL, BRAID_LINK_DOWN);
@@ -165,14 +165,19 @@ static bool queue_packet(struct braid_receiver *r, struct braid__rx_session *s,
 	return true;
 }
 
+static struct braid__rx_session *free_session_slot(struct braid_receiver *r)
+{
+	for (size_t i = 0; i < r->settings.max_sessions; i++)
+		if (!r->sessions[i].used)
+			return &r->sessions[i];
+	return NULL;
+}
+
 static struct braid__rx_session *new_session(struct braid_receiver *r, uint32_t id,
 					     const uint8_t nonce[BRAID_NONCE_SIZE],
 					     uint64_t now_us)
 {
-	struct braid__rx_session *s = NULL;
-	for (size_t i = 0; i < r->settings.max_sessions && !s; i++)
-		if (!r->sessions[i].used)
-			s = &r->sessions[i];
+	struct braid__rx_session *s = free_session_slot(r);
 	if (!s || braid__rx_session_init(s, id, r->settings.reorder_capacity, now_us) < 0)
 		return NULL;
 	if ((size_t)(s - r->sessions) + 1 > r->in_use)
@@ -217,14 +222,17 @@ static int on_hello(struct braid_receiver *r, const struct braid_addr *from, con
 	if (!s)
 		s = new_session(r, p.header.session_id, p.body.hello.sender_nonce, now_us);
 	if (!s) {
-		r->stats.drops.unknown_session++;
+		if (free_session_slot(r))
+			r->stats.drops.no_memory++;
+		else
+			r->stats.drops.sessions_full++;
 		return BRAID_ERR_FULL;
 	}
 	s->closing = false;
 	struct braid__rx_link *l = braid__rx_session_add_link(s, p.header.link_id,
 							      p.body.hello.name, now_us);
 	if (!l) {
-		r->stats.drops.unknown_link++;
+		r->stats.drops.links_full++;
 		return BRAID_ERR_FULL;
 	}
 	link_heard(r, s, l, from, now_us);
@@ -274,8 +282,10 @@ static int decode_incoming(struct braid_receiver *r, const uint8_t *buf, size_t 
 	int rc = braid_wire_decode(buf, len, p);
 	uint8_t type = p->header.type;
 	if (rc == 0 && type != BRAID_PKT_DATA && type != BRAID_PKT_HELLO &&
-	    type != BRAID_PKT_PROBE && type != BRAID_PKT_BYE)
-		rc = BRAID_ERR_TYPE; /* a type that only travels the other way */
+	    type != BRAID_PKT_PROBE && type != BRAID_PKT_BYE) {
+		r->stats.drops.wrong_direction++; /* a type that only travels the other way */
+		return BRAID_ERR_TYPE;
+	}
 	if (rc == BRAID_ERR_TOO_BIG)
 		r->stats.drops.oversized++;
 	else if (rc < 0)
@@ -396,12 +406,7 @@ int braid_receiver_send_reverse(struct braid_receiver *r, uint32_t session_id,
 
 int braid_receiver_poll_event(struct braid_receiver *r, struct braid_event *ev)
 {
-	if (!r->event_count)
-		return 0;
-	*ev = r->events[r->event_head];
-	r->event_head = (r->event_head + 1) % EVENT_QUEUE_SIZE;
-	r->event_count--;
-	return 1;
+	return braid__event_ring_pop(&r->events, ev) ? 1 : 0;
 }
 
 uint64_t braid_receiver_next_timeout(const struct braid_receiver *r)
@@ -479,6 +484,7 @@ void braid_receiver_get_stats(const struct braid_receiver *r, struct braid_recei
 	out->bytes_out = r->retired.bytes_out;
 	out->duplicates = r->retired.duplicates;
 	out->late = r->retired.late;
+	out->beyond_window = r->retired.beyond_window;
 	out->lost = r->retired.lost;
 	out->retransmitted = r->retired.retransmitted;
 	for (size_t i = 0; i < r->in_use; i++) {
@@ -491,6 +497,7 @@ void braid_receiver_get_stats(const struct braid_receiver *r, struct braid_recei
 		out->bytes_out += st.bytes_out;
 		out->duplicates += st.duplicates;
 		out->late += st.late;
+		out->beyond_window += st.beyond_window;
 		out->lost += st.lost;
 		out->retransmitted += st.retransmitted;
 	}

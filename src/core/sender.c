@@ -30,20 +30,11 @@ void braid_sender_settings_default(struct braid_sender_settings *s)
 	s->redundancy = 0;
 }
 
-static void push_event(struct braid_sender *s, const struct braid_event *ev)
-{
-	if (s->event_count == EVENT_QUEUE_SIZE) { /* keep the newest */
-		s->event_head = (s->event_head + 1) % EVENT_QUEUE_SIZE;
-		s->event_count--;
-	}
-	s->events[(s->event_head + s->event_count++) % EVENT_QUEUE_SIZE] = *ev;
-}
-
 bool braid__sender_tx_push(struct braid_sender *s, uint8_t type, uint8_t flags, size_t slot,
 		    uint64_t seq)
 {
 	if (s->tx_count == TX_QUEUE_SIZE) {
-		s->stats.queue_drops++;
+		s->stats.tx_queue_drops++;
 		return false;
 	}
 	struct tx_item *it = &s->tx[(s->tx_head + s->tx_count++) % TX_QUEUE_SIZE];
@@ -90,7 +81,7 @@ bool braid__sender_schedule_entry(struct braid_sender *s, struct braid__history_
 	if (adaptive) {
 		n = braid__sender_pick_adaptive(s, e, picked);
 		if (n == 0) {
-			s->stats.expired++;
+			s->stats.undeliverable++;
 			return true; /* handled: too late for every link */
 		}
 	}
@@ -175,6 +166,7 @@ struct braid_sender *braid_sender_new(const struct braid_sender_settings *set, u
 		return NULL;
 	s->settings = *set;
 	s->now = now_us;
+	braid__event_ring_init(&s->events, s->event_slots, EVENT_QUEUE_SIZE);
 	braid_sched_init(&s->sched, braid_sched_policy_for(set->mode));
 	braid__resend_budget_init(&s->resend, set->resend_share, now_us);
 	s->tx = calloc(TX_QUEUE_SIZE, sizeof(*s->tx));
@@ -259,7 +251,7 @@ static void failover(struct braid_sender *s, size_t slot)
 			continue;
 		/* Resends share one budget, or a failover onto busy links starts a storm. */
 		if (!braid__resend_budget_take(&s->resend, e->len, s->now)) {
-			s->stats.resend_refused++;
+			s->stats.resend_over_budget++;
 			continue;
 		}
 		if (braid__sender_schedule_entry(s, e, BRAID_FLAG_RETRANSMIT, (int)slot))
@@ -269,7 +261,7 @@ static void failover(struct braid_sender *s, size_t slot)
 	struct braid_event ev = { .kind = BRAID_EVENT_FAILOVER, .time_us = s->now,
 				  .session_id = s->settings.session_id, .link_id = l->id,
 				  .count = count };
-	push_event(s, &ev);
+	braid__event_ring_push(&s->events, &ev);
 }
 
 int braid_sender_remove_link(struct braid_sender *s, uint16_t link_id, uint64_t now_us)
@@ -294,14 +286,18 @@ int braid_sender_remove_link(struct braid_sender *s, uint16_t link_id, uint64_t 
 int braid_sender_push(struct braid_sender *s, const uint8_t *payload, size_t len, uint64_t now_us)
 {
 	now_us = advance_clock(s, now_us);
-	if (len > BRAID_MAX_PAYLOAD || (len && !payload)) {
-		s->stats.rejected_input++;
-		return len > BRAID_MAX_PAYLOAD ? BRAID_ERR_TOO_BIG : BRAID_ERR_INVAL;
+	if (len > BRAID_MAX_PAYLOAD) {
+		s->stats.input_too_large++;
+		return BRAID_ERR_TOO_BIG;
+	}
+	if (len && !payload) {
+		s->stats.input_invalid++;
+		return BRAID_ERR_INVAL;
 	}
 	struct braid__history_entry *e = braid__history_put(&s->history, s->next_seq, now_us,
 							    payload, len);
 	if (!e) {
-		s->stats.rejected_input++;
+		s->stats.input_no_memory++;
 		return BRAID_ERR_NOMEM;
 	}
 	s->next_seq++;
@@ -318,7 +314,7 @@ static void set_link_state(struct braid_sender *s, size_t slot, enum braid_link_
 	struct braid_event ev = { .kind = BRAID_EVENT_LINK_STATE, .time_us = s->now,
 				  .session_id = s->settings.session_id, .link_id = l->id,
 				  .old_state = old, .new_state = l->health.state };
-	push_event(s, &ev);
+	braid__event_ring_push(&s->events, &ev);
 	sync_sched_state(s);
 	/* A first guess: this link alone could carry the stream, as it comes in so far
 	 * (startup soon finds out; guessing low would leave the first seconds short). */
@@ -407,8 +403,8 @@ static void on_reverse(struct braid_sender *s, const struct braid_packet *p)
 	if (!reverse_is_new(s, d->seq))
 		return;
 	struct braid__pkt *out = braid__pktq_push(&s->output, d->payload_len);
-	if (!out) {
-		s->stats.queue_drops++;
+	if (!out) { /* the queue is full, or no memory to copy it */
+		s->stats.reverse_drops++;
 		return;
 	}
 	if (d->payload_len)
@@ -496,8 +492,8 @@ int braid_sender_handle_datagram(struct braid_sender *s, uint16_t link_id, const
 		s->has_key = false;
 		rebuild_sched(s);
 		break;
-	default:
-		s->stats.drops.malformed++;
+	default: /* DATA, HELLO, PROBE: types only the receiver accepts */
+		s->stats.drops.wrong_direction++;
 		return BRAID_ERR_TYPE;
 	}
 	return 0;
@@ -599,12 +595,7 @@ int braid_sender_poll_reverse(struct braid_sender *s, uint64_t now_us, uint8_t *
 
 int braid_sender_poll_event(struct braid_sender *s, struct braid_event *ev)
 {
-	if (!s->event_count)
-		return 0;
-	*ev = s->events[s->event_head];
-	s->event_head = (s->event_head + 1) % EVENT_QUEUE_SIZE;
-	s->event_count--;
-	return 1;
+	return braid__event_ring_pop(&s->events, ev) ? 1 : 0;
 }
 
 uint64_t braid_sender_next_timeout(const struct braid_sender *s)

@@ -119,7 +119,7 @@ bool braid__sender_pace(struct braid_sender *s, size_t slot, const struct braid_
 	bool queued = flags & BRAID_FLAG_RETRANSMIT ? braid__paced_push_front(&l->paced, item)
 						     : braid__paced_push(&l->paced, item);
 	if (!queued) {
-		s->stats.queue_drops++;
+		s->stats.pacer_drops++;
 		return false;
 	}
 	braid__capacity_assign(&l->capacity, e->len);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "braid/sender.h"
+#include "core/event_ring.h"
 #include "core/link.h"
 #include "core/sched.h"
 #include "core/wire.h"
@@ -62,8 +63,8 @@ struct braid_sender {
 	uint64_t reverse_window; /* bit i: reverse_highest - i was seen */
 	bool reverse_seen;
 
-	struct braid_event events[EVENT_QUEUE_SIZE];
-	size_t event_head, event_count;
+	struct braid_event event_slots[EVENT_QUEUE_SIZE];
+	struct braid__event_ring events; /* over event_slots */
 
 	struct braid__resend_budget resend;
 	double redundancy_credit;

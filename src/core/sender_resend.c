@@ -93,12 +93,12 @@ static void resend(struct braid_sender *s, struct braid__history_entry *e,
 	if (count == 0 && s->settings.mode == BRAID_MODE_ADAPTIVE)
 		count = braid__resend_pick(front, n, s->now, deadline, picked);
 	if (count == 0) {
-		s->stats.resend_refused++;
+		s->stats.resend_undeliverable++;
 		return;
 	}
 	for (size_t i = 0; i < count; i++) {
 		if (!braid__resend_budget_take(&s->resend, e->len, s->now)) {
-			s->stats.resend_refused += i == 0;
+			s->stats.resend_over_budget += i == 0;
 			return;
 		}
 		bool adaptive = s->settings.mode == BRAID_MODE_ADAPTIVE;
@@ -128,8 +128,8 @@ void braid__sender_on_nack(struct braid_sender *s, const struct braid_packet *p)
 				continue;
 			budget--;
 			s->stats.nacked++;
-			if (n == 0)
-				s->stats.resend_refused++;
+			if (n == 0) /* no live link with a measured path */
+				s->stats.resend_undeliverable++;
 			else
 				resend(s, e, links, front, n, fastest);
 		}

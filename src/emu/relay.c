@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "base/heap.h"
 #include "braid/error.h"
 #include "io/udp.h"
 
@@ -60,8 +61,7 @@ struct braid_emu_relay {
 	bool blackhole;
 	int listen_fd, up_fd;
 	struct braid_addr source; /* where replies go; len 0 until someone has sent */
-	struct pending *heap;
-	size_t heap_len, heap_cap;
+	struct braid_heap departures; /* of struct pending, the earliest first */
 	uint64_t pending_bytes;
 	uint64_t next_seq;
 	struct braid_timer timer;
@@ -72,68 +72,24 @@ struct braid_emu_relay {
 
 /* ---- the departure heap ---- */
 
-static bool earlier(const struct pending *a, const struct pending *b)
+static bool earlier(const void *a, const void *b)
 {
-	return a->due_us < b->due_us || (a->due_us == b->due_us && a->seq < b->seq);
+	const struct pending *x = a, *y = b;
+	return x->due_us < y->due_us || (x->due_us == y->due_us && x->seq < y->seq);
 }
 
-static void heap_up(struct pending *h, size_t i)
+static const struct pending *first_due(const struct braid_emu_relay *r)
 {
-	struct pending item = h[i];
-
-	while (i > 0 && earlier(&item, &h[(i - 1) / 2])) {
-		h[i] = h[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	h[i] = item;
+	return braid_heap_top(&r->departures);
 }
 
-static void heap_down(struct pending *h, size_t len, size_t i)
+static struct pending pop_first(struct braid_emu_relay *r)
 {
-	struct pending item = h[i];
+	struct pending top;
 
-	for (;;) {
-		size_t child = 2 * i + 1;
-
-		if (child >= len)
-			break;
-		if (child + 1 < len && earlier(&h[child + 1], &h[child]))
-			child++;
-		if (!earlier(&h[child], &item))
-			break;
-		h[i] = h[child];
-		i = child;
-	}
-	h[i] = item;
-}
-
-static struct pending heap_pop(struct braid_emu_relay *r)
-{
-	struct pending top = r->heap[0];
-
-	r->heap_len--;
-	if (r->heap_len > 0) {
-		r->heap[0] = r->heap[r->heap_len];
-		heap_down(r->heap, r->heap_len, 0);
-	}
+	braid_heap_pop(&r->departures, &top);
 	r->pending_bytes -= top.len;
 	return top;
-}
-
-static bool heap_reserve(struct braid_emu_relay *r)
-{
-	size_t cap;
-	struct pending *grown;
-
-	if (r->heap_len < r->heap_cap)
-		return true;
-	cap = r->heap_cap ? r->heap_cap * 2 : 256;
-	grown = realloc(r->heap, cap * sizeof(*grown));
-	if (!grown)
-		return false;
-	r->heap = grown;
-	r->heap_cap = cap;
-	return true;
 }
 
 /* Copies the datagram in; false when the relay is out of room. */
@@ -143,28 +99,31 @@ static bool enqueue(struct braid_emu_relay *r, enum dir d, uint64_t due_us, cons
 	struct pending p = { .due_us = due_us, .seq = r->next_seq++, .len = (uint32_t)len,
 			     .dir = (uint8_t)d };
 
-	if (r->heap_len >= PENDING_MAX_COUNT || r->pending_bytes + len > PENDING_MAX_BYTES ||
-	    !heap_reserve(r))
+	if (braid_heap_len(&r->departures) >= PENDING_MAX_COUNT ||
+	    r->pending_bytes + len > PENDING_MAX_BYTES)
 		return false;
 	p.data = malloc(len ? len : 1);
 	if (!p.data)
 		return false;
 	memcpy(p.data, buf, len);
-	r->heap[r->heap_len] = p;
-	heap_up(r->heap, r->heap_len);
-	r->heap_len++;
+	if (braid_heap_push(&r->departures, &p) < 0) {
+		free(p.data);
+		return false;
+	}
 	r->pending_bytes += len;
 	return true;
 }
 
 static void arm_timer(struct braid_emu_relay *r)
 {
-	if (r->heap_len == 0) {
+	const struct pending *first = first_due(r);
+
+	if (!first) {
 		braid_timer_stop(r->loop, &r->timer);
 		return;
 	}
-	if (r->timer.heap_index == SIZE_MAX || r->timer.deadline_us != r->heap[0].due_us)
-		braid_timer_start(r->loop, &r->timer, r->heap[0].due_us);
+	if (r->timer.heap_index == SIZE_MAX || r->timer.deadline_us != first->due_us)
+		braid_timer_start(r->loop, &r->timer, first->due_us);
 }
 
 /* ---- arrivals ---- */
@@ -261,8 +220,8 @@ static void on_due(struct braid_loop *loop, void *arg)
 	struct braid_emu_relay *r = arg;
 	uint64_t now = braid_loop_now(loop);
 
-	while (r->heap_len > 0 && r->heap[0].due_us <= now) {
-		struct pending p = heap_pop(r);
+	while (first_due(r) && first_due(r)->due_us <= now) {
+		struct pending p = pop_first(r);
 		struct outbox *box = &r->out[p.dir];
 		struct braid_datagram *dg = &box->batch[box->count];
 
@@ -368,6 +327,7 @@ struct braid_emu_relay *braid_emu_relay_open(struct braid_loop *loop,
 	}
 	r->loop = loop;
 	r->listen_fd = r->up_fd = -1;
+	braid_heap_init(&r->departures, sizeof(struct pending), earlier, NULL);
 	braid_timer_init(&r->timer, on_due, r);
 	if (setup(r, cfg, err, err_len)) {
 		braid_emu_relay_close(r);
@@ -391,9 +351,9 @@ void braid_emu_relay_close(struct braid_emu_relay *r)
 	braid_timer_stop(r->loop, &r->timer);
 	close_socket(r, r->listen_fd);
 	close_socket(r, r->up_fd);
-	for (size_t i = 0; i < r->heap_len; i++)
-		free(r->heap[i].data);
-	free(r->heap);
+	for (size_t i = 0; i < braid_heap_len(&r->departures); i++)
+		free(((struct pending *)braid_heap_at(&r->departures, i))->data);
+	braid_heap_free(&r->departures);
 	free(r->rx_mem);
 	braid_model_free(r->model[FWD]);
 	braid_model_free(r->model[REV]);

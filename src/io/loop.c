@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 
+#include "base/heap.h"
 #include "braid/error.h"
 
 /* glibc wraps epoll_pwait2 since 2.35; older headers only get the millisecond path. */
@@ -21,7 +22,7 @@
 #define BRAID_HAVE_EPOLL_PWAIT2 0
 #endif
 
-enum { BRAID_LOOP_BATCH = 64, BRAID_HEAP_INITIAL = 64 };
+enum { BRAID_LOOP_BATCH = 64 };
 
 struct fd_entry {
 	braid_fd_cb cb;
@@ -44,15 +45,30 @@ struct braid_loop {
 	size_t fds_used;
 	uint32_t next_generation;
 
-	struct braid_timer **heap;
-	size_t heap_len;
-	size_t heap_cap;
+	struct braid_heap timers; /* of struct braid_timer *, the earliest deadline first */
 
 	int sigfd;
 	sigset_t sigmask;
 	braid_signal_cb signal_cb;
 	void *signal_arg;
 };
+
+/* The timer heap holds pointers; each timer keeps its index for O(log n) stop and restart. */
+static bool timer_before(const void *a, const void *b)
+{
+	return (*(struct braid_timer *const *)a)->deadline_us <
+	       (*(struct braid_timer *const *)b)->deadline_us;
+}
+
+static void timer_moved(void *element, size_t index)
+{
+	(*(struct braid_timer **)element)->heap_index = index;
+}
+
+static struct braid_timer *timer_at(const struct braid_loop *loop, size_t index)
+{
+	return *(struct braid_timer **)braid_heap_at(&loop->timers, index);
+}
 
 uint64_t braid_clock_now_us(void)
 {
@@ -74,6 +90,7 @@ struct braid_loop *braid_loop_new(void)
 		free(loop);
 		return NULL;
 	}
+	braid_heap_init(&loop->timers, sizeof(struct braid_timer *), timer_before, timer_moved);
 	loop->sigfd = -1;
 	sigemptyset(&loop->sigmask);
 	loop->now_us = braid_clock_now_us();
@@ -85,14 +102,14 @@ void braid_loop_free(struct braid_loop *loop)
 	if (!loop)
 		return;
 	/* Timers outlive the loop: leave them visibly stopped. */
-	for (size_t i = 0; i < loop->heap_len; i++)
-		loop->heap[i]->heap_index = SIZE_MAX;
+	for (size_t i = 0; i < braid_heap_len(&loop->timers); i++)
+		timer_at(loop, i)->heap_index = SIZE_MAX;
 	/* Watched signals stay blocked: unblocking now would let a pending SIGTERM kill the
 	 * process with its default action while it shuts down. */
 	if (loop->sigfd >= 0)
 		close(loop->sigfd);
 	close(loop->epfd);
-	free(loop->heap);
+	braid_heap_free(&loop->timers);
 	free(loop->fds);
 	free(loop);
 }
@@ -197,78 +214,11 @@ int braid_loop_del_fd(struct braid_loop *loop, int fd)
 	return 0;
 }
 
-/* ---- timers: a binary min-heap on deadline_us, each timer knowing its index ---- */
-
-static void heap_place(struct braid_loop *loop, size_t i, struct braid_timer *t)
-{
-	loop->heap[i] = t;
-	t->heap_index = i;
-}
-
-static void sift_up(struct braid_loop *loop, size_t i)
-{
-	struct braid_timer *t = loop->heap[i];
-
-	while (i > 0) {
-		size_t parent = (i - 1) / 2;
-
-		if (loop->heap[parent]->deadline_us <= t->deadline_us)
-			break;
-		heap_place(loop, i, loop->heap[parent]);
-		i = parent;
-	}
-	heap_place(loop, i, t);
-}
-
-static void sift_down(struct braid_loop *loop, size_t i)
-{
-	struct braid_timer *t = loop->heap[i];
-	size_t len = loop->heap_len;
-
-	for (;;) {
-		size_t child = 2 * i + 1;
-
-		if (child >= len)
-			break;
-		if (child + 1 < len &&
-		    loop->heap[child + 1]->deadline_us < loop->heap[child]->deadline_us)
-			child++;
-		if (t->deadline_us <= loop->heap[child]->deadline_us)
-			break;
-		heap_place(loop, i, loop->heap[child]);
-		i = child;
-	}
-	heap_place(loop, i, t);
-}
-
-/* Restores the heap after the timer at i changed its deadline. */
-static void heap_fix(struct braid_loop *loop, size_t i)
-{
-	if (i > 0 && loop->heap[(i - 1) / 2]->deadline_us > loop->heap[i]->deadline_us)
-		sift_up(loop, i);
-	else
-		sift_down(loop, i);
-}
+/* ---- timers: a min-heap of pointers on deadline_us, each timer knowing its index ---- */
 
 static bool timer_in_heap(const struct braid_loop *loop, const struct braid_timer *t)
 {
-	return t->heap_index < loop->heap_len && loop->heap[t->heap_index] == t;
-}
-
-static int heap_reserve(struct braid_loop *loop)
-{
-	size_t cap;
-	struct braid_timer **heap;
-
-	if (loop->heap_len < loop->heap_cap)
-		return 0;
-	cap = loop->heap_cap ? loop->heap_cap * 2 : BRAID_HEAP_INITIAL;
-	heap = realloc(loop->heap, cap * sizeof(*heap));
-	if (!heap)
-		return BRAID_ERR_NOMEM;
-	loop->heap = heap;
-	loop->heap_cap = cap;
-	return 0;
+	return t->heap_index < braid_heap_len(&loop->timers) && timer_at(loop, t->heap_index) == t;
 }
 
 void braid_timer_init(struct braid_timer *t, braid_timer_cb cb, void *arg)
@@ -283,33 +233,20 @@ void braid_timer_start(struct braid_loop *loop, struct braid_timer *t, uint64_t 
 {
 	t->deadline_us = deadline_us;
 	if (timer_in_heap(loop, t)) {
-		heap_fix(loop, t->heap_index);
+		braid_heap_update(&loop->timers, t->heap_index);
 		return;
 	}
-	if (heap_reserve(loop) < 0) {
+	if (braid_heap_push(&loop->timers, &t) < 0) {
 		/* No way to report it here: braid_loop_run returns it instead. */
 		t->heap_index = SIZE_MAX;
 		loop->deferred_error = BRAID_ERR_NOMEM;
-		return;
 	}
-	loop->heap_len++;
-	heap_place(loop, loop->heap_len - 1, t);
-	sift_up(loop, loop->heap_len - 1);
 }
 
 void braid_timer_stop(struct braid_loop *loop, struct braid_timer *t)
 {
-	size_t i = t->heap_index;
-
-	if (!timer_in_heap(loop, t)) {
-		t->heap_index = SIZE_MAX;
-		return;
-	}
-	loop->heap_len--;
-	if (i < loop->heap_len) {
-		heap_place(loop, i, loop->heap[loop->heap_len]);
-		heap_fix(loop, i);
-	}
+	if (timer_in_heap(loop, t))
+		braid_heap_remove(&loop->timers, t->heap_index, NULL);
 	t->heap_index = SIZE_MAX;
 }
 
@@ -318,10 +255,10 @@ void braid_timer_stop(struct braid_loop *loop, struct braid_timer *t)
  * iteration, so file descriptors are polled in between instead of being starved. */
 static void run_due_timers(struct braid_loop *loop)
 {
-	size_t budget = loop->heap_len;
+	size_t budget = braid_heap_len(&loop->timers);
 
-	while (budget-- > 0 && loop->heap_len > 0 && !loop->stopping) {
-		struct braid_timer *t = loop->heap[0];
+	while (budget-- > 0 && braid_heap_len(&loop->timers) > 0 && !loop->stopping) {
+		struct braid_timer *t = timer_at(loop, 0);
 
 		if (t->deadline_us > loop->now_us)
 			break;
@@ -433,9 +370,9 @@ static uint64_t next_timeout_us(const struct braid_loop *loop)
 {
 	uint64_t deadline, now;
 
-	if (loop->heap_len == 0)
+	if (braid_heap_len(&loop->timers) == 0)
 		return UINT64_MAX;
-	deadline = loop->heap[0]->deadline_us;
+	deadline = timer_at(loop, 0)->deadline_us;
 	now = braid_clock_now_us();
 	return deadline > now ? deadline - now : 0;
 }
@@ -474,7 +411,7 @@ int braid_loop_run(struct braid_loop *loop)
 		if (loop->stopping)
 			break;
 		/* Nothing could ever wake the loop up again. */
-		if (loop->heap_len == 0 && loop->fds_used == 0)
+		if (braid_heap_len(&loop->timers) == 0 && loop->fds_used == 0)
 			break;
 		n = wait_events(loop, events, next_timeout_us(loop));
 		if (n < 0) {

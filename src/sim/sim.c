@@ -48,51 +48,15 @@ uint64_t sim_push_time(const struct braid_sim *sim, uint64_t i)
 
 /* ---- the heap of datagrams in flight ---- */
 
-static bool flight_before(const struct sim_flight *a, const struct sim_flight *b)
+static bool flight_before(const void *a, const void *b)
 {
-	return a->at < b->at || (a->at == b->at && a->order < b->order);
+	const struct sim_flight *x = a, *y = b;
+	return x->at < y->at || (x->at == y->at && x->order < y->order);
 }
 
-static bool heap_push(struct braid_sim *sim, const struct sim_flight *f)
+static const struct sim_flight *next_flight(const struct braid_sim *sim)
 {
-	size_t i;
-
-	if (sim->heap_len == sim->heap_cap) {
-		size_t cap = sim->heap_cap ? 2 * sim->heap_cap : 1024;
-		struct sim_flight *grown = realloc(sim->heap, cap * sizeof(*grown));
-
-		if (!grown)
-			return false;
-		sim->heap = grown;
-		sim->heap_cap = cap;
-	}
-	for (i = sim->heap_len++; i > 0 && flight_before(f, &sim->heap[(i - 1) / 2]);
-	     i = (i - 1) / 2)
-		sim->heap[i] = sim->heap[(i - 1) / 2];
-	sim->heap[i] = *f;
-	return true;
-}
-
-static struct sim_flight heap_pop(struct braid_sim *sim)
-{
-	struct sim_flight top = sim->heap[0], last = sim->heap[--sim->heap_len];
-	size_t i = 0;
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-
-		if (c >= sim->heap_len)
-			break;
-		if (c + 1 < sim->heap_len && flight_before(&sim->heap[c + 1], &sim->heap[c]))
-			c++;
-		if (!flight_before(&sim->heap[c], &last))
-			break;
-		sim->heap[i] = sim->heap[c];
-		i = c;
-	}
-	if (sim->heap_len)
-		sim->heap[i] = last;
-	return top;
+	return braid_heap_top(&sim->in_flight);
 }
 
 /* ---- links ---- */
@@ -186,7 +150,7 @@ static void offer(struct braid_sim *sim, size_t li, int dir, const uint8_t *buf,
 	for (int copy = 0; copy < 1 + (fate.duplicate_at_us != 0); copy++) {
 		f.buf = malloc(len ? len : 1);
 		f.order = sim->order++;
-		if (!f.buf || !heap_push(sim, &f)) {
+		if (!f.buf || braid_heap_push(&sim->in_flight, &f) < 0) {
 			free(f.buf);
 			l->refused[dir]++;
 			return;
@@ -296,7 +260,7 @@ static void push_media(struct braid_sim *sim)
 static uint64_t next_due(const struct braid_sim *sim)
 {
 	const struct braid_emu_scenario *emu = &sim->sc->emu;
-	uint64_t t = sim->heap_len ? sim->heap[0].at : SIM_NEVER;
+	uint64_t t = next_flight(sim) ? next_flight(sim)->at : SIM_NEVER;
 
 	t = min_u64(t, braid_sender_next_timeout(sim->tx));
 	t = min_u64(t, braid_receiver_next_timeout(sim->rx));
@@ -312,9 +276,10 @@ static void step(struct braid_sim *sim)
 {
 	apply_due_events(sim);
 	sim_update_deaths(sim);
-	while (sim->heap_len && sim->heap[0].at <= sim->now) {
-		struct sim_flight f = heap_pop(sim);
+	while (next_flight(sim) && next_flight(sim)->at <= sim->now) {
+		struct sim_flight f;
 
+		braid_heap_pop(&sim->in_flight, &f);
 		deliver(sim, &f);
 		free(f.buf);
 	}
@@ -500,6 +465,7 @@ struct braid_sim *braid_sim_new(const struct braid_sim_scenario *sc, char *err, 
 	}
 	sim->sc = sc;
 	sim->now = SIM_BASE_US;
+	braid_heap_init(&sim->in_flight, sizeof(struct sim_flight), flight_before, NULL);
 	if (setup(sim, err, err_len)) {
 		braid_sim_free(sim);
 		return NULL;
@@ -512,12 +478,11 @@ void braid_sim_free(struct braid_sim *sim)
 {
 	if (!sim)
 		return;
-	while (sim->heap_len) {
-		struct sim_flight f = heap_pop(sim);
+	struct sim_flight f;
 
+	while (braid_heap_pop(&sim->in_flight, &f))
 		free(f.buf);
-	}
-	free(sim->heap);
+	braid_heap_free(&sim->in_flight);
 	for (size_t i = 0; i < sim->link_count; i++) {
 		braid_model_free(sim->links[i].model[SIM_FWD]);
 		braid_model_free(sim->links[i].model[SIM_REV]);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/heap.h"
 #include "model/model.h"
 #include "braid/receiver.h"
 #include "braid/sender.h"
@@ -78,8 +79,7 @@ struct braid_sim {
 	struct braid_receiver *rx;
 	size_t link_count;
 	struct sim_link links[BRAID_MAX_LINKS];
-	struct sim_flight *heap;
-	size_t heap_len, heap_cap;
+	struct braid_heap in_flight; /* of struct sim_flight, by (at, order) */
 	uint64_t order;
 	size_t next_event;
 	bool stuck, finished;

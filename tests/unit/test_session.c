@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/heap.h"
 #include "braid/error.h"
 #include "braid/receiver.h"
 #include "braid/sender.h"
+#include "core/rx_session.h"
 #include "core/wire.h"
 
 #define MS 1000ull
@@ -68,8 +70,7 @@ struct sim {
 	struct braid_receiver *rx;
 	struct sim_sender snd[SIM_SENDERS];
 	size_t nsenders;
-	struct flight *heap;
-	size_t nheap, heap_cap;
+	struct braid_heap in_flight; /* of struct flight, by (at, order) */
 	uint64_t order;
 	struct braid_event rx_events[SIM_EVENTS];
 	size_t rx_nevents;
@@ -135,47 +136,15 @@ static void fake_addr(struct braid_addr *a, unsigned host, unsigned port)
 	a->len = sizeof(a->u.in4);
 }
 
-static bool flight_before(const struct flight *a, const struct flight *b)
+static bool flight_before(const void *a, const void *b)
 {
-	return a->at < b->at || (a->at == b->at && a->order < b->order);
+	const struct flight *x = a, *y = b;
+	return x->at < y->at || (x->at == y->at && x->order < y->order);
 }
 
-static void heap_push(struct sim *sim, struct flight f)
+static const struct flight *next_flight(const struct sim *sim)
 {
-	if (sim->nheap == sim->heap_cap) {
-		size_t cap = sim->heap_cap ? 2 * sim->heap_cap : 256;
-		struct flight *grown = realloc(sim->heap, cap * sizeof(*grown));
-		if (!grown) {
-			free(f.buf);
-			return;
-		}
-		sim->heap = grown;
-		sim->heap_cap = cap;
-	}
-	size_t i = sim->nheap++;
-	for (; i > 0 && flight_before(&f, &sim->heap[(i - 1) / 2]); i = (i - 1) / 2)
-		sim->heap[i] = sim->heap[(i - 1) / 2];
-	sim->heap[i] = f;
-}
-
-static struct flight heap_pop(struct sim *sim)
-{
-	struct flight top = sim->heap[0], last = sim->heap[--sim->nheap];
-	size_t i = 0;
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= sim->nheap)
-			break;
-		if (c + 1 < sim->nheap && flight_before(&sim->heap[c + 1], &sim->heap[c]))
-			c++;
-		if (!flight_before(&sim->heap[c], &last))
-			break;
-		sim->heap[i] = sim->heap[c];
-		i = c;
-	}
-	if (sim->nheap)
-		sim->heap[i] = last;
-	return top;
+	return braid_heap_top(&sim->in_flight);
 }
 
 static bool link_dead(const struct sim_link *l, uint64_t t)
@@ -197,7 +166,8 @@ static void sim_send(struct sim *sim, bool to_receiver, size_t snd, size_t link,
 		if (!f.buf)
 			return;
 		memcpy(f.buf, buf, len);
-		heap_push(sim, f);
+		if (braid_heap_push(&sim->in_flight, &f) < 0)
+			free(f.buf);
 	}
 }
 
@@ -328,7 +298,7 @@ static void push_media(struct sim *sim, struct sim_sender *s)
 
 static uint64_t sim_next(const struct sim *sim)
 {
-	uint64_t t = sim->nheap ? sim->heap[0].at : NEVER;
+	uint64_t t = next_flight(sim) ? next_flight(sim)->at : NEVER;
 	uint64_t rx = braid_receiver_next_timeout(sim->rx);
 	t = rx < t ? rx : t;
 	for (size_t i = 0; i < sim->nsenders; i++) {
@@ -343,8 +313,9 @@ static uint64_t sim_next(const struct sim *sim)
 
 static void sim_step(struct sim *sim)
 {
-	while (sim->nheap && sim->heap[0].at <= sim->now) {
-		struct flight f = heap_pop(sim);
+	while (next_flight(sim) && next_flight(sim)->at <= sim->now) {
+		struct flight f;
+		braid_heap_pop(&sim->in_flight, &f);
 		deliver(sim, &f);
 		free(f.buf);
 		sim_drain(sim);
@@ -398,25 +369,35 @@ static void sim_run_until(struct sim *sim, uint64_t end)
 		sim->now = end;
 }
 
-static struct sim *sim_new(uint64_t start_us, uint64_t latency_us, const char *psk)
+/* The receiver every test uses; max_sessions 0 keeps the default. */
+static struct braid_receiver *sim_receiver(uint64_t start_us, uint64_t latency_us,
+					   const char *psk, size_t max_sessions)
 {
-	struct sim *sim = calloc(1, sizeof(*sim));
-	if (!sim)
-		return NULL;
-	sim->now = start_us;
-	sim->latency_us = latency_us;
-	sim->tx_psk = psk;
-	sim->lcg = 2024;
 	struct braid_receiver_settings set;
 	braid_receiver_settings_default(&set);
 	set.latency_us = latency_us;
 	set.reorder_capacity = 8192;
 	set.seed = 99;
+	if (max_sessions)
+		set.max_sessions = max_sessions;
 	if (psk) {
 		set.psk = (const uint8_t *)psk;
 		set.psk_len = strlen(psk);
 	}
-	sim->rx = braid_receiver_new(&set, start_us);
+	return braid_receiver_new(&set, start_us);
+}
+
+static struct sim *sim_new(uint64_t start_us, uint64_t latency_us, const char *psk)
+{
+	struct sim *sim = calloc(1, sizeof(*sim));
+	if (!sim)
+		return NULL;
+	braid_heap_init(&sim->in_flight, sizeof(struct flight), flight_before, NULL);
+	sim->now = start_us;
+	sim->latency_us = latency_us;
+	sim->tx_psk = psk;
+	sim->lcg = 2024;
+	sim->rx = sim_receiver(start_us, latency_us, psk, 0);
 	if (!sim->rx) {
 		free(sim);
 		return NULL;
@@ -431,11 +412,10 @@ static void sim_free(struct sim *sim)
 	for (size_t i = 0; i < sim->nsenders; i++)
 		braid_sender_free(sim->snd[i].tx);
 	braid_receiver_free(sim->rx);
-	while (sim->nheap) {
-		struct flight f = heap_pop(sim);
+	struct flight f;
+	while (braid_heap_pop(&sim->in_flight, &f))
 		free(f.buf);
-	}
-	free(sim->heap);
+	braid_heap_free(&sim->in_flight);
 	free(sim);
 }
 
@@ -547,7 +527,8 @@ static size_t state_events(const struct sim_sender *s, int link_id, int new_stat
 
 static uint64_t drops_sum(const struct braid_drop_stats *d)
 {
-	return d->malformed + d->auth + d->unknown_session + d->unknown_link + d->oversized;
+	return d->malformed + d->wrong_direction + d->auth + d->unknown_session +
+	       d->unknown_link + d->sessions_full + d->links_full + d->no_memory + d->oversized;
 }
 
 static uint64_t drops_total(const struct braid_receiver *rx)
@@ -876,7 +857,137 @@ static void test_adaptive_burst_overflow(void)
 		after += s->out_idx[i] >= 1000;
 	CHECK(burst_out < 1000);
 	CHECK_EQ(after, 300);
+	/* The burst's packets the history overwrote while they waited for a link expired. */
+	struct braid_sender_stats st;
+	braid_sender_get_stats(s->tx, &st);
+	CHECK_EQ_U64(st.expired, 1000 - burst_out);
+	CHECK_EQ_U64(st.undeliverable, 0);
 	sim_free(sim);
+}
+
+/* Adaptive, a stream far faster than the links' estimates with a 100 ms budget: what no
+ * live link could deliver in time is dropped as undeliverable when scheduled, never as
+ * expired (nothing waited too long), and every packet is either released or counted. */
+static void test_adaptive_undeliverable(void)
+{
+	const uint64_t delays[] = { 20 * MS, 30 * MS };
+	struct sim *sim = sim_new(0, 100 * MS, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x7118, BRAID_MODE_ADAPTIVE, delays, 2, NULL);
+	struct braid_sender_stats st;
+	sim_run_until(sim, 200 * MS);
+	sim_stream(sim, s, 3000, 20);
+	sim_run_until(sim, 1500 * MS);
+	braid_sender_get_stats(s->tx, &st);
+	printf("undeliverable: %llu of 3000 dropped when scheduled, %u released\n",
+	       (unsigned long long)st.undeliverable, s->out_count);
+	CHECK(st.undeliverable > 0);
+	CHECK_EQ_U64(st.undeliverable + s->out_count, 3000);
+	CHECK_EQ_U64(st.expired, 0);
+	CHECK_EQ_U64(st.tx_queue_drops + st.pacer_drops, 0);
+	sim_free(sim);
+}
+
+/* Media pushed while no link is up yet, older than the budget once one is: expired, not
+ * undeliverable; what comes after the handshake is delivered whole. */
+static void test_expired_before_handshake(void)
+{
+	const uint64_t delays[] = { 200 * MS, 250 * MS };
+	struct sim *sim = sim_new(0, 100 * MS, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x7119, BRAID_MODE_BROADCAST, delays, 2, NULL);
+	struct braid_sender_stats st;
+	sim_stream(sim, s, 100, 1 * MS);
+	sim_run_until(sim, 1000 * MS); /* the first answer comes at 400 ms */
+	sim_stream(sim, s, 100, 1 * MS);
+	sim_run_until(sim, 2000 * MS);
+	braid_sender_get_stats(s->tx, &st);
+	CHECK_EQ_U64(st.expired, 100);
+	CHECK_EQ_U64(st.undeliverable, 0);
+	CHECK_EQ(s->out_count, 100);
+	CHECK_EQ(s->out_count ? s->out_idx[0] : 0, 100);
+	sim_free(sim);
+}
+
+/* Datagrams refused for want of room or sent the wrong way, each under its own cause:
+ * a second session with room for one (sessions_full), HELLOs for more links than a session
+ * holds (links_full), a PROBE_REPLY to the receiver and a DATA to the sender
+ * (wrong_direction); none of them as malformed or unknown. */
+static void test_drops_by_cause(void)
+{
+	const uint64_t delays[] = { 20 * MS, 30 * MS };
+	const uint32_t sid = 0xe00e;
+	struct sim *sim = sim_new(0, 300 * MS, NULL);
+	uint8_t buf[BRAID_MAX_DATAGRAM];
+	braid_receiver_free(sim->rx);
+	sim->rx = sim_receiver(0, 300 * MS, NULL, 1);
+	CHECK(sim->rx != NULL);
+	struct sim_sender *a = sim_add_sender(sim, sid, BRAID_MODE_BROADCAST, delays, 2, NULL);
+	sim_add_sender(sim, 0xf00f, BRAID_MODE_BROADCAST, delays, 2, NULL);
+	sim_run_until(sim, 200 * MS);
+	/* HELLOs as a's own (same nonce) for BRAID__RX_MAX_LINKS new link ids: a has two, so
+	 * the last two find no room. */
+	struct braid_packet p = { .header = { .type = BRAID_PKT_HELLO, .session_id = sid } };
+	put_le32(p.body.hello.sender_nonce, sid * 2654435761u);
+	put_le32(p.body.hello.sender_nonce + 4, ~sid);
+	for (uint16_t i = 0; i < BRAID__RX_MAX_LINKS; i++) {
+		p.header.link_id = (uint16_t)(1000 + i);
+		int len = braid_wire_encode(&p, NULL, 0, buf, sizeof(buf));
+		CHECK(len > 0);
+		sim_send(sim, true, 0, 0, buf, len > 0 ? (size_t)len : 0);
+	}
+	p = (struct braid_packet){ .header = { .type = BRAID_PKT_PROBE_REPLY, .session_id = sid,
+					       .link_id = a->links[0].id } };
+	int len = braid_wire_encode(&p, NULL, 0, buf, sizeof(buf));
+	CHECK(len > 0);
+	sim_send(sim, true, 0, 0, buf, len > 0 ? (size_t)len : 0);
+	p = (struct braid_packet){ .header = { .type = BRAID_PKT_DATA, .session_id = sid,
+					       .link_id = a->links[0].id } };
+	len = braid_wire_encode(&p, NULL, 0, buf, sizeof(buf));
+	CHECK(len > 0);
+	sim_send(sim, false, 0, 0, buf, len > 0 ? (size_t)len : 0);
+	sim_run_until(sim, 500 * MS);
+
+	struct braid_receiver_stats rs;
+	struct braid_sender_stats ts;
+	braid_receiver_get_stats(sim->rx, &rs);
+	braid_sender_get_stats(a->tx, &ts);
+	printf("drops: receiver %llu sessions_full, %llu links_full, %llu wrong_direction\n",
+	       (unsigned long long)rs.drops.sessions_full, (unsigned long long)rs.drops.links_full,
+	       (unsigned long long)rs.drops.wrong_direction);
+	CHECK_EQ(rx_sessions(sim), 1);
+	CHECK(rs.drops.sessions_full > 0); /* b's HELLOs, one per probe interval and link */
+	CHECK_EQ_U64(rs.drops.links_full, 2);
+	CHECK_EQ_U64(rs.drops.wrong_direction, 1);
+	CHECK_EQ_U64(rs.drops.malformed + rs.drops.unknown_session + rs.drops.unknown_link +
+			     rs.drops.no_memory + rs.drops.auth + rs.drops.oversized, 0);
+	CHECK_EQ_U64(ts.drops.wrong_direction, 1);
+	/* The receiver answered the HELLOs it had room for: a has no such links. */
+	CHECK_EQ_U64(ts.drops.unknown_link, BRAID__RX_MAX_LINKS - 2);
+	CHECK_EQ_U64(drops_sum(&ts.drops), 1 + BRAID__RX_MAX_LINKS - 2);
+	sim_free(sim);
+}
+
+/* Each refused push counts under its own cause, and none of them as input. */
+static void test_push_refusals(void)
+{
+	struct braid_sender_settings set;
+	struct braid_sender_stats st;
+	static uint8_t big[BRAID_MAX_PAYLOAD + 1];
+	braid_sender_settings_default(&set);
+	set.session_id = 0x7120;
+	struct braid_sender *tx = braid_sender_new(&set, 0);
+	CHECK(tx != NULL);
+	if (!tx)
+		return;
+	CHECK_EQ(braid_sender_push(tx, big, sizeof(big), 0), BRAID_ERR_TOO_BIG);
+	CHECK_EQ(braid_sender_push(tx, big, sizeof(big), 0), BRAID_ERR_TOO_BIG);
+	CHECK_EQ(braid_sender_push(tx, NULL, 10, 0), BRAID_ERR_INVAL);
+	CHECK_EQ(braid_sender_push(tx, big, BRAID_MAX_PAYLOAD, 0), 0);
+	braid_sender_get_stats(tx, &st);
+	CHECK_EQ_U64(st.input_too_large, 2);
+	CHECK_EQ_U64(st.input_invalid, 1);
+	CHECK_EQ_U64(st.input_no_memory, 0);
+	CHECK_EQ_U64(st.packets_in, 1);
+	braid_sender_free(tx);
 }
 
 /* Adaptive with a 100 ms budget and a 100 Mbit/s stream that starts with the sender: the
@@ -1199,6 +1310,10 @@ int main(void)
 	RUN_TEST(test_nack_repair);
 	RUN_TEST(test_tail_loss);
 	RUN_TEST(test_adaptive_burst_overflow);
+	RUN_TEST(test_adaptive_undeliverable);
+	RUN_TEST(test_expired_before_handshake);
+	RUN_TEST(test_push_refusals);
+	RUN_TEST(test_drops_by_cause);
 	RUN_TEST(test_adaptive_fast_start);
 	RUN_TEST(test_adaptive_redundancy);
 	RUN_TEST(test_psk);
