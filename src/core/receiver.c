@@ -125,6 +125,7 @@ static void end_session(struct braid_receiver *r, struct braid__rx_session *s, u
 	r->retired.late += st.late;
 	r->retired.lost += st.lost;
 	r->retired.retransmitted += st.retransmitted;
+	r->retired.bad_timestamps += st.bad_timestamps;
 	push_event(r, BRAID_EVENT_SESSION_END, now_us, s->id, NULL, BRAID_LINK_DOWN);
 	braid__rx_session_free(s);
 	while (r->in_use && !r->sessions[r->in_use - 1].used)
@@ -465,6 +466,7 @@ void braid_receiver_get_stats(const struct braid_receiver *r, struct braid_recei
 	out->late = r->retired.late;
 	out->lost = r->retired.lost;
 	out->retransmitted = r->retired.retransmitted;
+	out->bad_timestamps = r->retired.bad_timestamps;
 	for (size_t i = 0; i < r->in_use; i++) {
 		if (!r->sessions[i].used)
 			continue;
@@ -477,6 +479,7 @@ void braid_receiver_get_stats(const struct braid_receiver *r, struct braid_recei
 		out->late += st.late;
 		out->lost += st.lost;
 		out->retransmitted += st.retransmitted;
+		out->bad_timestamps += st.bad_timestamps;
 	}
 }
 
