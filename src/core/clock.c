@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Windows needed before a slope means something: with fewer, two noisy minima close
- * together could give any drift. */
-#define MIN_WINDOWS_FOR_DRIFT 4
+/* Windows needed for a slope. Two is enough: a slope from noisy minima is bounded by the
+ * drift limit, and waiting longer leaves the offset behind a real drift at the start. */
+#define MIN_WINDOWS_FOR_DRIFT 2
 /* A window with no believable timestamp and at least this many others: the clock jumped. */
 #define RESTART_REJECTS 8
 #define PAIRS (BRAID__CLOCK_WINDOWS * (BRAID__CLOCK_WINDOWS - 1) / 2)
