@@ -63,6 +63,8 @@ struct braid_session_stats {
 	uint64_t duplicates, late, lost, reordered_held;
 	uint64_t beyond_window;          /* arrivals too far ahead of the reorder buffer */
 	uint64_t retransmitted;          /* arrivals flagged as resends */
+	uint64_t bad_timestamps;         /* DATA dropped: a sender time the clock tracker
+					  * could not believe (docs/architecture.md, Timing) */
 	uint64_t nacks;                  /* NACK packets sent */
 	uint64_t reverse_packets, reverse_bytes;
 	unsigned link_count;
@@ -70,8 +72,8 @@ struct braid_session_stats {
 struct braid_receiver_stats {
 	unsigned sessions;
 	uint64_t packets_in, bytes_in;   /* every datagram received */
-	uint64_t packets_out, bytes_out, duplicates, late, lost, retransmitted;
-	uint64_t beyond_window;          /* summed over sessions, as the five before */
+	uint64_t packets_out, bytes_out, duplicates, late, lost, retransmitted, bad_timestamps;
+	uint64_t beyond_window;          /* summed over sessions, as the seven before */
 	struct braid_drop_stats drops;
 };
 void braid_receiver_get_stats(const struct braid_receiver *r, struct braid_receiver_stats *out);

@@ -151,8 +151,10 @@ static void summary(const struct braid_sim_scenario *sc, const struct braid_sim_
 	size_t failed = braid_sim_check(sc, m, pass);
 
 	fprintf(stderr, "braid sim: %s: %.1f s simulated in %.2f s (%.0fx), residual loss "
-		"%.4f%%, %zu/%zu expectations met\n", sc->name, m->simulated_s, wall,
-		wall > 0 ? m->simulated_s / wall : 0, m->residual_loss * 100,
+		"%.4f%%, release %.3f..%.3f ms after the fastest path (budget %.0f ms), "
+		"%zu/%zu expectations met\n", sc->name, m->simulated_s, wall,
+		wall > 0 ? m->simulated_s / wall : 0, m->residual_loss * 100, m->over_path_min_ms,
+		m->over_path_max_ms, (double)sc->sender.latency_us / 1000.0,
 		sc->expect_count - failed, sc->expect_count);
 	for (size_t i = 0; pass && i < sc->expect_count; i++) {
 		double v = 0;

@@ -180,12 +180,12 @@ static void json_session(FILE *f, const struct braid_receiver *rx, uint32_t id, 
 		n = BRAID_REPORT_MAX_LINKS;
 	fprintf(f, "%s{\"session\":\"%08x\",\"out\":%llu,\"duplicates\":%llu,\"late\":%llu,"
 		"\"beyond_window\":%llu,\"lost\":%llu,\"retransmitted\":%llu,\"nacks\":%llu,"
-		"\"links\":[",
+		"\"bad_timestamps\":%llu,\"links\":[",
 		first ? "" : ",", id,
 		(unsigned long long)ss.packets_out, (unsigned long long)ss.duplicates,
 		(unsigned long long)ss.late, (unsigned long long)ss.beyond_window,
 		(unsigned long long)ss.lost, (unsigned long long)ss.retransmitted,
-		(unsigned long long)ss.nacks);
+		(unsigned long long)ss.nacks, (unsigned long long)ss.bad_timestamps);
 	for (size_t i = 0; i < n; i++) {
 		double bps = braid_report_bitrate(r, links[i].id, links[i].bytes_received, now_us);
 		json_link(f, &links[i], bps, i == 0);
@@ -219,12 +219,12 @@ void braid_report_receiver(struct braid_report *r, const struct braid_receiver *
 	fprintf(f,
 		"],\"totals\":{\"in\":%llu,\"bytes_in\":%llu,\"out\":%llu,\"bytes_out\":%llu,"
 		"\"duplicates\":%llu,\"late\":%llu,\"beyond_window\":%llu,\"lost\":%llu,"
-		"\"retransmitted\":%llu,",
+		"\"retransmitted\":%llu,\"bad_timestamps\":%llu,",
 		(unsigned long long)st.packets_in, (unsigned long long)st.bytes_in,
 		(unsigned long long)st.packets_out, (unsigned long long)st.bytes_out,
 		(unsigned long long)st.duplicates, (unsigned long long)st.late,
 		(unsigned long long)st.beyond_window, (unsigned long long)st.lost,
-		(unsigned long long)st.retransmitted);
+		(unsigned long long)st.retransmitted, (unsigned long long)st.bad_timestamps);
 	json_drops(f, &st.drops);
 	fprintf(f, ",\"output\":{\"refused\":%llu,\"errors\":%llu}}}\n",
 		(unsigned long long)r->output_refused, (unsigned long long)r->output_errors);

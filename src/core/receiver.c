@@ -133,6 +133,7 @@ static void end_session(struct braid_receiver *r, struct braid__rx_session *s, u
 	r->retired.beyond_window += st.beyond_window;
 	r->retired.lost += st.lost;
 	r->retired.retransmitted += st.retransmitted;
+	r->retired.bad_timestamps += st.bad_timestamps;
 	push_event(r, BRAID_EVENT_SESSION_END, now_us, s->id, NULL, BRAID_LINK_DOWN);
 	braid__rx_session_free(s);
 	while (r->in_use && !r->sessions[r->in_use - 1].used)
@@ -487,6 +488,7 @@ void braid_receiver_get_stats(const struct braid_receiver *r, struct braid_recei
 	out->beyond_window = r->retired.beyond_window;
 	out->lost = r->retired.lost;
 	out->retransmitted = r->retired.retransmitted;
+	out->bad_timestamps = r->retired.bad_timestamps;
 	for (size_t i = 0; i < r->in_use; i++) {
 		if (!r->sessions[i].used)
 			continue;
@@ -500,6 +502,7 @@ void braid_receiver_get_stats(const struct braid_receiver *r, struct braid_recei
 		out->beyond_window += st.beyond_window;
 		out->lost += st.lost;
 		out->retransmitted += st.retransmitted;
+		out->bad_timestamps += st.bad_timestamps;
 	}
 }
 

@@ -15,6 +15,7 @@ int braid__rx_session_init(struct braid__rx_session *s, uint32_t id, size_t reor
 			   uint64_t now_us)
 {
 	memset(s, 0, sizeof(*s));
+	braid__clock_init(&s->clock);
 	s->rxbuf = braid_rxbuf_new(reorder_capacity);
 	if (!s->rxbuf || braid__nack_init(&s->nack, NACK_TRACKED) < 0) {
 		braid_rxbuf_free(s->rxbuf);
@@ -74,17 +75,11 @@ bool braid__rx_link_heard(struct braid__rx_link *l, const struct braid_health_se
 	return braid_health_on_reply(&l->health, hs, now_us, 0.0, 0);
 }
 
-static void update_clock(struct braid__rx_session *s, struct braid__rx_link *l, uint64_t ts,
-			 uint64_t now_us, uint64_t latency_us)
+/* The link's own delay figures, for the NACK timing; the session's offset is the clock
+ * tracker's. */
+static void update_link_transit(struct braid__rx_link *l, uint64_t ts, uint64_t now_us)
 {
 	int64_t transit = (int64_t)now_us - (int64_t)ts;
-	/* A path faster by more than the whole budget is not a path but a bad timestamp:
-	 * believing it would release everything after it at once. */
-	bool plausible = !s->has_offset || s->offset_us - transit <= (int64_t)latency_us;
-	if (!s->has_offset || (transit < s->offset_us && plausible)) {
-		s->offset_us = transit;
-		s->has_offset = true;
-	}
 	if (!l->has_transit) {
 		l->transit_us = (double)transit;
 		l->transit_min_us = transit;
@@ -176,26 +171,33 @@ void braid__rx_session_data(struct braid__rx_session *s, struct braid__rx_link *
 			    const struct braid_packet *p, uint64_t latency_us, uint64_t now_us)
 {
 	const struct braid_data *d = &p->body.data;
+	l->data_received++; /* it came over the link, believed or not */
+	l->data_bytes += d->payload_len;
+	uint64_t ts = s->seen_data ? braid_extend32(d->timestamp_us, s->ts_highest)
+				   : WRAP_BASE + d->timestamp_us;
+	/* checked before anything else is touched: a forged time must not become the
+	 * reference that later timestamps are extended from */
+	if (braid__clock_observe(&s->clock, ts, now_us, latency_us) != BRAID__CLOCK_OK) {
+		s->stats.bad_timestamps++;
+		return;
+	}
 	if (!s->seen_data) {
-		s->ts_highest = WRAP_BASE + d->timestamp_us;
+		s->ts_highest = ts;
 		s->seq_highest = WRAP_BASE + d->seq;
 		s->seen_data = true;
 	}
-	uint64_t ts = braid_extend32(d->timestamp_us, s->ts_highest);
 	uint64_t seq = braid_extend32(d->seq, s->seq_highest);
 	uint64_t previous_highest = s->seq_highest;
 	if (ts > s->ts_highest)
 		s->ts_highest = ts;
 	if (seq > s->seq_highest)
 		s->seq_highest = seq;
-	l->data_received++;
-	l->data_bytes += d->payload_len;
 	s->last_data_us = now_us;
-	update_clock(s, l, ts, now_us, latency_us);
+	update_link_transit(l, ts, now_us);
 	if (p->header.flags & BRAID_FLAG_RETRANSMIT)
 		s->stats.retransmitted++;
 
-	int64_t release = (int64_t)ts + s->offset_us + (int64_t)latency_us;
+	int64_t release = (int64_t)ts + braid__clock_offset(&s->clock) + (int64_t)latency_us;
 	uint64_t release_at = release > 0 ? (uint64_t)release : 0;
 	/* Duplicates and late arrivals are counted by the reorder buffer. */
 	braid_rxbuf_insert(s->rxbuf, seq, release_at, d->payload, d->payload_len);
@@ -215,14 +217,15 @@ void braid__rx_session_sent_through(struct braid__rx_session *s, uint32_t sent_t
 				    uint32_t probe_ts_us, uint64_t latency_us, uint64_t now_us)
 {
 	/* while data flows, later packets reveal any gap, and better timed */
-	if (!s->seen_data || !s->has_offset ||
+	if (!s->seen_data || !s->clock.started ||
 	    now_us - s->last_data_us < braid__rx_session_rtt(s))
 		return;
 	uint64_t through = braid_extend32(sent_through, s->seq_highest);
 	if (through <= s->seq_highest + 1)
 		return;
 	/* sent after the highest seen, so released after it: its release is a safe deadline */
-	int64_t release = (int64_t)s->ts_highest + s->offset_us + (int64_t)latency_us;
+	int64_t release = (int64_t)s->ts_highest + braid__clock_offset(&s->clock) +
+			  (int64_t)latency_us;
 	uint64_t release_at = release > 0 ? (uint64_t)release : 0;
 	uint64_t first = through - s->seq_highest - 1 > NACK_MAX_GAP ? through - NACK_MAX_GAP
 								    : s->seq_highest + 1;

@@ -12,8 +12,8 @@
 #include "core/wire.h"
 #include "core/rxbuf.h"
 #include "braid/stats.h"
-#include "core/wire.h"
 #include "core/nack.h"
+#include "core/clock.h"
 
 #define BRAID__RX_MAX_LINKS 32
 #define BRAID__RX_DEFAULT_RTT_US 100000 /* until the sender's probes tell */
@@ -46,8 +46,7 @@ struct braid__rx_session {
 	struct braid__rx_link links[BRAID__RX_MAX_LINKS];
 	size_t links_in_use; /* one past the highest link slot used: loops stop there */
 	struct braid_rxbuf *rxbuf;
-	int64_t offset_us; /* min over packets of (arrival - sender timestamp) */
-	bool has_offset;
+	struct braid__clock clock; /* the offset: release = sender timestamp + offset + budget */
 	uint64_t ts_highest, seq_highest; /* extended; start at 2^32 so older values fit below */
 	bool seen_data;
 	uint64_t last_data_us; /* when the newest DATA arrived */
@@ -75,7 +74,8 @@ uint64_t braid__rx_session_rtt(const struct braid__rx_session *s);
 /* How long a missing number may just be on a slower link: the spread of the links'
  * one-way delays plus their jitter. */
 uint64_t braid__rx_session_reorder_wait(const struct braid__rx_session *s);
-/* Stores a data packet for release, noting the gaps it reveals for NACKs. */
+/* Stores a data packet for release, noting the gaps it reveals for NACKs. A packet whose
+ * timestamp the clock tracker does not believe is dropped and counted (bad_timestamps). */
 void braid__rx_session_data(struct braid__rx_session *s, struct braid__rx_link *l,
 			    const struct braid_packet *p, uint64_t latency_us, uint64_t now_us);
 /* A PROBE says the sender has sent every number below sent_through: once no DATA has come

@@ -27,19 +27,22 @@ int sim_metrics_init(struct braid_sim *sim)
 	sim->bucket_count = (size_t)(span / sim->bucket_us + 2);
 	sim->next_sample = SIM_BASE_US + sim->bucket_us;
 	sim->samples = calloc(sim->bucket_count * sim->link_count, sizeof(*sim->samples));
-	sim->latency_us = malloc((sim->packets_total ? sim->packets_total : 1) *
-				 sizeof(*sim->latency_us));
-	if (!sim->samples || !sim->latency_us)
+	sim->bucket_due = calloc(sim->bucket_count, sizeof(*sim->bucket_due));
+	sim->bucket_released = calloc(sim->bucket_count, sizeof(*sim->bucket_released));
+	sim->released_bits = calloc(SIM_RELEASED_WINDOW / 64, sizeof(*sim->released_bits));
+	sim->latency_hist = calloc(SIM_HIST_BINS, sizeof(*sim->latency_hist));
+	sim->fastest_path_us = SIM_NEVER;
+	if (!sim->samples || !sim->bucket_due || !sim->bucket_released || !sim->released_bits ||
+	    !sim->latency_hist)
 		return BRAID_ERR_NOMEM;
-	for (uint64_t i = 0; i < sim->packets_total; i++)
-		sim->latency_us[i] = SIM_LATENCY_NONE;
 	return 0;
 }
 
 void sim_metrics_free(struct braid_sim *sim)
 {
 	free(sim->samples);
-	free(sim->latency_us);
+	free(sim->released_bits);
+	free(sim->latency_hist);
 	free(sim->marks);
 	free(sim->bucket_due);
 	free(sim->bucket_released);
@@ -122,9 +125,99 @@ static uint64_t get_le64(const uint8_t *p)
 	return v;
 }
 
+static size_t bucket_of(const struct braid_sim *sim, uint64_t index)
+{
+	return (size_t)((sim_push_time(sim, index) - SIM_BASE_US) / sim->bucket_us);
+}
+
+void sim_on_push(struct braid_sim *sim, uint64_t index)
+{
+	size_t b = bucket_of(sim, index);
+
+	if (b < sim->bucket_count)
+		sim->bucket_due[b]++;
+}
+
+void sim_on_media_arrival(struct braid_sim *sim, const uint8_t *payload, size_t len)
+{
+	uint64_t sent;
+
+	if (len < SIM_MEDIA_HEADER)
+		return;
+	sent = SIM_BASE_US + get_le64(payload + 8);
+	if (sent <= sim->now && sim->now - sent < sim->fastest_path_us)
+		sim->fastest_path_us = sim->now - sent;
+}
+
+static size_t hist_bin(uint64_t us)
+{
+	unsigned shift = 0;
+
+	if (us > UINT32_MAX)
+		us = UINT32_MAX;
+	if (us < (1u << SIM_HIST_BITS))
+		return (size_t)us;
+	while ((us >> shift) >= (1u << SIM_HIST_BITS))
+		shift++;
+	return (1u << SIM_HIST_BITS) + (shift - 1) * (1u << (SIM_HIST_BITS - 1)) +
+	       (size_t)((us >> shift) - (1u << (SIM_HIST_BITS - 1)));
+}
+
+/* The middle of a bin, in us. */
+static double hist_value(size_t bin)
+{
+	size_t half = 1u << (SIM_HIST_BITS - 1);
+	unsigned shift;
+
+	if (bin < (1u << SIM_HIST_BITS))
+		return (double)bin;
+	shift = (unsigned)((bin - 2 * half) / half) + 1;
+	return (double)(((bin - 2 * half) % half + half) << shift) +
+	       ((double)(UINT64_C(1) << shift) - 1) / 2;
+}
+
+static bool was_released(const struct braid_sim *sim, uint64_t index)
+{
+	uint64_t slot = index % SIM_RELEASED_WINDOW;
+
+	return (sim->released_bits[slot / 64] >> (slot % 64)) & 1;
+}
+
+static void mark_released(struct braid_sim *sim, uint64_t index, bool on)
+{
+	uint64_t slot = index % SIM_RELEASED_WINDOW, bit = UINT64_C(1) << (slot % 64);
+
+	sim->released_bits[slot / 64] = on ? sim->released_bits[slot / 64] | bit
+					   : sim->released_bits[slot / 64] & ~bit;
+}
+
+/* Numbers first..end-1 were never released: one gap in the output. */
+static void note_gap(struct braid_sim *sim, uint64_t first, uint64_t end)
+{
+	uint64_t span = sim_push_time(sim, end - 1) - sim_push_time(sim, first);
+	double ms = ((double)span + sim->interval_us) / 1000.0;
+
+	sim->gaps++;
+	sim->longest_gap_ms = ms > sim->longest_gap_ms ? ms : sim->longest_gap_ms;
+}
+
+/* A number above the highest released: the window slides, numbers skipped are a gap. */
+static void advance(struct braid_sim *sim, uint64_t index)
+{
+	uint64_t next = sim->any_released ? sim->highest_released + 1 : 0;
+
+	if (index > next)
+		note_gap(sim, next, index);
+	for (uint64_t i = next; i < index && index - i <= SIM_RELEASED_WINDOW; i++)
+		mark_released(sim, i, false);
+	mark_released(sim, index, true);
+	sim->highest_released = index;
+	sim->any_released = true;
+}
+
 void sim_on_release(struct braid_sim *sim, const uint8_t *buf, long len)
 {
-	uint64_t index, sent;
+	uint64_t index, sent, latency;
 
 	if (len != (long)sim->sc->packet_bytes) {
 		sim->corrupt++;
@@ -132,19 +225,32 @@ void sim_on_release(struct braid_sim *sim, const uint8_t *buf, long len)
 	}
 	index = get_le64(buf);
 	sent = get_le64(buf + 8);
-	if (index >= sim->packets_total || SIM_BASE_US + sent != sim_push_time(sim, index) ||
-	    sim->latency_us[index] != SIM_LATENCY_NONE) {
+	if (index >= sim->packets_total || SIM_BASE_US + sent != sim_push_time(sim, index)) {
 		sim->corrupt++;
 		return;
 	}
-	if (sim->any_released && index < sim->last_released)
+	if (sim->any_released && index <= sim->highest_released) {
+		/* only a bug releases out of order; a copy released again is corrupt output */
+		if (sim->highest_released - index >= SIM_RELEASED_WINDOW ||
+		    was_released(sim, index)) {
+			sim->corrupt++;
+			return;
+		}
+		mark_released(sim, index, true);
 		sim->out_of_order++;
-	sim->any_released = true;
-	sim->last_released = index;
+	} else {
+		advance(sim, index);
+	}
 	sim->released++;
-	uint64_t latency = sim->now - (SIM_BASE_US + sent);
-	sim->latency_us[index] = latency >= SIM_LATENCY_NONE ? SIM_LATENCY_NONE - 1
-							     : (uint32_t)latency;
+	latency = sim->now - (SIM_BASE_US + sent);
+	sim->latency_hist[hist_bin(latency)]++;
+	if (sim->released == 1 || latency < sim->latency_min_us)
+		sim->latency_min_us = latency;
+	if (latency > sim->latency_max_us)
+		sim->latency_max_us = latency;
+	size_t b = bucket_of(sim, index);
+	if (b < sim->bucket_count)
+		sim->bucket_released[b]++;
 }
 
 void sim_on_scenario_event(struct braid_sim *sim, const struct braid_emu_event *ev)
@@ -266,67 +372,68 @@ void sim_take_samples(struct braid_sim *sim)
 
 /* ---- the figures ---- */
 
-static int compare_u32(const void *a, const void *b)
+/* The k-th smallest latency (from 0), as the middle of its bin but never outside the
+ * exact least and largest. */
+static double latency_rank(const struct braid_sim *sim, uint64_t k)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	uint64_t seen = 0;
+	double v = (double)sim->latency_max_us;
 
-	return (x > y) - (x < y);
+	for (size_t b = 0; b < SIM_HIST_BINS; b++) {
+		seen += sim->latency_hist[b];
+		if (seen > k) {
+			v = hist_value(b);
+			break;
+		}
+	}
+	if (v < (double)sim->latency_min_us)
+		v = (double)sim->latency_min_us;
+	if (v > (double)sim->latency_max_us)
+		v = (double)sim->latency_max_us;
+	return v;
 }
 
 static void latency_figures(struct braid_sim *sim, struct braid_sim_metrics *m)
 {
-	uint32_t *sorted = malloc((sim->released ? sim->released : 1) * sizeof(*sorted));
-	size_t n = 0;
+	uint64_t n = sim->released;
+	double budget = (double)sim->sc->sender.latency_us / 1000.0;
 
 	m->latency_min_ms = m->latency_median_ms = m->latency_p99_ms = m->latency_max_ms = NAN;
-	if (!sorted)
+	m->fastest_path_ms = m->over_path_min_ms = m->over_path_max_ms = NAN;
+	m->budget_error_ms = NAN;
+	m->clock_drift_ppm = (double)sim->clock_drift_ppb / 1000.0;
+	if (!n)
 		return;
-	for (uint64_t i = 0; i < sim->pushed && n < sim->released; i++)
-		if (sim->latency_us[i] != SIM_LATENCY_NONE)
-			sorted[n++] = sim->latency_us[i];
-	if (n) {
-		qsort(sorted, n, sizeof(*sorted), compare_u32);
-		m->latency_min_ms = sorted[0] / 1000.0;
-		m->latency_median_ms = sorted[(n - 1) / 2] / 1000.0;
-		m->latency_p99_ms = sorted[(size_t)ceil(0.99 * (double)n) - 1] / 1000.0;
-		m->latency_max_ms = sorted[n - 1] / 1000.0;
-	}
-	free(sorted);
+	m->latency_min_ms = (double)sim->latency_min_us / 1000.0;
+	m->latency_median_ms = latency_rank(sim, (n - 1) / 2) / 1000.0;
+	m->latency_p99_ms = latency_rank(sim, (uint64_t)ceil(0.99 * (double)n) - 1) / 1000.0;
+	m->latency_max_ms = (double)sim->latency_max_us / 1000.0;
+	if (sim->fastest_path_us == SIM_NEVER)
+		return;
+	m->fastest_path_ms = (double)sim->fastest_path_us / 1000.0;
+	m->over_path_min_ms = m->latency_min_ms - m->fastest_path_ms;
+	m->over_path_max_ms = m->latency_max_ms - m->fastest_path_ms;
+	m->budget_error_ms = fmax(fabs(m->over_path_min_ms - budget),
+				  fabs(m->over_path_max_ms - budget));
 }
 
-/* Buckets of send time, and runs of packets never released. */
+/* Steps of send time whose packets were all released; runs of packets never released
+ * (those after the last one released count as one more). */
 static void continuity_figures(struct braid_sim *sim, struct braid_sim_metrics *m)
 {
-	uint64_t run_start = 0;
-	bool in_gap = false;
+	uint64_t next = sim->any_released ? sim->highest_released + 1 : 0;
 
-	free(sim->bucket_due);
-	free(sim->bucket_released);
-	sim->bucket_due = calloc(sim->bucket_count, sizeof(*sim->bucket_due));
-	sim->bucket_released = calloc(sim->bucket_count, sizeof(*sim->bucket_released));
 	m->bucket_ms = (double)sim->bucket_us / 1000.0;
-	for (uint64_t i = 0; i <= sim->pushed; i++) {
-		bool missing = i < sim->pushed && sim->latency_us[i] == SIM_LATENCY_NONE;
-		size_t b;
+	m->gaps = sim->gaps;
+	m->longest_gap_ms = sim->longest_gap_ms;
+	if (next < sim->pushed) {
+		uint64_t span = sim_push_time(sim, sim->pushed - 1) - sim_push_time(sim, next);
+		double ms = ((double)span + sim->interval_us) / 1000.0;
 
-		if (missing && !in_gap)
-			run_start = i;
-		if (!missing && in_gap) {
-			uint64_t span = sim_push_time(sim, i - 1) - sim_push_time(sim, run_start);
-			double ms = ((double)span + sim->interval_us) / 1000.0;
-			m->gaps++;
-			m->longest_gap_ms = ms > m->longest_gap_ms ? ms : m->longest_gap_ms;
-		}
-		in_gap = missing;
-		if (i == sim->pushed || !sim->bucket_due)
-			continue;
-		b = (size_t)((sim_push_time(sim, i) - SIM_BASE_US) / sim->bucket_us);
-		if (b < sim->bucket_count && sim->bucket_released) {
-			sim->bucket_due[b]++;
-			sim->bucket_released[b] += !missing;
-		}
+		m->gaps++;
+		m->longest_gap_ms = ms > m->longest_gap_ms ? ms : m->longest_gap_ms;
 	}
-	for (size_t b = 0; sim->bucket_due && sim->bucket_released && b < sim->bucket_count; b++) {
+	for (size_t b = 0; b < sim->bucket_count; b++) {
 		m->buckets += sim->bucket_due[b] > 0;
 		m->whole_buckets += sim->bucket_due[b] > 0 &&
 				    sim->bucket_due[b] == sim->bucket_released[b];

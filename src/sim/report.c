@@ -36,6 +36,11 @@ static const struct field metric_fields[] = {
 	M("added_latency_ms.median", latency_median_ms, F64),
 	M("added_latency_ms.p99", latency_p99_ms, F64),
 	M("added_latency_ms.max", latency_max_ms, F64),
+	M("timing.clock_drift_ppm", clock_drift_ppm, F64),
+	M("timing.fastest_path_ms", fastest_path_ms, F64),
+	M("timing.over_path_min_ms", over_path_min_ms, F64),
+	M("timing.over_path_max_ms", over_path_max_ms, F64),
+	M("timing.budget_error_ms", budget_error_ms, F64),
 	M("failover.deaths", failover_count, SIZE),
 	M("failover.detected", failovers_detected, U64),
 	M("failover.undetected", failovers_undetected, U64),
@@ -254,6 +259,18 @@ static void write_stream(FILE *f, const struct braid_sim_scenario *sc,
 	num(f, "p99", m->latency_p99_ms, 3);
 	fputc(',', f);
 	num(f, "max", m->latency_max_ms, 3);
+	fprintf(f, "},\n \"timing\":{");
+	num(f, "clock_drift_ppm", m->clock_drift_ppm, 3);
+	fputc(',', f);
+	num(f, "budget_ms", (double)sc->sender.latency_us / 1000.0, 3);
+	fputc(',', f);
+	num(f, "fastest_path_ms", m->fastest_path_ms, 3);
+	fputc(',', f);
+	num(f, "over_path_min_ms", m->over_path_min_ms, 3);
+	fputc(',', f);
+	num(f, "over_path_max_ms", m->over_path_max_ms, 3);
+	fputc(',', f);
+	num(f, "budget_error_ms", m->budget_error_ms, 3);
 	fprintf(f, "},\n");
 }
 

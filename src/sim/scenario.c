@@ -23,7 +23,8 @@
 #define MAX_WEIGHT 1000000u
 #define MIN_LATENCY_US 20000u
 #define MAX_LATENCY_US 60000000u
-#define MAX_STREAM_US (UINT64_C(48) * 3600 * 1000000)
+#define MAX_STREAM_US (UINT64_C(8) * 24 * 3600 * 1000000)
+#define MAX_CLOCK_DRIFT_PPM 1000.0
 
 void braid_sim_scenario_init(struct braid_sim_scenario *sc)
 {
@@ -292,7 +293,7 @@ static int stream_line(struct braid_sim_scenario *sc, char *rest, char *err, siz
 			sc->packet_bytes = (size_t)v;
 		} else if (strcmp(p, "duration") == 0) {
 			if (braid_emu_parse_duration(value, &v) || v == 0 || v > MAX_STREAM_US)
-				return bad(err, err_len, p, value, "not a time up to 48 h (60s)");
+				return bad(err, err_len, p, value, "not a time up to 8 days (60s)");
 			sc->duration_us = v;
 		} else if (strcmp(p, "start") == 0) {
 			if (braid_emu_parse_duration(value, &v) || v > MAX_STREAM_US)
@@ -332,9 +333,26 @@ static int health_key(struct braid_health_settings *h, const char *key, const ch
 	} else {
 		snprintf(err, err_len, "sender: unknown key '%s' (mode, latency, probe, "
 			 "down_after, up_after, degraded_loss, recovered_loss, degraded_rtt, "
-			 "redundancy, history, psk)", key);
+			 "redundancy, history, psk, clock_drift)", key);
 		return BRAID_ERR_INVAL;
 	}
+	return 0;
+}
+
+/* "+100ppm", "-20ppm", "0": how much faster the sender's clock runs than the truth. */
+static int clock_drift(struct braid_sim_scenario *sc, const char *value, char *err,
+		       size_t err_len)
+{
+	char *end;
+	double ppm;
+
+	errno = 0;
+	ppm = strtod(value, &end);
+	if (end == value || errno || !isfinite(ppm) || (strcmp(end, "ppm") != 0 && ppm != 0) ||
+	    (*end && strcmp(end, "ppm") != 0) || fabs(ppm) > MAX_CLOCK_DRIFT_PPM)
+		return bad(err, err_len, "clock_drift", value,
+			   "not a drift -1000ppm..+1000ppm (+100ppm)");
+	sc->clock_drift_ppb = (int64_t)llround(ppm * 1000.0);
 	return 0;
 }
 
@@ -370,6 +388,8 @@ static int sender_line(struct braid_sim_scenario *sc, char *rest, char *err, siz
 				return bad(err, err_len, p, value,
 					   "not a power of two 16..4194304");
 			s->history_packets = (size_t)v;
+		} else if (strcmp(p, "clock_drift") == 0) {
+			rc = clock_drift(sc, value, err, err_len);
 		} else if (strcmp(p, "psk") == 0) {
 			if (!*value || strlen(value) > BRAID_SIM_PSK_MAX)
 				return bad(err, err_len, p, value, "must be 1 to 256 characters");

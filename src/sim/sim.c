@@ -41,6 +41,37 @@ static void put_le64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
+uint64_t sim_sender_clock(const struct braid_sim *sim, uint64_t t)
+{
+	int64_t since = (int64_t)(t - SIM_BASE_US);
+
+	/* a week at 1000 ppm is 6e17: within int64 */
+	return SIM_BASE_US + (uint64_t)(since + since * sim->clock_drift_ppb / 1000000000);
+}
+
+uint64_t sim_true_time(const struct braid_sim *sim, uint64_t sender_t)
+{
+	uint64_t t;
+
+	if (sender_t == SIM_NEVER || !sim->clock_drift_ppb)
+		return sender_t;
+	if (sender_t <= sim_sender_clock(sim, sim->now))
+		return sim->now;
+	t = SIM_BASE_US + (uint64_t)((double)(sender_t - SIM_BASE_US) /
+				     (1.0 + (double)sim->clock_drift_ppb / 1e9));
+	/* the division's rounding, either way: the first time the clock reads sender_t */
+	while (sim_sender_clock(sim, t) < sender_t)
+		t++;
+	while (t > sim->now && sim_sender_clock(sim, t - 1) >= sender_t)
+		t--;
+	return t;
+}
+
+static uint64_t sender_now(const struct braid_sim *sim)
+{
+	return sim_sender_clock(sim, sim->now);
+}
+
 uint64_t sim_push_time(const struct braid_sim *sim, uint64_t i)
 {
 	return sim->stream_start + (uint64_t)((double)i * sim->interval_us + 0.5);
@@ -189,7 +220,7 @@ static void drain_sender(struct braid_sim *sim)
 	uint16_t id;
 	size_t n;
 
-	while (braid_sender_poll_transmit(sim->tx, sim->now, &id, buf, sizeof(buf), &n) == 1) {
+	while (braid_sender_poll_transmit(sim->tx, sender_now(sim), &id, buf, sizeof(buf), &n) == 1) {
 		size_t li = link_of_id(sim, id);
 
 		if (li == SIZE_MAX)
@@ -198,7 +229,7 @@ static void drain_sender(struct braid_sim *sim)
 			sim->links[li].data_sent++;
 		offer(sim, li, SIM_FWD, buf, n);
 	}
-	while (braid_sender_poll_reverse(sim->tx, sim->now, buf, sizeof(buf), &n) == 1)
+	while (braid_sender_poll_reverse(sim->tx, sender_now(sim), buf, sizeof(buf), &n) == 1)
 		; /* nothing comes back from the far side's next hop in a simulation */
 	while (braid_sender_poll_event(sim->tx, &ev))
 		sim_on_sender_event(sim, &ev);
@@ -231,7 +262,7 @@ static void deliver(struct braid_sim *sim, struct sim_flight *f)
 	l->inflight_bytes[f->dir] -= f->len;
 	l->inflight_count[f->dir]--;
 	if (f->dir == SIM_REV) {
-		braid_sender_handle_datagram(sim->tx, l->id, f->buf, f->len, 0, sim->now);
+		braid_sender_handle_datagram(sim->tx, l->id, f->buf, f->len, 0, sender_now(sim));
 		drain_sender(sim);
 		return;
 	}
@@ -240,6 +271,8 @@ static void deliver(struct braid_sim *sim, struct sim_flight *f)
 		size_t payload = f->len - BRAID_DATA_HEADER_SIZE;
 
 		sim_on_data_delivered(sim, f->link, payload > tag ? payload - tag : 0);
+		sim_on_media_arrival(sim, f->buf + BRAID_DATA_HEADER_SIZE,
+				     payload > tag ? payload - tag : 0);
 	}
 	braid_receiver_handle_datagram(sim->rx, &l->addr, f->buf, f->len, 0, sim->now);
 	drain_receiver(sim);
@@ -251,7 +284,8 @@ static void push_media(struct braid_sim *sim)
 
 	put_le64(sim->media, i);
 	put_le64(sim->media + 8, sim->now - SIM_BASE_US);
-	braid_sender_push(sim->tx, sim->media, sim->sc->packet_bytes, sim->now);
+	sim_on_push(sim, i);
+	braid_sender_push(sim->tx, sim->media, sim->sc->packet_bytes, sender_now(sim));
 	drain_sender(sim);
 }
 
@@ -262,7 +296,7 @@ static uint64_t next_due(const struct braid_sim *sim)
 	const struct braid_emu_scenario *emu = &sim->sc->emu;
 	uint64_t t = next_flight(sim) ? next_flight(sim)->at : SIM_NEVER;
 
-	t = min_u64(t, braid_sender_next_timeout(sim->tx));
+	t = min_u64(t, sim_true_time(sim, braid_sender_next_timeout(sim->tx)));
 	t = min_u64(t, braid_receiver_next_timeout(sim->rx));
 	if (sim->pushed < sim->packets_total)
 		t = min_u64(t, sim_push_time(sim, sim->pushed));
@@ -285,8 +319,8 @@ static void step(struct braid_sim *sim)
 	}
 	while (sim->pushed < sim->packets_total && sim_push_time(sim, sim->pushed) <= sim->now)
 		push_media(sim);
-	if (braid_sender_next_timeout(sim->tx) <= sim->now) {
-		braid_sender_handle_timeout(sim->tx, sim->now);
+	if (braid_sender_next_timeout(sim->tx) <= sender_now(sim)) {
+		braid_sender_handle_timeout(sim->tx, sender_now(sim));
 		drain_sender(sim);
 	}
 	if (braid_receiver_next_timeout(sim->rx) <= sim->now) {
@@ -372,7 +406,7 @@ static int new_cores(struct braid_sim *sim, char *err, size_t err_len)
 		ts.psk = rs.psk = (const uint8_t *)sc->psk_text;
 		ts.psk_len = rs.psk_len = strlen(sc->psk_text);
 	}
-	sim->tx = braid_sender_new(&ts, sim->now);
+	sim->tx = braid_sender_new(&ts, sender_now(sim));
 	sim->rx = braid_receiver_new(&rs, sim->now);
 	if (!sim->tx || !sim->rx) {
 		snprintf(err, err_len, "the sender or receiver refused its settings");
@@ -400,7 +434,7 @@ static int add_link(struct braid_sim *sim, size_t i, char *err, size_t err_len)
 		snprintf(err, err_len, "link %s: settings the model cannot run", l->cfg.name);
 		return BRAID_ERR_INVAL;
 	}
-	id = braid_sender_add_link(sim->tx, &lc, sim->now);
+	id = braid_sender_add_link(sim->tx, &lc, sender_now(sim));
 	if (id < 0) {
 		snprintf(err, err_len, "link %s: the sender refused it: %s", l->cfg.name,
 			 braid_strerror(id));
@@ -466,6 +500,7 @@ struct braid_sim *braid_sim_new(const struct braid_sim_scenario *sc, char *err, 
 	sim->sc = sc;
 	sim->now = SIM_BASE_US;
 	braid_heap_init(&sim->in_flight, sizeof(struct sim_flight), flight_before, NULL);
+	sim->clock_drift_ppb = sc->clock_drift_ppb;
 	if (setup(sim, err, err_len)) {
 		braid_sim_free(sim);
 		return NULL;

@@ -52,6 +52,7 @@ struct braid_sim_scenario {
 	struct braid_sender_settings sender;
 	char psk_text[BRAID_SIM_PSK_MAX + 1]; /* "" = unauthenticated */
 	uint64_t seed;                /* mixes into every link's seed; default 1 */
+	int64_t clock_drift_ppb;      /* the sender's clock runs this much fast (< 0: slow) */
 	struct braid_sim_expect *expects;
 	size_t expect_count, expect_capacity;
 };
@@ -124,6 +125,11 @@ struct braid_sim_metrics {
 	double retransmission_rate; /* resends / media datagrams sent */
 	/* release time - send time, in ms */
 	double latency_min_ms, latency_median_ms, latency_p99_ms, latency_max_ms;
+	/* the same less the fastest path's delay (the least arrival - send time of a media
+	 * datagram), which the budget should be; budget_error_ms: the farther of the two from
+	 * the budget. NaN when nothing arrived. */
+	double fastest_path_ms, over_path_min_ms, over_path_max_ms, budget_error_ms;
+	double clock_drift_ppm; /* the sender's clock, as the scenario set it */
 	size_t link_count;
 	struct braid_sim_link_metrics links[BRAID_MAX_LINKS];
 	size_t failover_count; /* deaths recorded (<= BRAID_SIM_MAX_FAILOVERS) */

@@ -22,7 +22,13 @@
 #define SIM_LINK_MAX_DATAGRAMS 262144u
 /* Media datagrams carry their index and send time: the rest is filler. */
 #define SIM_MEDIA_HEADER 16
-#define SIM_LATENCY_NONE UINT32_MAX
+/* Released media remembered by index, to catch a packet released twice: a sliding window,
+ * so that a week-long run needs no more memory than a minute. */
+#define SIM_RELEASED_WINDOW (UINT64_C(1) << 20)
+/* The latency histogram: exact below 2^SIM_HIST_BITS us, then 2^(SIM_HIST_BITS - 1) bins
+ * per doubling (a bin is at most 1/8192 of its value wide). */
+#define SIM_HIST_BITS 14
+#define SIM_HIST_BINS ((1u << SIM_HIST_BITS) + 18u * (1u << (SIM_HIST_BITS - 1)))
 
 /* A datagram on its way through a link. */
 struct sim_flight {
@@ -88,17 +94,25 @@ struct braid_sim {
 	double interval_us;
 	uint64_t stream_start; /* absolute */
 	uint8_t *media;
-	/* the output: latency_us[i] of packet i, SIM_LATENCY_NONE until released */
-	uint32_t *latency_us;
-	uint64_t released, out_of_order, corrupt, last_released;
+	/* the sender's clock runs at (1 + drift) times the simulation's (parts per billion) */
+	int64_t clock_drift_ppb;
+	/* the output: released media by index (a window behind the highest), a histogram of
+	 * release - send time, the runs of numbers never released */
+	uint64_t *released_bits; /* SIM_RELEASED_WINDOW bits */
+	uint32_t *latency_hist;  /* SIM_HIST_BINS */
+	uint64_t latency_min_us, latency_max_us;
+	uint64_t released, out_of_order, corrupt, highest_released;
 	bool any_released;
+	uint64_t gaps;
+	double longest_gap_ms;
+	uint64_t fastest_path_us; /* least arrival - send time of a media datagram */
 	/* series */
 	uint64_t bucket_us, next_sample;
 	size_t bucket_count, samples_taken;
 	struct sim_sample *samples; /* [bucket * link_count + link] */
 	struct sim_mark *marks;
 	size_t mark_count, mark_cap;
-	/* the output per bucket of send time, filled in by sim_finalize_metrics */
+	/* the output per bucket of send time: pushed, and released */
 	uint32_t *bucket_due, *bucket_released;
 	/* failovers */
 	struct braid_sim_failover failovers[BRAID_SIM_MAX_FAILOVERS];
@@ -106,6 +120,11 @@ struct braid_sim {
 	uint64_t failovers_unrecorded, spurious_downs, next_death_change;
 	struct braid_sim_metrics metrics;
 };
+
+/* The sender's clock at the simulation's time t, and the first simulation time at which
+ * the sender's clock reads at least sender_t (both absolute). */
+uint64_t sim_sender_clock(const struct braid_sim *sim, uint64_t t);
+uint64_t sim_true_time(const struct braid_sim *sim, uint64_t sender_t);
 
 /* The time packet i of the stream is sent (absolute). */
 uint64_t sim_push_time(const struct braid_sim *sim, uint64_t i);
@@ -115,6 +134,8 @@ int sim_metrics_init(struct braid_sim *sim);
 void sim_metrics_free(struct braid_sim *sim);
 void sim_on_sender_event(struct braid_sim *sim, const struct braid_event *ev);
 void sim_on_data_delivered(struct braid_sim *sim, size_t link, size_t payload_len);
+void sim_on_push(struct braid_sim *sim, uint64_t index);
+void sim_on_media_arrival(struct braid_sim *sim, const uint8_t *payload, size_t len);
 void sim_on_release(struct braid_sim *sim, const uint8_t *buf, long len);
 void sim_on_scenario_event(struct braid_sim *sim, const struct braid_emu_event *ev);
 /* Follows link deaths (outages and blackholes) at now; sets next_death_change. */

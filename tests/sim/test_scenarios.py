@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import braidtest as bt  # noqa: E402
 
 SHIPPED = ["baseline", "ou", "ge", "combined", "failover", "traces", "adaptive-constant-90",
-           "adaptive-constant-95", "adaptive-failover", "adaptive-ou-ge", "adaptive-ou-ge-wide"]
+           "adaptive-constant-95", "adaptive-failover", "adaptive-ou-ge", "adaptive-ou-ge-wide",
+           "drift-plus-100ppm", "drift-minus-100ppm"]
 
 
 def sim(braid, *args, timeout=120):

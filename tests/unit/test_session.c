@@ -788,6 +788,53 @@ static void forging_tap(struct sim *sim, size_t snd, size_t link, const uint8_t 
 		sim->rx, &sim->snd[snd].links[link].addr, forged, len, 0, sim->now);
 }
 
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+/* Injects, ahead of the genuine copies, DATA 300 with its timestamp 5 s ahead and DATA 301
+ * with it 20 s behind: a clock tracker that believed either would release the stream
+ * early or late from then on. */
+static void timestamp_forging_tap(struct sim *sim, size_t snd, size_t link, const uint8_t *buf,
+				  size_t len)
+{
+	uint8_t forged[BRAID_MAX_DATAGRAM];
+	if ((buf[0] & 0x0f) != BRAID_PKT_DATA || link != 0 || len < BRAID_DATA_HEADER_SIZE)
+		return;
+	uint32_t seq = get_be32(buf + 8);
+	if ((seq != 300 && seq != 301) || sim->nforged >= 2)
+		return;
+	memcpy(forged, buf, len);
+	uint32_t ts = get_be32(buf + 12);
+	put_be32(forged + 12, seq == 300 ? ts + 5000u * 1000u : ts - 20000u * 1000u);
+	sim->forged_rc[sim->nforged++] = braid_receiver_handle_datagram(
+		sim->rx, &sim->snd[snd].links[link].addr, forged, len, 0, sim->now);
+}
+
+static void test_timestamp_forgery(void)
+{
+	const uint64_t delays[] = { 20 * MS, 30 * MS };
+	struct sim *sim = sim_new(0, 300 * MS, NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x600d, BRAID_MODE_BROADCAST, delays, 2, NULL);
+	struct braid_session_stats ss;
+	struct braid_receiver_stats st;
+	sim->tap = timestamp_forging_tap;
+	sim_run_until(sim, 200 * MS);
+	sim_stream(sim, s, 1000, 2 * MS);
+	sim_run_until(sim, 3000 * MS);
+	CHECK_EQ(sim->nforged, 2);
+	CHECK_EQ(sim->forged_rc[0], 0); /* admitted, then not believed */
+	CHECK_EQ(braid_receiver_session_stats(sim->rx, 0x600d, &ss, NULL, 0, NULL), 0);
+	CHECK_EQ_U64(ss.bad_timestamps, 2);
+	braid_receiver_get_stats(sim->rx, &st);
+	CHECK_EQ_U64(st.bad_timestamps, 2);
+	check_complete(s);
+	CHECK_NEAR(worst_timing_error(sim, s, delays[0]), 0, 100);
+	sim_free(sim);
+}
+
 /* Roundrobin over two links, one losing every 10th datagram both ways: the receiver
  * asks for what is missing and the sender resends it in time, so the output is whole;
  * resends stay close to what was really lost. */
@@ -1319,6 +1366,7 @@ int main(void)
 	RUN_TEST(test_psk);
 	RUN_TEST(test_nat_rebinding);
 	RUN_TEST(test_timestamp_wrap);
+	RUN_TEST(test_timestamp_forgery);
 	RUN_TEST(test_reverse_path);
 	RUN_TEST(test_many_sessions);
 	RUN_TEST(test_session_end);

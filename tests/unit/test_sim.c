@@ -14,6 +14,7 @@
 
 #include "braid/error.h"
 #include "sim/sim.h"
+#include "sim/sim_internal.h"
 
 #define MS 1000.0
 
@@ -92,6 +93,46 @@ static void test_known_answer(void)
 	CHECK(m->buckets >= 50); /* 5 s of 100 ms buckets */
 	CHECK(!m->stuck);
 	run_free(&r);
+}
+
+/* The sender's clock 250 ppm fast, then slow, for two hours: the sender core really
+ * reads the drifted clock (0.9 s apart after an hour, and the way back to the true time is
+ * the first instant it reads a value), and the receiver still releases every packet the
+ * budget after its send time plus the path. */
+static void test_clock_drift(void)
+{
+	static const char *const texts[] = {
+		"link a rate=10mbit,delay=25ms\nstream rate=40kbit packet=1000 duration=7200s "
+		"start=1s\nsender latency=500ms probe=200ms clock_drift=+250ppm\n",
+		"link a rate=10mbit,delay=25ms\nstream rate=40kbit packet=1000 duration=7200s "
+		"start=1s\nsender latency=500ms probe=200ms clock_drift=-250ppm\n",
+	};
+	for (int i = 0; i < 2; i++) {
+		struct run r;
+		double sign = i == 0 ? 1 : -1;
+
+		if (!run_text(&r, texts[i]))
+			return;
+		uint64_t hour = SIM_BASE_US + UINT64_C(3600000000);
+		CHECK_EQ_U64(sim_sender_clock(r.sim, hour), hour + (uint64_t)(sign * 900000));
+		r.sim->now = SIM_BASE_US;
+		for (uint64_t t = 1; t < UINT64_C(1) << 40; t = t * 3 + 7) {
+			uint64_t back = sim_true_time(r.sim, SIM_BASE_US + t);
+			CHECK(sim_sender_clock(r.sim, back) >= SIM_BASE_US + t);
+			CHECK(sim_sender_clock(r.sim, back - 1) < SIM_BASE_US + t);
+		}
+		const struct braid_sim_metrics *m = r.m;
+		printf("clock %+.0f ppm: release %.3f..%.3f ms after the %.3f ms path\n",
+		       m->clock_drift_ppm, m->over_path_min_ms, m->over_path_max_ms,
+		       m->fastest_path_ms);
+		CHECK_NEAR(m->clock_drift_ppm, sign * 250, 0);
+		CHECK_EQ_U64(m->delivered, m->sent);
+		CHECK_EQ_U64(m->late, 0);
+		CHECK_NEAR(m->fastest_path_ms, 25 + 1016 * 8 / 10e6 * MS, 0.01);
+		CHECK(m->over_path_min_ms >= 499 && m->over_path_max_ms <= 501);
+		CHECK(m->budget_error_ms <= 1);
+		run_free(&r);
+	}
 }
 
 static char *json_of(struct run *r)
@@ -279,6 +320,9 @@ static void test_parse_errors(void)
 		{ "link a speed=1mbit\n", "t:1: unknown key 'speed'" },
 		{ "link a listen=nowhere\n", "t:1: listen 'nowhere'" },
 		{ "link a rate=1mbit\nsender redundancy=lots\n", "t:2: redundancy 'lots'" },
+		{ "link a rate=1mbit\nsender clock_drift=fast\n", "t:2: clock_drift 'fast'" },
+		{ "link a rate=1mbit\nsender clock_drift=2000ppm\n", "t:2: clock_drift '2000ppm'" },
+		{ "link a rate=1mbit\nsender clock_drift=100\n", "t:2: clock_drift '100'" },
 	};
 	char err[512];
 
@@ -459,6 +503,7 @@ int main(void)
 	char dir[] = "/tmp/braid-test-sim-XXXXXX";
 
 	RUN_TEST(test_known_answer);
+	RUN_TEST(test_clock_drift);
 	RUN_TEST(test_determinism);
 	RUN_TEST(test_failover_detection);
 	RUN_TEST(test_settings_events);
