@@ -107,6 +107,10 @@ struct braid_sim {
 	struct braid_sim_metrics metrics;
 };
 
+/* What a link's model seeds are mixed with (braid_emu_new_models) after `reconfigurations`
+ * settings changes in a run of a scenario seeded `scenario_seed`. */
+uint64_t sim_model_reseed(uint64_t scenario_seed, uint64_t reconfigurations);
+
 /* The time packet i of the stream is sent (absolute). */
 uint64_t sim_push_time(const struct braid_sim *sim, uint64_t i);
 
