@@ -5,7 +5,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 MESON_FLAGS ?= -Dwerror=true
-BRAID := $(BUILD)/src/braid
+BRAID := $(BUILD)/src/app/braid
 
 .PHONY: all deps build demo check test-build test-asan test-fuzz bench clean
 

@@ -19,8 +19,8 @@ limit=${SIM_LIMIT:-60}
 if [ ! -f "$build/build.ninja" ]; then
 	meson setup "$build" "$root" --buildtype=release >/dev/null
 fi
-ninja -C "$build" src/braid >/dev/null
-braid=$build/src/braid
+ninja -C "$build" src/app/braid >/dev/null
+braid=$build/src/app/braid
 
 status=0
 printf '%-10s %10s %10s %10s %14s %12s\n' scenario simulated_s wall_s sim/real residual_loss \
