@@ -7,7 +7,7 @@ FUZZ_BUILD ?= build-fuzz
 MESON_FLAGS ?= -Dwerror=true
 BRAID := $(BUILD)/src/braid
 
-.PHONY: all deps build demo check test-build test-asan test-fuzz bench clean
+.PHONY: all deps build demo check test-build test-asan test-fuzz bench bench-traces clean
 
 all: build
 
@@ -52,6 +52,12 @@ test-fuzz: deps $(FUZZ_BUILD)/build.ninja
 bench: build
 	bash bench/run.sh $(BUILD)
 	bash bench/sim_speed.sh
+	$(MAKE) --no-print-directory bench-traces
+
+# Sender modes against the clairvoyant bound on recorded cellular traces (../shared/traces
+# or BRAID_TRACES=DIR); BENCH_TRACES_FLAGS=--synthetic-only runs the project's own alone.
+bench-traces: build
+	/usr/bin/python3 bench/traces.py --build $(BUILD) $(BENCH_TRACES_FLAGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "braid/error.h"
+#include "sim/bound.h"
 #include "sim/sim.h"
 #include "cli.h"
 #include "commands.h"
@@ -13,6 +14,7 @@
 static const char sim_usage[] =
 	"usage: braid sim --scenario FILE [--plot FILE.svg] [--traces DIR] [--duration S]\n"
 	"                 [--seed N] [--mode broadcast|roundrobin|weighted|backup|adaptive]\n"
+	"                 [--bound]\n"
 	"       braid sim --write-trace FILE --ou MEAN:SIGMA:THETA[:FLOOR[:CEILING]]\n"
 	"                 --duration S [--seed N]\n"
 	"\n"
@@ -23,6 +25,8 @@ static const char sim_usage[] =
 	"  --duration     the stream's length (overrides the scenario)\n"
 	"  --seed         the run's seed (overrides the scenario)\n"
 	"  --mode         the sender's mode (overrides the scenario)\n"
+	"  --bound        also compute the clairvoyant bound of the links: the highest\n"
+	"                 lossless rate any schedule knowing their future could carry\n"
 	"  --write-trace  write a synthetic mahimahi trace of an OU rate (ou= as in braid emu)\n"
 	"\n"
 	"Durations: a whole number in s, or with a unit: 90s, 500ms.\n"
@@ -34,7 +38,7 @@ struct sim_options {
 	const char *scenario, *plot, *traces, *write_trace, *ou;
 	uint64_t duration_us, seed;
 	int mode;
-	bool have_seed;
+	bool have_seed, bound;
 };
 
 static void parse_args(int argc, char **argv, struct sim_options *o)
@@ -46,6 +50,8 @@ static void parse_args(int argc, char **argv, struct sim_options *o)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			fputs(sim_usage, stdout);
 			exit(0);
+		} else if (strcmp(argv[i], "--bound") == 0) {
+			o->bound = true;
 		} else if ((v = braid_cli_option("sim", argc, argv, &i, "--scenario"))) {
 			o->scenario = v;
 		} else if ((v = braid_cli_option("sim", argc, argv, &i, "--plot"))) {
@@ -75,7 +81,7 @@ static void parse_args(int argc, char **argv, struct sim_options *o)
 		}
 	}
 	if (o->write_trace) {
-		if (o->scenario || o->plot || o->traces || o->mode >= 0)
+		if (o->scenario || o->plot || o->traces || o->mode >= 0 || o->bound)
 			braid_cli_usage_error("sim", "--write-trace takes only --ou, --duration "
 					      "and --seed");
 		if (!o->ou)
@@ -144,18 +150,33 @@ static int write_plot(const char *path, struct braid_sim *sim)
 	return 0;
 }
 
+/* ", carried X Mbit/s lossless, Y % of the clairvoyant bound (Z Mbit/s)" */
+static void bound_summary(const struct braid_sim_bound *b, const struct braid_sim_metrics *m)
+{
+	if (b->unlimited) {
+		fprintf(stderr, ", no clairvoyant bound (a link has no rate limit)");
+		return;
+	}
+	fprintf(stderr, ", carried %.3f Mbit/s %s, %.1f %% of the clairvoyant bound (%.3f Mbit/s)",
+		m->throughput_mbps, braid_sim_lossless(m) ? "lossless" : "not lossless",
+		braid_sim_bound_share(b, m) * 100, b->rate_bps / 1e6);
+}
+
 static void summary(const struct braid_sim_scenario *sc, const struct braid_sim_metrics *m,
-		    double wall)
+		    const struct braid_sim_bound *bound, double wall)
 {
 	bool *pass = calloc(sc->expect_count ? sc->expect_count : 1, sizeof(*pass));
 	size_t failed = braid_sim_check(sc, m, pass);
 
 	fprintf(stderr, "braid sim: %s: %.1f s simulated in %.2f s (%.0fx), residual loss "
-		"%.4f%%, release %.3f..%.3f ms after the fastest path (budget %.0f ms), "
-		"%zu/%zu expectations met\n", sc->name, m->simulated_s, wall,
-		wall > 0 ? m->simulated_s / wall : 0, m->residual_loss * 100, m->over_path_min_ms,
-		m->over_path_max_ms, (double)sc->sender.latency_us / 1000.0,
-		sc->expect_count - failed, sc->expect_count);
+		"%.4f%%, release %.3f..%.3f ms after the fastest path (budget %.0f ms)",
+		sc->name, m->simulated_s, wall, wall > 0 ? m->simulated_s / wall : 0,
+		m->residual_loss * 100, m->over_path_min_ms, m->over_path_max_ms,
+		(double)sc->sender.latency_us / 1000.0);
+	if (bound)
+		bound_summary(bound, m);
+	fprintf(stderr, ", %zu/%zu expectations met\n", sc->expect_count - failed,
+		sc->expect_count);
 	for (size_t i = 0; pass && i < sc->expect_count; i++) {
 		double v = 0;
 
@@ -168,7 +189,8 @@ static void summary(const struct braid_sim_scenario *sc, const struct braid_sim_
 	free(pass);
 }
 
-static int run(struct braid_sim_scenario *sc, const struct sim_options *o)
+static int run(struct braid_sim_scenario *sc, const struct sim_options *o,
+	       const struct braid_sim_bound *bound)
 {
 	char err[512];
 	double start = wall_seconds(), wall;
@@ -187,9 +209,9 @@ static int run(struct braid_sim_scenario *sc, const struct sim_options *o)
 	}
 	m = braid_sim_metrics(sim);
 	wall = wall_seconds() - start;
-	braid_sim_write_json(stdout, sc, m, wall);
+	braid_sim_write_json(stdout, sc, m, bound, wall);
 	fflush(stdout);
-	summary(sc, m, wall);
+	summary(sc, m, bound, wall);
 	if (braid_sim_check(sc, m, NULL))
 		status = 1;
 	if (o->plot && write_plot(o->plot, sim))
@@ -202,6 +224,7 @@ int braid_cmd_sim(int argc, char **argv)
 {
 	struct sim_options o = { 0 };
 	struct braid_sim_scenario sc;
+	struct braid_sim_bound bound;
 	char err[512];
 	int status;
 
@@ -219,7 +242,10 @@ int braid_cmd_sim(int argc, char **argv)
 		sc.seed = o.seed;
 	if (o.mode >= 0)
 		sc.sender.mode = (enum braid_mode)o.mode;
-	status = run(&sc, &o);
+	/* The bound depends on the scenario alone (links, events, stream, budget, seed). */
+	if (o.bound && braid_sim_bound(&sc, &bound, err, sizeof(err)))
+		braid_cli_usage_error("sim", "--bound: %s", err);
+	status = run(&sc, &o, o.bound ? &bound : NULL);
 	braid_sim_scenario_free(&sc);
 	return status;
 }

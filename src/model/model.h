@@ -51,6 +51,8 @@ struct braid_model_settings {
 					   looped every last-entry ms, each carrying up to 1500
 					   bytes; borrowed, must outlive the model */
 	size_t trace_len;
+	uint64_t trace_offset_us;       /* TRACE: the replay starts this far into the trace
+					   (modulo its period), then loops as usual */
 	uint64_t delay_us, jitter_us;   /* one-way delay; jitter: uniform whole us in
 					   [-jitter_us, +jitter_us], total kept >= 0 */
 	bool reorder;                   /* jitter may reorder; otherwise the link stays FIFO */

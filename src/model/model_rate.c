@@ -12,7 +12,9 @@
  * carries up to 1500 bytes of whatever is queued by then, so small datagrams share one and a
  * large one spans several; a datagram leaves at the opportunity that carries its last byte.
  * Room unused at an opportunity is lost, as on a real link when the queue is empty. Saturated,
- * the throughput is the trace's: entries * 1500 * 8 / period bit/s, whatever the sizes. */
+ * the throughput is the trace's: entries * 1500 * 8 / period bit/s, whatever the sizes.
+ * A trace offset starts the replay that far into the trace: at start, its entry at the offset
+ * (several links can replay one trace from different moments). */
 #include "model/model_rate.h"
 
 #include <math.h>
@@ -239,9 +241,15 @@ static double ou_rate_at(const struct braid__rate *r, uint64_t now_us)
 
 /* ---- TRACE ---- */
 
+/* Times along the trace: a position is microseconds into the trace looped from its origin,
+ * loop * period + entry; it is replayed at start_us + position - offset_us. Positions before
+ * offset_us are never replayed. */
+
 static uint64_t trace_time(const struct braid__rate *r, size_t index, uint64_t loop)
 {
-	return r->start_us + loop * r->trace.period_us + (uint64_t)r->trace.ms[index] * 1000;
+	const struct braid__trace_server *tr = &r->trace;
+
+	return r->start_us + loop * tr->period_us + (uint64_t)tr->ms[index] * 1000 - tr->offset_us;
 }
 
 /* How many entries of one loop come strictly before offset_us into it. */
@@ -260,21 +268,16 @@ static size_t trace_entries_before(const struct braid__trace_server *tr, uint64_
 	return lo;
 }
 
-/* Opportunities before now_us went by with nothing queued: skip to the first at or after. */
-static void trace_seek(struct braid__rate *r, uint64_t now_us)
+/* Points next_index and next_loop at the first entry at or after `position`. */
+static void trace_point_at(struct braid__trace_server *tr, uint64_t position)
 {
-	struct braid__trace_server *tr = &r->trace;
-	uint64_t loop, full_loops;
+	uint64_t loop, full_loops = position / tr->period_us;
 
-	if (trace_time(r, tr->next_index, tr->next_loop) >= now_us)
-		return;
-	/* now_us is past an opportunity, hence past start_us. The previous loop's last entries
-	 * can fall exactly on now_us, and the current loop's last entry is after it. */
-	full_loops = (now_us - r->start_us) / tr->period_us;
+	/* The previous loop's last entries can fall exactly on the position, and the current
+	 * loop's last entry is after it. */
 	loop = full_loops > 0 ? full_loops - 1 : 0;
 	for (; loop <= full_loops; loop++) {
-		uint64_t offset = now_us - r->start_us - loop * tr->period_us;
-		size_t index = trace_entries_before(tr, offset);
+		size_t index = trace_entries_before(tr, position - loop * tr->period_us);
 
 		if (index < tr->len) {
 			tr->next_index = index;
@@ -284,6 +287,17 @@ static void trace_seek(struct braid__rate *r, uint64_t now_us)
 	}
 	tr->next_index = 0;
 	tr->next_loop = full_loops + 1;
+}
+
+/* Opportunities before now_us went by with nothing queued: skip to the first at or after. */
+static void trace_seek(struct braid__rate *r, uint64_t now_us)
+{
+	struct braid__trace_server *tr = &r->trace;
+
+	if (trace_time(r, tr->next_index, tr->next_loop) >= now_us)
+		return;
+	/* now_us is past an opportunity, hence past start_us. */
+	trace_point_at(tr, now_us - r->start_us + tr->offset_us);
 }
 
 static uint64_t trace_take_opportunity(struct braid__rate *r)
@@ -328,16 +342,22 @@ static uint64_t trace_serve(struct braid__rate *r, uint64_t now_us, size_t bytes
 	return departure;
 }
 
+/* Entries at positions strictly before `position`. */
+static uint64_t trace_entries_up_to(const struct braid__trace_server *tr, uint64_t position)
+{
+	uint64_t loops = position / tr->period_us;
+
+	return loops * tr->len + trace_entries_before(tr, position - loops * tr->period_us);
+}
+
 static uint64_t trace_opportunities_before(const struct braid__rate *r, uint64_t t_us)
 {
 	const struct braid__trace_server *tr = &r->trace;
-	uint64_t since, loops;
 
 	if (t_us <= r->start_us)
 		return 0;
-	since = t_us - r->start_us;
-	loops = since / tr->period_us;
-	return loops * tr->len + trace_entries_before(tr, since - loops * tr->period_us);
+	return trace_entries_up_to(tr, t_us - r->start_us + tr->offset_us) -
+	       trace_entries_up_to(tr, tr->offset_us);
 }
 
 static double trace_rate_at(const struct braid__rate *r, uint64_t now_us)
@@ -370,8 +390,8 @@ void braid__rate_init(struct braid__rate *r, const struct braid_model_settings *
 		r->trace.ms = s->trace_ms;
 		r->trace.len = s->trace_len;
 		r->trace.period_us = (uint64_t)s->trace_ms[s->trace_len - 1] * 1000;
-		r->trace.next_index = 0;
-		r->trace.next_loop = 0;
+		r->trace.offset_us = s->trace_offset_us % r->trace.period_us;
+		trace_point_at(&r->trace, r->trace.offset_us);
 		r->trace.partial_bytes = 0;
 		r->trace.partial_at_us = 0;
 	}

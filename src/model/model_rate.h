@@ -35,6 +35,7 @@ struct braid__trace_server {
 	const uint32_t *ms;
 	size_t len;
 	uint64_t period_us;
+	uint64_t offset_us;     /* into the trace at start_us, below period_us */
 	size_t next_index;      /* the first opportunity nobody has used yet */
 	uint64_t next_loop;
 	uint64_t partial_bytes; /* room left in the last opportunity used... */

@@ -17,7 +17,7 @@
 #define REV_SEED_MIX UINT64_C(0x9e3779b97f4a7c15)
 /* Delay and jitter beyond a minute are a typo, and would pin that much traffic in memory. */
 #define MAX_DELAY_US UINT64_C(60000000)
-/* Outage times: about 11 days, far below the model's overflow guard. */
+/* Outage times and trace offsets: about 11 days, far below the model's overflow guard. */
 #define MAX_OUTAGE_US (UINT64_C(1) << 40)
 #define MAX_REV_PAIRS 64
 
@@ -206,6 +206,17 @@ static int set_trace(struct parse_state *st, enum dir d, const char *value)
 	return 0;
 }
 
+/* Where the replay starts in the trace; independent of which trace, so trace= keeps it. */
+static int set_trace_offset(struct parse_state *st, enum dir d, const char *value)
+{
+	uint64_t offset;
+
+	if (braid_emu_parse_duration(value, &offset) || offset > MAX_OUTAGE_US)
+		return fail(st, d, "trace_offset", value, "not a time up to 11 days (us, ms, s)");
+	settings_of(st->cfg, d)->trace_offset_us = offset;
+	return 0;
+}
+
 static int set_loss(struct parse_state *st, enum dir d, const char *value)
 {
 	struct braid_model_settings *s = settings_of(st->cfg, d);
@@ -302,6 +313,8 @@ static int set_model_key(struct parse_state *st, enum dir d, const char *key, co
 		return set_ou(st, d, value);
 	if (strcmp(key, "trace") == 0)
 		return set_trace(st, d, value);
+	if (strcmp(key, "trace_offset") == 0)
+		return set_trace_offset(st, d, value);
 	if (strcmp(key, "delay") == 0)
 		return set_time(st, d, key, value, &s->delay_us);
 	if (strcmp(key, "jitter") == 0)
@@ -333,7 +346,7 @@ static int set_model_key(struct parse_state *st, enum dir d, const char *key, co
 		return 0;
 	}
 	snprintf(st->err, st->err_len, "unknown key '%s%s' (name, listen, to, rate, ou, trace, "
-		 "delay, jitter, reorder, loss, queue, duplicate, outage, seed, rev)",
+		 "trace_offset, delay, jitter, reorder, loss, queue, duplicate, outage, seed, rev)",
 		 d == REV ? "rev." : "", key);
 	return BRAID_ERR_INVAL;
 }

@@ -7,6 +7,7 @@
 
 #include "braid/error.h"
 #include "core/sched.h"
+#include "sim/bound.h"
 #include "sim/sim_internal.h"
 
 enum field_kind { F64, U64, U32, SIZE };
@@ -357,8 +358,24 @@ static void write_expectations(FILE *f, const struct braid_sim_scenario *sc,
 	fprintf(f, "],\n \"expectations_failed\":%zu", failed);
 }
 
+static void write_bound(FILE *f, const struct braid_sim_bound *b,
+			const struct braid_sim_metrics *m)
+{
+	fprintf(f, " \"bound\":{");
+	num(f, "rate_mbps", b->unlimited ? NAN : b->rate_bps / 1e6, 3);
+	fprintf(f, ",\"unlimited\":%s,\"opportunities\":%llu,", b->unlimited ? "true" : "false",
+		(unsigned long long)b->opportunities);
+	num(f, "max_loss", BRAID_SIM_LOSSLESS, 6);
+	fputc(',', f);
+	num(f, "carried_mbps", m->throughput_mbps, 3);
+	fprintf(f, ",\"lossless\":%s,", braid_sim_lossless(m) ? "true" : "false");
+	num(f, "share", braid_sim_bound_share(b, m), 4);
+	fprintf(f, "},\n");
+}
+
 int braid_sim_write_json(FILE *f, const struct braid_sim_scenario *sc,
-			 const struct braid_sim_metrics *m, double wall_s)
+			 const struct braid_sim_metrics *m, const struct braid_sim_bound *bound,
+			 double wall_s)
 {
 	fputc('{', f);
 	str(f, "scenario", sc->name);
@@ -379,6 +396,8 @@ int braid_sim_write_json(FILE *f, const struct braid_sim_scenario *sc,
 		(unsigned long long)m->gaps);
 	num(f, "longest_gap_ms", m->longest_gap_ms, 3);
 	fprintf(f, "},\n");
+	if (bound)
+		write_bound(f, bound, m);
 	write_expectations(f, sc, m);
 	if (wall_s >= 0) {
 		fprintf(f, ",\n \"wall\":{");

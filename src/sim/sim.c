@@ -92,11 +92,16 @@ static const struct sim_flight *next_flight(const struct braid_sim *sim)
 
 /* ---- links ---- */
 
+uint64_t sim_model_reseed(uint64_t scenario_seed, uint64_t reconfigurations)
+{
+	return splitmix64(scenario_seed) ^ reconfigurations * RESEED_MIX;
+}
+
 static int new_models(const struct braid_sim *sim, const struct sim_link *l,
 		      const struct braid_emu_link_config *cfg, struct braid_model *out[2])
 {
-	uint64_t mix = splitmix64(sim->sc->seed) ^ l->reconfigurations * RESEED_MIX;
-	return braid_emu_new_models(cfg, SIM_BASE_US, mix, out);
+	return braid_emu_new_models(cfg, SIM_BASE_US,
+				    sim_model_reseed(sim->sc->seed, l->reconfigurations), out);
 }
 
 /* A settings change: new models from now on, counters carried over. */

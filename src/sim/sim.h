@@ -158,10 +158,14 @@ bool braid_sim_metric_known(const struct braid_sim_scenario *sc, const char *nam
 size_t braid_sim_check(const struct braid_sim_scenario *sc, const struct braid_sim_metrics *m,
 		       bool *pass);
 
-/* The metrics as one JSON object (docs/sim.md). Wall-clock figures go last, in "wall", and
- * only when wall_s >= 0, so two runs compare byte for byte without them. */
+struct braid_sim_bound; /* sim/bound.h */
+
+/* The metrics as one JSON object (docs/sim.md), with the clairvoyant bound when one is given
+ * (else NULL). Wall-clock figures go last, in "wall", and only when wall_s >= 0, so two runs
+ * compare byte for byte without them. */
 int braid_sim_write_json(FILE *f, const struct braid_sim_scenario *sc,
-			 const struct braid_sim_metrics *m, double wall_s);
+			 const struct braid_sim_metrics *m, const struct braid_sim_bound *bound,
+			 double wall_s);
 
 /* ---- the plot (svg.c) ---- */
 

@@ -125,6 +125,9 @@ struct braid_sim {
  * the sender's clock reads at least sender_t (both absolute). */
 uint64_t sim_sender_clock(const struct braid_sim *sim, uint64_t t);
 uint64_t sim_true_time(const struct braid_sim *sim, uint64_t sender_t);
+/* What a link's model seeds are mixed with (braid_emu_new_models) after `reconfigurations`
+ * settings changes in a run of a scenario seeded `scenario_seed`. */
+uint64_t sim_model_reseed(uint64_t scenario_seed, uint64_t reconfigurations);
 
 /* The time packet i of the stream is sent (absolute). */
 uint64_t sim_push_time(const struct braid_sim *sim, uint64_t i);

@@ -3,7 +3,7 @@
 one JSON object, and draws a plot that is well-formed SVG and renders to a PNG of a useful
 size. Adaptive scenarios hold their bounds on two more seeds and lose less than roundrobin
 and broadcast on the same links. Also: same seed, same metrics; --duration, --write-trace
-and argument errors.
+and argument errors; --bound.
 
 usage: test_scenarios.py BRAID SCENARIO_DIR"""
 
@@ -162,6 +162,31 @@ def check_options(checks, braid, scenarios, tmp):
                      f"{r.stderr.strip()!r}")
 
 
+def check_bound(checks, braid, scenarios):
+    """--bound: baseline's one 10 Mbit/s link with a 1 s budget carries at most 61 s of its
+    capacity over the 60 s stream; the JSON and the summary line give the share."""
+    baseline = os.path.join(scenarios, "baseline.scn")
+    r = sim(braid, "--scenario", baseline, "--bound")
+    m = json.loads(r.stdout) if r.returncode == 0 else {}
+    b = m.get("bound", {})
+    expected = 10 * 61 / 60
+    carried = m.get("stream", {}).get("throughput_mbps", 0)
+    checks.check(b.get("rate_mbps") is not None and abs(b["rate_mbps"] - expected) <= 0.02
+                 and not b.get("unlimited") and b.get("lossless") is True
+                 and b.get("carried_mbps") == carried
+                 and abs(b.get("share", 0) - carried / b["rate_mbps"]) < 1e-3,
+                 f"--bound on baseline: {b}, expected {expected:.3f} Mbit/s")
+    line = f"carried {carried:.3f} Mbit/s lossless, {100 * carried / expected:.1f} % of " \
+           f"the clairvoyant bound"
+    checks.check(line in r.stderr, f"--bound summary: {r.stderr.strip()!r}, wanted {line!r}")
+    m = run_json(braid, "--scenario", baseline)
+    checks.check(m is not None and "bound" not in m, "no bound unless asked")
+    r = sim(braid, "--write-trace", "/nonexistent/x", "--ou", "1mbit:0:1", "--duration", "1",
+            "--bound")
+    checks.check(r.returncode == 2 and "--write-trace" in r.stderr,
+                 f"--bound with --write-trace refused: {r.stderr.strip()!r}")
+
+
 def main(braid, scenarios):
     checks = bt.Checks("sim")
     files = sorted(f for f in os.listdir(scenarios) if f.endswith(".scn"))
@@ -173,6 +198,7 @@ def main(braid, scenarios):
                 check_adaptive(checks, braid, os.path.join(scenarios, f))
         check_determinism(checks, braid, os.path.join(scenarios, "combined.scn"))
         check_options(checks, braid, scenarios, tmp)
+        check_bound(checks, braid, scenarios)
     return checks.finish()
 
 

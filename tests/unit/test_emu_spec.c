@@ -316,6 +316,19 @@ static void test_traces(void)
 	CHECK(c.fwd.trace_ms == c.fwd_trace && c.fwd_trace != NULL);
 	CHECK(c.rev.trace_ms == c.rev_trace && c.rev_trace != c.fwd_trace);
 	CHECK_EQ(c.fwd.trace_len, 5);
+	CHECK_EQ_U64(c.fwd.trace_offset_us, 0);
+	/* The offset is its own key, each way, and outlives a change of trace. */
+	CHECK_EQ(braid_emu_apply_keys(&c, "trace_offset=20s,rev.trace_offset=1500ms", err,
+				      sizeof(err)), 0);
+	CHECK_EQ_U64(c.fwd.trace_offset_us, 20000000);
+	CHECK_EQ_U64(c.rev.trace_offset_us, 1500000);
+	snprintf(spec, sizeof(spec), "trace=%s", path);
+	CHECK_EQ(braid_emu_apply_keys(&c, spec, err, sizeof(err)), 0);
+	CHECK_EQ_U64(c.fwd.trace_offset_us, 20000000);
+	CHECK(braid_emu_apply_keys(&c, "trace_offset=soon", err, sizeof(err)) < 0);
+	CHECK(has(err, "trace_offset 'soon'"));
+	CHECK(braid_emu_apply_keys(&c, "trace_offset=-1s", err, sizeof(err)) < 0);
+	CHECK_EQ_U64(c.fwd.trace_offset_us, 20000000);
 	CHECK_EQ(braid_emu_link_config_copy(&copy, &c), 0);
 	CHECK(copy.fwd_trace != c.fwd_trace && copy.fwd.trace_ms == copy.fwd_trace);
 	CHECK(copy.fwd_trace && memcmp(copy.fwd_trace, c.fwd_trace, 5 * sizeof(uint32_t)) == 0);

@@ -408,6 +408,49 @@ static void test_trace_semantics(void)
 	braid_model_free(m);
 }
 
+/* An offset starts the replay that far into the trace (modulo its period): the first
+ * opportunity is the trace's first entry at or after the offset, and the loops follow. */
+static void test_trace_offset(void)
+{
+	static const uint32_t sparse[] = { 5, 10 };
+	struct braid_model_settings s = base_settings();
+	struct braid_model_stats stats;
+	struct braid_model *m;
+	uint64_t t0 = 1000000;
+
+	s.rate_kind = BRAID_RATE_TRACE;
+	s.trace_ms = sparse;
+	s.trace_len = 2;
+	s.trace_offset_us = 7000; /* entries at 3, 8, 13, 18... ms after start */
+	m = braid_model_new(&s, t0);
+	CHECK_EQ_U64(deliver_at(m, t0, MTU), t0 + 3000);
+	CHECK_EQ_U64(deliver_at(m, t0, MTU), t0 + 8000);
+	CHECK_EQ_U64(deliver_at(m, t0 + 9000, MTU), t0 + 13000);
+	CHECK_EQ_U64(deliver_at(m, t0 + 10004000, MTU), t0 + 10008000); /* far loop */
+	/* Before t0 + 20 ms: four opportunities (3, 8, 13, 18), where the trace from its
+	 * origin has three (5, 10, 15). */
+	braid_model_get_stats(m, t0 + 20000, &stats);
+	CHECK_NEAR(stats.rate_bps, 4 * MTU * 8 / 0.02, 1);
+	braid_model_free(m);
+
+	s.trace_offset_us = 5000; /* an entry exactly at the offset is the first */
+	m = braid_model_new(&s, t0);
+	CHECK_EQ_U64(deliver_at(m, t0, MTU), t0);
+	braid_model_free(m);
+
+	s.trace_offset_us = 32000; /* 2 ms into the trace's fourth loop */
+	m = braid_model_new(&s, t0);
+	CHECK_EQ_U64(deliver_at(m, t0, MTU), t0 + 3000);
+	CHECK_EQ_U64(deliver_at(m, t0, MTU), t0 + 8000);
+	braid_model_free(m);
+
+	s.trace_offset_us = 10000; /* a whole period: the trace from its origin */
+	m = braid_model_new(&s, t0);
+	CHECK_EQ_U64(deliver_at(m, t0, MTU), t0 + 5000);
+	CHECK_EQ_U64(deliver_at(m, t0, MTU), t0 + 10000);
+	braid_model_free(m);
+}
+
 static void test_constant_rate(void)
 {
 	struct braid_model_settings s = base_settings();
@@ -768,6 +811,7 @@ int main(void)
 	RUN_TEST(test_ou_service);
 	RUN_TEST(test_trace_throughput);
 	RUN_TEST(test_trace_semantics);
+	RUN_TEST(test_trace_offset);
 	RUN_TEST(test_constant_rate);
 	RUN_TEST(test_delay_jitter);
 	RUN_TEST(test_queue_bytes);

@@ -143,7 +143,7 @@ static char *json_of(struct run *r)
 
 	if (!f)
 		return NULL;
-	CHECK_EQ(braid_sim_write_json(f, &r->sc, r->m, -1), 0);
+	CHECK_EQ(braid_sim_write_json(f, &r->sc, r->m, NULL, -1), 0);
 	fclose(f);
 	return text;
 }
