@@ -73,9 +73,10 @@ static void json_link(FILE *f, const struct braid_link_stats *l, double bps, boo
 static void json_drops(FILE *f, const struct braid_drop_stats *d)
 {
 	fprintf(f,
-		"\"dropped\":{\"malformed\":%llu,\"auth\":%llu,\"unknown_session\":%llu,"
-		"\"unknown_link\":%llu,\"oversized\":%llu}",
+		"\"dropped\":{\"malformed\":%llu,\"auth\":%llu,\"replay\":%llu,\"stale\":%llu,"
+		"\"unknown_session\":%llu,\"unknown_link\":%llu,\"oversized\":%llu}",
 		(unsigned long long)d->malformed, (unsigned long long)d->auth,
+		(unsigned long long)d->replay, (unsigned long long)d->stale,
 		(unsigned long long)d->unknown_session, (unsigned long long)d->unknown_link,
 		(unsigned long long)d->oversized);
 }
@@ -205,6 +206,7 @@ void braid_report_receiver(struct braid_report *r, const struct braid_receiver *
 			(unsigned long long)st.packets_out, (unsigned long long)st.duplicates,
 			(unsigned long long)st.late, (unsigned long long)st.lost,
 			(unsigned long long)(st.drops.malformed + st.drops.auth +
+					     st.drops.replay + st.drops.stale +
 					     st.drops.unknown_session + st.drops.unknown_link +
 					     st.drops.oversized));
 		r->live_lines++;
