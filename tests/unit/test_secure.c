@@ -54,6 +54,7 @@ struct net {
 	uint64_t to_retired;
 	bool drop_link[LINKS];         /* the path loses everything on this link */
 	bool drop_to_sender[LINKS];    /* ... or only what goes to the sender */
+	unsigned sessions_started, sessions_ended; /* receiver events */
 };
 
 static void fake_addr(struct braid_addr *a, unsigned host, unsigned port)
@@ -78,6 +79,33 @@ static struct braid_receiver *new_receiver(uint8_t seed, uint64_t now)
 	return braid_receiver_new(&set, now);
 }
 
+static struct braid_sender *new_sender(enum braid_mode mode, uint64_t rekey_us, uint8_t instance,
+				       uint64_t now)
+{
+	struct braid_sender_settings set;
+	braid_sender_settings_default(&set);
+	set.mode = mode;
+	set.latency_us = 300 * MS;
+	set.session_id = 0x5ec0de;
+	memset(set.nonce, 0x3c + instance, sizeof(set.nonce));
+	memset(set.key_seed, 0x77 + instance, sizeof(set.key_seed));
+	set.psk = (const uint8_t *)PSK;
+	set.psk_len = strlen(PSK);
+	set.wall_clock_us = WALL_BASE_US + now;
+	set.rekey_interval_us = rekey_us;
+	return braid_sender_new(&set, now);
+}
+
+static void add_links(struct net *n)
+{
+	for (size_t i = 0; i < LINKS; i++) {
+		char name[8] = "link0";
+		name[4] = (char)('0' + i);
+		struct braid_link_config cfg = { .name = name };
+		n->link_id[i] = (uint16_t)braid_sender_add_link(n->tx, &cfg, n->now);
+	}
+}
+
 static struct net *net_new(enum braid_mode mode, uint64_t rekey_us)
 {
 	struct net *n = calloc(1, sizeof(*n));
@@ -87,26 +115,11 @@ static struct net *net_new(enum braid_mode mode, uint64_t rekey_us)
 	n->captured = calloc(CAPTURES, sizeof(*n->captured));
 	n->rx_seed = 1;
 	n->rx = new_receiver(n->rx_seed, 0);
-	struct braid_sender_settings set;
-	braid_sender_settings_default(&set);
-	set.mode = mode;
-	set.latency_us = 300 * MS;
-	set.session_id = 0x5ec0de;
-	memset(set.nonce, 0x3c, sizeof(set.nonce));
-	memset(set.key_seed, 0x77, sizeof(set.key_seed));
-	set.psk = (const uint8_t *)PSK;
-	set.psk_len = strlen(PSK);
-	set.wall_clock_us = WALL_BASE_US;
-	set.rekey_interval_us = rekey_us;
-	n->tx = braid_sender_new(&set, 0);
+	n->tx = new_sender(mode, rekey_us, 0, 0);
 	CHECK(n->queue && n->captured && n->rx && n->tx);
-	for (size_t i = 0; i < LINKS; i++) {
-		char name[8] = "link0";
-		name[4] = (char)('0' + i);
-		struct braid_link_config cfg = { .name = name };
-		n->link_id[i] = (uint16_t)braid_sender_add_link(n->tx, &cfg, 0);
+	add_links(n);
+	for (size_t i = 0; i < LINKS; i++)
 		fake_addr(&n->addr[i], 10 + (unsigned)i, 4000 + (unsigned)i);
-	}
 	n->push_every_us = 2 * MS;
 	return n;
 }
@@ -179,8 +192,12 @@ static void drain(struct net *n)
 		}
 	}
 	struct braid_event ev;
-	while (braid_sender_poll_event(n->tx, &ev) || braid_receiver_poll_event(n->rx, &ev))
+	while (braid_sender_poll_event(n->tx, &ev))
 		;
+	while (braid_receiver_poll_event(n->rx, &ev)) {
+		n->sessions_started += ev.kind == BRAID_EVENT_SESSION_NEW;
+		n->sessions_ended += ev.kind == BRAID_EVENT_SESSION_END;
+	}
 	while (braid_sender_poll_reverse(n->tx, n->now, buf, sizeof(buf), &len) == 1)
 		;
 }
@@ -579,6 +596,46 @@ static void test_withheld_ack_of_old_exchange(void)
 	net_free(n);
 }
 
+/* The sender restarts under the same session id (a new instance, another nonce): its
+ * HELLOs leave the old session alone until its first sealed packet arrives, then the new
+ * session replaces it and the new stream is released whole. */
+static void test_sender_restart_same_session(void)
+{
+	struct net *n = net_new(BRAID_MODE_BROADCAST, 0);
+	run_until(n, 200 * MS);
+	stream(n, 300);
+	run_until(n, 1200 * MS);
+	CHECK_EQ(n->released, 300);
+	braid_sender_free(n->tx);
+	n->tx = new_sender(BRAID_MODE_BROADCAST, 0, 1, n->now);
+	CHECK(n->tx != NULL);
+	add_links(n);
+	n->pushed = 1000; /* the new instance's media, told apart by number */
+	memset(n->got, 0, sizeof(n->got));
+	n->released = 0;
+	/* its first HELLO reaches the receiver: answered, but the old session stays */
+	braid_sender_handle_timeout(n->tx, n->now);
+	drain(n);
+	run_until(n, n->now + DELAY_US + MS);
+	struct braid_receiver_stats st;
+	braid_receiver_get_stats(n->rx, &st);
+	CHECK_EQ(st.sessions, 1);
+	CHECK_EQ(n->sessions_started, 1);
+	CHECK_EQ(n->sessions_ended, 0);
+	CHECK(find(n, BRAID_PKT_HELLO_ACK, false, n->ncaptured - 2) != NULL);
+	stream(n, 300);
+	run_until(n, 3000 * MS);
+	CHECK_EQ(n->sessions_started, 2);
+	CHECK_EQ(n->sessions_ended, 1);
+	CHECK_EQ(n->released, 300);
+	CHECK(all_released(n, 1000, 1300));
+	braid_receiver_get_stats(n->rx, &st);
+	CHECK_EQ(st.sessions, 1);
+	CHECK_EQ(rx_drops(n), 0);
+	CHECK_EQ(n->to_strangers, 0);
+	net_free(n);
+}
+
 /* Keys change every 300 ms while the stream runs: several exchanges, nothing lost, no
  * packet refused. */
 static void test_rekey_mid_stream(void)
@@ -665,6 +722,7 @@ int main(void)
 	RUN_TEST(test_replayed_hello);
 	RUN_TEST(test_receiver_restart_and_old_acks);
 	RUN_TEST(test_withheld_ack_of_old_exchange);
+	RUN_TEST(test_sender_restart_same_session);
 	RUN_TEST(test_rekey_mid_stream);
 	RUN_TEST(test_rebinding_needs_a_valid_seal);
 	return braid_test_finish();
