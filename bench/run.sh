@@ -7,11 +7,12 @@
 # usage: bash bench/run.sh [BUILD_DIR]
 # Knobs (environment): BENCH_RATES, BENCH_SECONDS, BENCH_CPU_RATE, BENCH_CPU_ROUNDS,
 # BENCH_LOSS_MAX, BENCH_MAX_COUNT, BENCH_CG_COUNT, BENCH_CG_RATE, BENCH_CONFIGS, and
-# BENCH_CALLGRIND=0 to skip valgrind.
+# BENCH_CALLGRIND=0 to skip valgrind. A config braid:LINKS:MODE:psk runs both sides with a
+# pre-shared key (encrypted sessions).
 set -euo pipefail
 
 build=${1:-build}
-braid=$build/src/braid
+braid=$build/src/app/braid
 fwd=$build/bench/udp_forward
 blast=$build/bench/udp_blast
 cpu_ns=$build/bench/cpu_ns
@@ -132,18 +133,23 @@ start_middle() {
 		in_port=$(port_of hop1 listening)
 		return
 	fi
-	local links mode link_args=() i
-	IFS=: read -r _ links mode <<<"$config"
+	local links mode keyed link_args=() key_args=() i
+	IFS=: read -r _ links mode keyed <<<"$config"
+	if [ "$keyed" = psk ]; then
+		printf 'bench pre-shared key' >"$tmp/psk"
+		key_args=(--psk "$tmp/psk")
+	fi
 	start_bg hop2 "${w2[@]}" "$braid" recv --listen 127.0.0.1:0 \
 		--output "udp://127.0.0.1:$sink_port" --latency "$latency" \
-		--stats "$tmp/recv.json" --stats-interval 1000
+		--stats "$tmp/recv.json" --stats-interval 1000 "${key_args[@]}"
 	local hop2_pid=$bg_pid recv_port
 	recv_port=$(port_of hop2 listening)
 	for ((i = 1; i <= links; i++)); do
 		link_args+=(--link "name=l$i,addr=127.0.0.1")
 	done
 	start_bg hop1 "${w1[@]}" "$braid" send --input udp://127.0.0.1:0 \
-		--to "127.0.0.1:$recv_port" "${link_args[@]}" --mode "$mode" --latency "$latency"
+		--to "127.0.0.1:$recv_port" "${link_args[@]}" --mode "$mode" --latency "$latency" \
+		"${key_args[@]}"
 	mid_pids=("$bg_pid" "$hop2_pid")
 	in_port=$(port_of hop1 input)
 	# Media pushed before a link's handshake waits, and expires after the latency: start
@@ -315,6 +321,7 @@ cpu_summary() {
 label() {
 	case $1 in
 	fwd) echo "udp_forward x2" ;;
+	braid:*:psk) local c=${1%:psk}; echo "$(label "$c") psk" ;;
 	braid:1:*) echo "braid 1 link ${1##*:}" ;;
 	braid:*) local l=${1#braid:}; echo "braid ${l%%:*} links ${1##*:}" ;;
 	esac

@@ -1,6 +1,6 @@
 /* Shared by the stateful fuzz targets: how an input is cut into datagrams, how time moves,
- * and how a harness that knows the keys signs a datagram so the fuzzer reaches the states
- * behind authentication.
+ * and how a harness that knows the keys protects a datagram (MAC or seal) so the fuzzer
+ * reaches the states behind authentication.
  *
  * Input: one mode byte, then records of
  *   ctl (1 byte, meaning per target) | time step (1 byte) | length (2 bytes, BE) | bytes
@@ -19,7 +19,7 @@
 
 /* A datagram may exceed the largest valid one a little, so oversize handling is reached. */
 #define FUZZ_MAX_CHUNK (BRAID_MAX_DATAGRAM + 16)
-#define FUZZ_BUF_SIZE (FUZZ_MAX_CHUNK + BRAID_HELLO_TAG_SIZE)
+#define FUZZ_BUF_SIZE (FUZZ_MAX_CHUNK + BRAID_SEAL_OVERHEAD)
 
 /* Failed invariants end the run the way a sanitizer would, so libFuzzer keeps the input. */
 #define FUZZ_REQUIRE(cond)                                                               \
@@ -116,26 +116,26 @@ static inline bool fuzz_uses_hmac(uint8_t type)
 	return type == BRAID_PKT_HELLO || type == BRAID_PKT_HELLO_ACK;
 }
 
-/* Sets KEYED and appends the tag the type calls for: HMAC under the PSK for HELLO and
- * HELLO_ACK, SipHash under the session key for the rest. buf holds FUZZ_BUF_SIZE bytes.
- * Returns the new length. */
-static inline size_t fuzz_sign(uint8_t *buf, size_t len, const uint8_t *psk, size_t psk_len,
-			       const uint8_t session_key[16])
+/* Sets KEYED and protects the datagram as its type calls for: HELLO and HELLO_ACK get the
+ * MAC under the psk key; the rest are sealed under aead_key with packet number pn (the
+ * packet number goes in after the header). buf holds FUZZ_BUF_SIZE bytes. Returns the new
+ * length. */
+static inline size_t fuzz_sign(uint8_t *buf, size_t len, const uint8_t mac_key[32],
+			       const uint8_t aead_key[32], uint64_t pn)
 {
-	if (len < 2)
+	if (len < BRAID_WIRE_HEADER_SIZE)
 		return len;
 	buf[1] |= BRAID_FLAG_KEYED;
 	if (fuzz_uses_hmac(buf[0] & 0x0f)) {
-		uint8_t mac[BRAID_SHA256_SIZE];
-		struct braid_bytes part = { buf, len };
-		braid_hmac_sha256(psk, psk_len, &part, 1, mac);
-		memcpy(buf + len, mac, BRAID_HELLO_TAG_SIZE);
+		braid__mac(mac_key, buf, len, buf + len);
 		return len + BRAID_HELLO_TAG_SIZE;
 	}
-	uint64_t h = braid_siphash24(session_key, buf, len);
-	for (int i = 0; i < BRAID_TAG_SIZE; i++)
-		buf[len + (size_t)i] = (uint8_t)(h >> (56 - 8 * i));
-	return len + BRAID_TAG_SIZE;
+	size_t body = len - BRAID_WIRE_HEADER_SIZE;
+	memmove(buf + 16, buf + 8, body);
+	for (int i = 0; i < 8; i++)
+		buf[8 + i] = (uint8_t)(pn >> (56 - 8 * i));
+	braid__aead_seal(aead_key, pn, buf, 16, buf + 16, body, buf + 16, buf + 16 + body);
+	return len + BRAID_SEAL_OVERHEAD;
 }
 
 static inline void fuzz_put16(uint8_t *p, uint16_t v)

@@ -2,14 +2,17 @@
  * poll drained after each step. The first byte picks a PSK or none and the latency budget.
  *
  * Record ctl bits (see fuzz_input.h):
- *   0x01  sign: set KEYED and append the right tag (the harness knows every session key
- *         from the HELLO_ACKs the receiver sends)
- *   0x02  fix: overwrite the session id with the seeded session's
+ *   0x01  sign: set KEYED and protect it as its type calls for (MAC, or sealed with the
+ *         newest keys the harness agreed for its session, from the HELLO_ACKs the receiver
+ *         sends to the harness's ephemeral key)
+ *   0x02  fix: overwrite the session id with the seeded session's; a HELLO also gets the
+ *         harness's ephemeral key and the receiver's wall clock, so it is fresh
  *   0x04  from the second address (NAT rebinding)
  *   0x08  afterwards, send the bytes back as reverse traffic of the seeded session
  *
- * Invariants checked: every datagram the receiver emits decodes and, when keyed, carries
- * a valid tag; released media fits BRAID_MAX_PAYLOAD; handling due timeouts makes progress
+ * Invariants checked: every datagram the receiver emits is keyed exactly when a PSK is set;
+ * a HELLO_ACK decodes and carries a valid MAC; a sealed datagram that opens with keys the
+ * harness agreed decodes; released media fits BRAID_MAX_PAYLOAD; handling due timeouts makes progress
  * (see fuzz_tolerate_stall). */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -18,6 +21,7 @@
 
 #include "braid/error.h"
 #include "braid/receiver.h"
+#include "core/crypto.h"
 #include "core/wire.h"
 #include "fuzz_input.h"
 
@@ -32,16 +36,22 @@
 static const uint8_t PSK[] = "fuzz pre-shared key";
 static const uint8_t SENDER_NONCE[BRAID_NONCE_SIZE] = { 's', 'e', 'n', 'd', 'e', 'r', '0', '1' };
 static const uint64_t LATENCIES[4] = { 0, 20000, 200000, 1000000 };
+static const uint8_t SENDER_SEED[32] = "the fuzz harness's sender seed!";
+#define WALL_ANCHOR_US UINT64_C(1700000000000000) /* the receiver's wall clock at start */
+#define START_US 1000000u
 
 struct session_key {
 	uint32_t session_id;
-	uint8_t key[16];
+	struct braid__exchange_keys keys;
 };
 
 struct harness {
 	struct braid_receiver *r;
 	const uint8_t *psk;
 	size_t psk_len;
+	uint8_t psk_key[32];
+	uint8_t secret[32], public_key[32]; /* the harness's ephemeral key, as a sender */
+	uint64_t next_pn;
 	uint64_t now;
 	struct session_key keys[KEY_SLOTS];
 	size_t key_count, key_next;
@@ -50,46 +60,73 @@ struct harness {
 	uint8_t out[BRAID_MAX_DATAGRAM];
 };
 
-static const uint8_t *key_of(const struct harness *h, uint32_t session_id)
+/* The newest keys agreed for a session (an older exchange may still be the confirmed one). */
+static const struct braid__exchange_keys *key_of(const struct harness *h, uint32_t session_id)
 {
-	for (size_t i = 0; i < h->key_count; i++)
-		if (h->keys[i].session_id == session_id)
-			return h->keys[i].key;
-	return NULL;
+	const struct braid__exchange_keys *found = NULL;
+	for (size_t k = 0; k < h->key_count; k++) {
+		size_t i = (h->key_next + KEY_SLOTS - 1 - k) % KEY_SLOTS;
+		if (!found && h->keys[i].session_id == session_id)
+			found = &h->keys[i].keys;
+	}
+	return found;
 }
 
-/* A HELLO_ACK tells the key of its session, as it would tell a real sender. */
+/* The plain length of a sealed datagram opened with any keys agreed for its session, or
+ * negative: the keys may be unknown to the harness (their HELLO_ACK left the table, or
+ * answered an ephemeral key the fuzzer wrote), so failing to open proves nothing. */
+static int opens_with_known_keys(const struct harness *h, uint32_t session_id,
+				 const uint8_t *buf, size_t len, uint8_t *out, size_t cap)
+{
+	int result = -1;
+	for (size_t i = 0; i < h->key_count; i++) {
+		if (h->keys[i].session_id != session_id)
+			continue;
+		int n = braid_wire_open(buf, len, h->keys[i].keys.reverse, out, cap);
+		if (n >= 0)
+			return n;
+		result = BRAID_ERR_AUTH;
+	}
+	return result;
+}
+
+/* A HELLO_ACK to the harness's ephemeral key tells the keys of that exchange, as it would
+ * tell a real sender. */
 static void learn_key(struct harness *h, const struct braid_packet *ack)
 {
-	struct session_key *slot = NULL;
-	for (size_t i = 0; i < h->key_count && !slot; i++)
-		if (h->keys[i].session_id == ack->header.session_id)
-			slot = &h->keys[i];
-	if (!slot) {
-		slot = &h->keys[h->key_next];
-		h->key_next = (h->key_next + 1) % KEY_SLOTS;
-		if (h->key_count < KEY_SLOTS)
-			h->key_count++;
-	}
+	const struct braid_hello_ack *a = &ack->body.hello_ack;
+	if (memcmp(a->sender_ephemeral, h->public_key, 32) != 0)
+		return;
+	struct session_key *slot = &h->keys[h->key_next];
+	h->key_next = (h->key_next + 1) % KEY_SLOTS;
+	if (h->key_count < KEY_SLOTS)
+		h->key_count++;
 	slot->session_id = ack->header.session_id;
-	braid_wire_session_key(h->psk, h->psk_len, ack->header.session_id,
-			       ack->body.hello_ack.sender_nonce, ack->body.hello_ack.receiver_nonce,
-			       slot->key);
+	FUZZ_REQUIRE(braid__derive_keys(h->psk_key, h->secret, a->receiver_ephemeral,
+					h->public_key, a->receiver_ephemeral,
+					ack->header.session_id, &slot->keys));
 }
 
 static void check_transmitted(struct harness *h, const uint8_t *buf, size_t len)
 {
-	struct braid_packet p;
-	FUZZ_REQUIRE(braid_wire_decode(buf, len, &p) == 0);
-	bool keyed = p.header.flags & BRAID_FLAG_KEYED;
+	static uint8_t opened[BRAID_MAX_DATAGRAM];
+	struct braid_header hd;
+	FUZZ_REQUIRE(braid_wire_peek(buf, len, &hd) == 0);
+	bool keyed = hd.flags & BRAID_FLAG_KEYED;
 	FUZZ_REQUIRE(keyed == (h->psk != NULL));
+	struct braid_packet p;
+	if (braid_wire_is_sealed(&hd)) {
+		uint64_t pn;
+		FUZZ_REQUIRE(braid_wire_packet_number(buf, len, &pn) == 0);
+		int n = opens_with_known_keys(h, hd.session_id, buf, len, opened, sizeof(opened));
+		if (n >= 0)
+			FUZZ_REQUIRE(braid_wire_decode(opened, (size_t)n, &p) == 0);
+		return;
+	}
+	FUZZ_REQUIRE(braid_wire_decode(buf, len, &p) == 0);
 	if (p.header.type == BRAID_PKT_HELLO_ACK && h->psk) {
-		FUZZ_REQUIRE(braid_wire_check_tag(buf, len, h->psk, h->psk_len) == 0);
+		FUZZ_REQUIRE(braid_wire_check_mac(buf, len, h->psk_key) == 0);
 		learn_key(h, &p);
-	} else if (keyed) {
-		const uint8_t *key = key_of(h, p.header.session_id);
-		if (key) /* unknown when its HELLO_ACK left the table */
-			FUZZ_REQUIRE(braid_wire_check_tag(buf, len, key, 16) == 0);
 	}
 }
 
@@ -144,30 +181,46 @@ static void say_hello(struct harness *h)
 	struct braid_packet p = { .header = { .type = BRAID_PKT_HELLO, .link_id = 0,
 					      .session_id = SESSION_ID } };
 	memcpy(p.body.hello.sender_nonce, SENDER_NONCE, BRAID_NONCE_SIZE);
+	memcpy(p.body.hello.ephemeral, h->public_key, 32);
+	p.body.hello.wall_us = WALL_ANCHOR_US + (h->now - START_US);
 	p.body.hello.timestamp_us = (uint32_t)h->now;
 	p.body.hello.name_len = 4;
 	memcpy(p.body.hello.name, "lte0", 5);
-	int n = braid_wire_encode(&p, h->psk, h->psk_len, h->in, sizeof(h->in));
+	struct braid_wire_key key = { .mac_key = h->psk_key };
+	int n = braid_wire_encode(&p, h->psk ? &key : NULL, h->in, sizeof(h->in));
 	FUZZ_REQUIRE(n > 0);
 	FUZZ_REQUIRE(braid_receiver_handle_datagram(h->r, &h->addrs[0], h->in, (size_t)n, 0,
 						    h->now) == 0);
 	drain(h);
 }
 
+/* A HELLO the fuzzer wrote, made one the receiver could take: the harness's key, now. */
+static void fix_hello(struct harness *h, size_t len)
+{
+	if ((h->in[0] & 0x0f) != BRAID_PKT_HELLO || len < 8 + 48)
+		return;
+	memcpy(h->in + 16, h->public_key, 32);
+	uint64_t wall = WALL_ANCHOR_US + (h->now - START_US);
+	for (int i = 0; i < 8; i++)
+		h->in[48 + i] = (uint8_t)(wall >> (56 - 8 * i));
+}
+
 static void feed(struct harness *h, const struct fuzz_record *rec)
 {
-	static const uint8_t no_key[16];
+	static const uint8_t no_key[32];
 	size_t len = rec->len;
 	memcpy(h->in, rec->bytes, len);
-	if ((rec->ctl & CTL_FIX) && len >= 8)
+	if ((rec->ctl & CTL_FIX) && len >= 8) {
 		fuzz_put32(h->in + 4, SESSION_ID);
+		fix_hello(h, len);
+	}
 	if (rec->ctl & CTL_SIGN) {
-		const uint8_t *key = len >= 8 ? key_of(h, (uint32_t)h->in[4] << 24 |
-						     (uint32_t)h->in[5] << 16 |
-						     (uint32_t)h->in[6] << 8 | h->in[7])
-					      : NULL;
-		len = fuzz_sign(h->in, len, h->psk ? h->psk : PSK,
-				h->psk ? h->psk_len : sizeof(PSK) - 1, key ? key : no_key);
+		const struct braid__exchange_keys *keys =
+			len >= 8 ? key_of(h, (uint32_t)h->in[4] << 24 | (uint32_t)h->in[5] << 16 |
+					     (uint32_t)h->in[6] << 8 | h->in[7])
+				 : NULL;
+		len = fuzz_sign(h->in, len, h->psk_key, keys ? keys->forward : no_key,
+				h->next_pn++);
 	}
 	const struct braid_addr *from = &h->addrs[(rec->ctl & CTL_ALT_ADDR) ? 1 : 0];
 	/* A heap copy of exactly the datagram's size, so any read past it is seen. */
@@ -220,9 +273,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	set.max_sessions = 4;      /* small, so the fuzzer can fill them */
 	set.reorder_capacity = 256;
 	set.seed = 0x5eed;
+	memset(set.key_seed, 0x42, sizeof(set.key_seed));
+	set.wall_clock_us = WALL_ANCHOR_US;
 	h->psk = set.psk;
 	h->psk_len = set.psk_len;
-	h->now = 1000000;
+	braid__psk_key(PSK, sizeof(PSK) - 1, h->psk_key); /* signs even unkeyed: refused */
+	braid__ephemeral_keypair(SENDER_SEED, 0, h->secret, h->public_key);
+	h->now = START_US;
 	set_addr(&h->addrs[0], 0xc0000201, 5000);
 	set_addr(&h->addrs[1], 0xc6336402, 6000);
 	h->r = braid_receiver_new(&set, h->now);

@@ -3,16 +3,18 @@
  * picks a PSK or none, the scheduling mode and the latency budget.
  *
  * Record ctl bits (see fuzz_input.h):
- *   0x01  sign: set KEYED and append the right tag (PSK for HELLO_ACK, else the session
- *         key the harness agreed through its HELLO_ACKs)
+ *   0x01  sign: set KEYED and protect it (a MAC on HELLO_ACK, else sealed with the keys
+ *         the harness agreed through its HELLO_ACKs)
  *   0x02  fix: overwrite link and session ids, and for PROBE_REPLY / HELLO_ACK the echoed
- *         fields, with what the sender last sent on that link
+ *         fields (a HELLO_ACK's ephemeral keys too: the sender's current one and the
+ *         harness's), with what the sender last sent on that link
  *   0x04  deliver on the second link rather than the first
  *   0x08  afterwards, push the bytes as media
  *   0x30  0x10: replace the chosen link by a new one; 0x20: close the sender
  *
- * Invariants checked: every datagram the sender emits decodes, carries a valid tag when
- * keyed, and goes out on a link that exists; handling due timeouts makes progress (see
+ * Invariants checked: every datagram the sender emits is keyed exactly when a PSK is set,
+ * goes out on a link that exists, and decodes: a HELLO with a valid MAC, a sealed one
+ * once opened with the keys agreed (when the harness agreed them); handling due timeouts makes progress (see
  * fuzz_tolerate_stall). Datagrams are only delivered on links that exist: an id the sender
  * never gave out is outside its contract. */
 #include <stdint.h>
@@ -22,6 +24,7 @@
 
 #include "braid/error.h"
 #include "braid/sender.h"
+#include "core/crypto.h"
 #include "core/wire.h"
 #include "fuzz_input.h"
 
@@ -40,11 +43,13 @@ static const uint8_t PSK[] = "fuzz pre-shared key";
 static const uint8_t SENDER_NONCE[BRAID_NONCE_SIZE] = { 's', 'e', 'n', 'd', 'e', 'r', '0', '2' };
 static const uint8_t RECEIVER_NONCE[BRAID_NONCE_SIZE] = { 'r', 'e', 'c', 'v', '0', '0', '0', '1' };
 static const uint64_t LATENCIES[4] = { 0, 20000, 200000, 1000000 };
+static const uint8_t RECEIVER_SEED[32] = "the fuzz harness's receiver key";
 
 /* What the harness saw go out on a link, for answers that echo it. */
 struct link_view {
 	uint16_t id;
 	uint32_t hello_ts;
+	uint8_t hello_ephemeral[32]; /* the sender's exchange in its latest HELLO */
 	uint32_t probe_seq, probe_ts;
 };
 
@@ -52,7 +57,14 @@ struct harness {
 	struct braid_sender *s;
 	const uint8_t *psk;
 	size_t psk_len;
-	uint8_t key[16];
+	uint8_t psk_key[32];
+	uint8_t secret[32], public_key[32]; /* the harness's ephemeral key, as a receiver */
+	/* the exchange the sender last agreed to, and its keys when the harness knows them
+	 * (the fuzzer may have had an answer with another ephemeral key accepted) */
+	uint8_t agreed_ephemeral[32];
+	bool has_agreed, keys_known;
+	struct braid__exchange_keys keys;
+	uint64_t next_pn;
 	uint64_t now;
 	struct link_view links[LINKS];
 	unsigned names_used;
@@ -71,20 +83,31 @@ static struct link_view *view_of(struct harness *h, uint16_t id)
 static void check_transmitted(struct harness *h, uint16_t link_id, const uint8_t *buf,
 			      size_t len)
 {
-	struct braid_packet p;
-	FUZZ_REQUIRE(braid_wire_decode(buf, len, &p) == 0);
-	FUZZ_REQUIRE(p.header.link_id == link_id && p.header.session_id == SESSION_ID);
-	bool keyed = p.header.flags & BRAID_FLAG_KEYED;
+	static uint8_t opened[BRAID_MAX_DATAGRAM];
+	struct braid_header hd;
+	FUZZ_REQUIRE(braid_wire_peek(buf, len, &hd) == 0);
+	FUZZ_REQUIRE(hd.link_id == link_id && hd.session_id == SESSION_ID);
+	bool keyed = hd.flags & BRAID_FLAG_KEYED;
 	FUZZ_REQUIRE(keyed == (h->psk != NULL));
-	if (keyed) {
-		bool hello = p.header.type == BRAID_PKT_HELLO;
-		FUZZ_REQUIRE(braid_wire_check_tag(buf, len, hello ? h->psk : h->key,
-						  hello ? h->psk_len : 16) == 0);
-	}
 	struct link_view *v = view_of(h, link_id);
 	FUZZ_REQUIRE(v);
+	struct braid_packet p;
+	if (braid_wire_is_sealed(&hd)) {
+		uint64_t pn;
+		FUZZ_REQUIRE(braid_wire_packet_number(buf, len, &pn) == 0);
+		if (!h->keys_known)
+			return;
+		int n = braid_wire_open(buf, len, h->keys.forward, opened, sizeof(opened));
+		FUZZ_REQUIRE(n > 0);
+		FUZZ_REQUIRE(braid_wire_decode(opened, (size_t)n, &p) == 0);
+	} else {
+		FUZZ_REQUIRE(braid_wire_decode(buf, len, &p) == 0);
+		if (keyed)
+			FUZZ_REQUIRE(braid_wire_check_mac(buf, len, h->psk_key) == 0);
+	}
 	if (p.header.type == BRAID_PKT_HELLO) {
 		v->hello_ts = p.body.hello.timestamp_us;
+		memcpy(v->hello_ephemeral, p.body.hello.ephemeral, 32);
 	} else if (p.header.type == BRAID_PKT_PROBE) {
 		v->probe_seq = p.body.probe.probe_seq;
 		v->probe_ts = p.body.probe.timestamp_us;
@@ -137,15 +160,21 @@ static void add_link(struct harness *h, size_t index)
 	h->links[index] = (struct link_view){ .id = (uint16_t)id };
 }
 
-/* A HELLO_ACK's receiver nonce decides the session key: mirror it as the sender does. */
+/* An accepted HELLO_ACK for a new exchange decides the keys: mirror it as the sender does.
+ * The harness knows them when the answer carries its own ephemeral key. */
 static void note_accepted_ack(struct harness *h, const uint8_t *buf, size_t len)
 {
 	struct braid_packet p;
-	if (!h->psk || braid_wire_decode(buf, len, &p) < 0 || p.header.type != BRAID_PKT_HELLO_ACK ||
-	    memcmp(p.body.hello_ack.sender_nonce, SENDER_NONCE, BRAID_NONCE_SIZE) != 0)
+	if (!h->psk || braid_wire_decode(buf, len, &p) < 0 || p.header.type != BRAID_PKT_HELLO_ACK)
 		return;
-	braid_wire_session_key(h->psk, h->psk_len, SESSION_ID, SENDER_NONCE,
-			       p.body.hello_ack.receiver_nonce, h->key);
+	const struct braid_hello_ack *a = &p.body.hello_ack;
+	if (h->has_agreed && memcmp(h->agreed_ephemeral, a->sender_ephemeral, 32) == 0)
+		return; /* the exchange agreed already: the keys stay */
+	memcpy(h->agreed_ephemeral, a->sender_ephemeral, 32);
+	h->has_agreed = true;
+	h->keys_known = memcmp(a->receiver_ephemeral, h->public_key, 32) == 0 &&
+			braid__derive_keys(h->psk_key, h->secret, a->sender_ephemeral,
+					   a->sender_ephemeral, h->public_key, SESSION_ID, &h->keys);
 }
 
 static int deliver_flags(struct harness *h, uint16_t link_id, size_t len, unsigned flags)
@@ -180,8 +209,11 @@ static void handshake(struct harness *h)
 							.session_id = SESSION_ID } };
 		memcpy(ack.body.hello_ack.sender_nonce, SENDER_NONCE, BRAID_NONCE_SIZE);
 		memcpy(ack.body.hello_ack.receiver_nonce, RECEIVER_NONCE, BRAID_NONCE_SIZE);
+		memcpy(ack.body.hello_ack.sender_ephemeral, h->links[i].hello_ephemeral, 32);
+		memcpy(ack.body.hello_ack.receiver_ephemeral, h->public_key, 32);
 		ack.body.hello_ack.echo_timestamp_us = h->links[i].hello_ts;
-		int n = braid_wire_encode(&ack, h->psk, h->psk_len, h->in, sizeof(h->in));
+		struct braid_wire_key key = { .mac_key = h->psk_key };
+		int n = braid_wire_encode(&ack, h->psk ? &key : NULL, h->in, sizeof(h->in));
 		FUZZ_REQUIRE(n > 0);
 		FUZZ_REQUIRE(deliver(h, h->links[i].id, (size_t)n) == 0);
 	}
@@ -197,9 +229,11 @@ static void fix_fields(struct harness *h, const struct link_view *v, size_t len)
 	if (type == BRAID_PKT_PROBE_REPLY && len >= 16) {
 		fuzz_put32(h->in + 8, v->probe_seq);
 		fuzz_put32(h->in + 12, v->probe_ts);
-	} else if (type == BRAID_PKT_HELLO_ACK && len >= 28) {
+	} else if (type == BRAID_PKT_HELLO_ACK && len >= 92) {
 		memcpy(h->in + 8, SENDER_NONCE, BRAID_NONCE_SIZE);
-		fuzz_put32(h->in + 24, v->hello_ts);
+		memcpy(h->in + 24, v->hello_ephemeral, 32);
+		memcpy(h->in + 56, h->public_key, 32);
+		fuzz_put32(h->in + 88, v->hello_ts);
 	}
 }
 
@@ -212,8 +246,7 @@ static void feed(struct harness *h, const struct fuzz_record *rec)
 	if (rec->ctl & CTL_FIX)
 		fix_fields(h, v, len);
 	if (rec->ctl & CTL_SIGN)
-		len = fuzz_sign(h->in, len, h->psk ? h->psk : PSK,
-				h->psk ? h->psk_len : sizeof(PSK) - 1, h->key);
+		len = fuzz_sign(h->in, len, h->psk_key, h->keys.reverse, h->next_pn++);
 	(void)deliver_flags(h, v->id, len, (rec->ctl & CTL_TRUNCATED) ? BRAID_DATAGRAM_TRUNCATED : 0);
 	if (rec->ctl & CTL_PUSH) {
 		(void)braid_sender_push(h->s, rec->bytes, rec->len, h->now);
@@ -245,12 +278,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	set.session_id = SESSION_ID;
 	memcpy(set.nonce, SENDER_NONCE, BRAID_NONCE_SIZE);
 	set.history_packets = 256;
+	memset(set.key_seed, 0x24, sizeof(set.key_seed));
+	set.wall_clock_us = UINT64_C(1700000000000000);
 	h->psk = set.psk;
 	h->psk_len = set.psk_len;
 	h->now = 1000000;
-	if (keyed)
-		braid_wire_session_key(PSK, sizeof(PSK) - 1, SESSION_ID, SENDER_NONCE,
-				       RECEIVER_NONCE, h->key);
+	braid__psk_key(PSK, sizeof(PSK) - 1, h->psk_key); /* signs even unkeyed: refused */
+	braid__ephemeral_keypair(RECEIVER_SEED, 0, h->secret, h->public_key);
 	h->s = braid_sender_new(&set, h->now);
 	FUZZ_REQUIRE(h->s);
 	for (size_t i = 0; i < LINKS; i++)

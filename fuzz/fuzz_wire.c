@@ -1,6 +1,7 @@
 /* Arbitrary bytes into the wire decoder. Whatever decodes must re-encode to the same bytes
- * (the format has one encoding per packet) and decode again to the same fields, keyed or
- * not; peek must agree with decode; tag checks must never crash. */
+ * (the format has one encoding per packet) and decode again to the same fields, plain,
+ * MAC'd or sealed; peek must agree with decode; a sealed datagram is never decoded before
+ * it is opened; MAC checks and opening must never crash. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +10,8 @@
 #include "core/wire.h"
 #include "fuzz_input.h"
 
-static const uint8_t SIP_KEY[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
-static const uint8_t PSK[] = "fuzz pre-shared key";
+static const uint8_t MAC_KEY[32] = "fuzz handshake MAC key, 32 bytes";
+static const uint8_t AEAD_KEY[32] = "fuzz sealing key of 32 bytes ok!";
 
 static bool same_body(const struct braid_packet *a, const struct braid_packet *b)
 {
@@ -26,6 +27,9 @@ static bool same_body(const struct braid_packet *a, const struct braid_packet *b
 	case BRAID_PKT_HELLO:
 		return memcmp(a->body.hello.sender_nonce, b->body.hello.sender_nonce,
 			      BRAID_NONCE_SIZE) == 0 &&
+		       memcmp(a->body.hello.ephemeral, b->body.hello.ephemeral,
+			      BRAID_EPHEMERAL_SIZE) == 0 &&
+		       a->body.hello.wall_us == b->body.hello.wall_us &&
 		       a->body.hello.timestamp_us == b->body.hello.timestamp_us &&
 		       a->body.hello.name_len == b->body.hello.name_len &&
 		       strcmp(a->body.hello.name, b->body.hello.name) == 0 &&
@@ -60,27 +64,41 @@ static bool same_packet(const struct braid_packet *a, const struct braid_packet 
 	       a->header.session_id == b->header.session_id && same_body(a, b);
 }
 
-/* Encodes p (keyed or not), checks the result decodes to p and carries a valid tag. */
+/* Encodes p (keyed or not), checks the result decodes (opened when sealed) to p and
+ * carries a valid MAC or seal. */
 static void reencode(const struct braid_packet *p, bool keyed, uint8_t *buf, size_t cap)
 {
-	bool hmac = fuzz_uses_hmac(p->header.type);
-	const uint8_t *key = keyed ? (hmac ? PSK : SIP_KEY) : NULL;
-	size_t key_len = keyed ? (hmac ? sizeof(PSK) - 1 : sizeof(SIP_KEY)) : 0;
-	int n = braid_wire_encode(p, key, key_len, buf, cap);
+	static uint8_t opened[BRAID_MAX_DATAGRAM];
+	struct braid_wire_key key = { MAC_KEY, AEAD_KEY, 0x0123456789abcdefu };
+	int n = braid_wire_encode(p, keyed ? &key : NULL, buf, cap);
 	FUZZ_REQUIRE(n >= 8);
+	struct braid_header h;
+	FUZZ_REQUIRE(braid_wire_peek(buf, (size_t)n, &h) == 0);
+	FUZZ_REQUIRE(((h.flags & BRAID_FLAG_KEYED) != 0) == keyed);
+	const uint8_t *plain = buf;
+	size_t plain_len = (size_t)n;
+	if (braid_wire_is_sealed(&h)) {
+		int m = braid_wire_open(buf, (size_t)n, AEAD_KEY, opened, sizeof(opened));
+		FUZZ_REQUIRE(m >= 8 && (size_t)m + BRAID_SEAL_OVERHEAD == (size_t)n);
+		plain = opened;
+		plain_len = (size_t)m;
+	} else if (keyed) {
+		FUZZ_REQUIRE(braid_wire_check_mac(buf, (size_t)n, MAC_KEY) == 0);
+	}
 	struct braid_packet again;
-	FUZZ_REQUIRE(braid_wire_decode(buf, (size_t)n, &again) == 0);
+	FUZZ_REQUIRE(braid_wire_decode(plain, plain_len, &again) == 0);
 	FUZZ_REQUIRE(same_packet(p, &again));
-	FUZZ_REQUIRE(((again.header.flags & BRAID_FLAG_KEYED) != 0) == keyed);
-	FUZZ_REQUIRE((braid_wire_check_tag(buf, (size_t)n, key, key_len) == 0) == keyed);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	/* Both tag kinds, a usable and an unusable key: none may crash, few may pass. */
-	(void)braid_wire_check_tag(data, size, SIP_KEY, sizeof(SIP_KEY));
-	(void)braid_wire_check_tag(data, size, PSK, sizeof(PSK) - 1);
-	(void)braid_wire_check_tag(data, size, SIP_KEY, 3);
+	static uint8_t opened[BRAID_MAX_DATAGRAM];
+	/* MACs and seals: none may crash or read outside the input, few may pass. */
+	(void)braid_wire_check_mac(data, size, MAC_KEY);
+	(void)braid_wire_open(data, size, AEAD_KEY, opened, sizeof(opened));
+	(void)braid_wire_open(data, size, AEAD_KEY, opened, 9);
+	uint64_t pn;
+	(void)braid_wire_packet_number(data, size, &pn);
 
 	struct braid_header h;
 	struct braid_packet p;
@@ -90,6 +108,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_REQUIRE(rc == peek_rc);
 		return 0;
 	}
+	if (braid_wire_is_sealed(&h)) {
+		FUZZ_REQUIRE(rc == BRAID_ERR_AUTH); /* a sealed body is never decoded unopened */
+		return 0;
+	}
 	if (rc < 0) {
 		FUZZ_REQUIRE(rc == BRAID_ERR_TRUNCATED || rc == BRAID_ERR_MALFORMED ||
 			     rc == BRAID_ERR_TOO_BIG);
@@ -97,15 +119,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	FUZZ_REQUIRE(memcmp(&h, &p.header, sizeof(h)) == 0);
 
-	uint8_t buf[BRAID_MAX_DATAGRAM + BRAID_HELLO_TAG_SIZE];
-	bool keyed = p.header.flags & BRAID_FLAG_KEYED;
-	size_t tag = keyed ? (fuzz_uses_hmac(p.header.type) ? BRAID_HELLO_TAG_SIZE : BRAID_TAG_SIZE)
-			   : 0;
+	uint8_t buf[BRAID_MAX_DATAGRAM + BRAID_SEAL_OVERHEAD];
+	bool keyed = p.header.flags & BRAID_FLAG_KEYED; /* a handshake packet with its MAC */
+	size_t tag = keyed ? BRAID_HELLO_TAG_SIZE : 0;
 	struct braid_packet plain = p;
 	plain.header.flags &= (uint8_t)~BRAID_FLAG_KEYED;
 
-	/* The unkeyed encoding is the input minus its tag and KEYED bit, byte for byte. */
-	int n = braid_wire_encode(&plain, NULL, 0, buf, sizeof(buf));
+	/* The unkeyed encoding is the input minus its MAC and KEYED bit, byte for byte. */
+	int n = braid_wire_encode(&plain, NULL, buf, sizeof(buf));
 	FUZZ_REQUIRE(n >= 8 && (size_t)n + tag == size);
 	FUZZ_REQUIRE(buf[0] == data[0] && buf[1] == (data[1] & ~BRAID_FLAG_KEYED));
 	FUZZ_REQUIRE(memcmp(buf + 2, data + 2, (size_t)n - 2) == 0);

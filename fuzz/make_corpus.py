@@ -16,20 +16,26 @@ KEYED, RETRANSMIT = 0x01, 0x02
 
 
 def header(ptype, link, session, flags=0):
-    return struct.pack(">BBHI", 0x10 | ptype, flags, link, session)
+    return struct.pack(">BBHI", 0x20 | ptype, flags, link, session)
 
 
 def data(seq, ts, payload, link=0, session=RX_SESSION, ptype=DATA, flags=0):
     return header(ptype, link, session, flags) + struct.pack(">II", seq, ts) + payload
 
 
-def hello(name, nonce, ts, link=0, session=RX_SESSION):
-    return (header(HELLO, link, session) + nonce + struct.pack(">IB", ts, len(name)) +
-            name)
+# A stand-in for an X25519 public key; the harnesses put their own in when told to fix.
+EPHEMERAL = bytes(range(0x80, 0xA0))
+WALL_US = 1700000000000000
+
+
+def hello(name, nonce, ts, link=0, session=RX_SESSION, wall=WALL_US):
+    return (header(HELLO, link, session) + nonce + EPHEMERAL + struct.pack(">QIB", wall, ts,
+                                                                           len(name)) + name)
 
 
 def hello_ack(sn, rn, echo, link=0, session=TX_SESSION):
-    return header(HELLO_ACK, link, session) + sn + rn + struct.pack(">I", echo)
+    return (header(HELLO_ACK, link, session) + sn + rn + EPHEMERAL + EPHEMERAL[::-1] +
+            struct.pack(">I", echo))
 
 
 def probe(seq, ts, link=0, session=RX_SESSION, rtt=40000, sent_through=0):
@@ -64,10 +70,12 @@ def write(target, name, blob):
 def wire_seeds():
     write("wire", "data", data(7, 123456, b"payload"))
     write("wire", "data-retransmit", data(8, 1, b"x", flags=RETRANSMIT))
-    write("wire", "data-keyed", data(9, 2, b"ab", flags=KEYED) + bytes(range(8)))
+    # sealed: header, packet number, body (as if encrypted), 16-byte tag
+    sealed = data(9, 2, b"ab", flags=KEYED)
+    write("wire", "data-keyed", sealed[:8] + struct.pack(">Q", 5) + sealed[8:] + bytes(16))
     write("wire", "hello", hello(b"lte0", b"nonce-01", 99))
-    write("wire", "hello-keyed", header(HELLO, 1, 2, KEYED) + b"nonce-01" +
-          struct.pack(">IB", 5, 2) + b"wl" + bytes(16))
+    write("wire", "hello-keyed", header(HELLO, 1, 2, KEYED) + b"nonce-01" + EPHEMERAL +
+          struct.pack(">QIB", WALL_US, 5, 2) + b"wl" + bytes(16))
     write("wire", "hello-ack", hello_ack(b"nonce-01", b"nonce-02", 99))
     write("wire", "probe", probe(3, 4))
     write("wire", "probe-reply", probe_reply(3, 4, 100, 250))
@@ -98,6 +106,8 @@ def receiver_seeds():
     other = 0x0BADCAFE
     sessions = [
         rec(0x01, 5, hello(b"cell", b"othernon", 1, link=7, session=other)),
+        rec(0x03, 5, hello(b"wifi", b"sender01", 2, link=3)),  # fresh: the harness's key
+        rec(0x03, 5, data(0, 1, b"on wifi", link=3, session=0)),
         rec(0x01, 5, data(0, 1, b"other", link=7, session=other)),
         rec(0x03, 5, data(0, 1, b"seeded", session=0)),
         rec(0x01, 230, probe(1, 2, link=7, session=other)),

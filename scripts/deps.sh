@@ -7,6 +7,8 @@ set -eu
 packages=(
   # build
   build-essential meson ninja-build pkg-config
+  # cryptography (the core's ciphers, MACs and key agreement)
+  libsodium-dev
   # sanitizers and libFuzzer for clang
   clang libclang-rt-14-dev llvm
   # tests and benchmarks

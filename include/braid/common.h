@@ -8,9 +8,10 @@
 #include <stdint.h>
 
 #define BRAID_MAX_PAYLOAD 8192   /* largest media datagram carried */
-#define BRAID_MAX_DATAGRAM 8216  /* largest datagram on a link: size link buffers with it */
+#define BRAID_MAX_DATAGRAM 8232  /* largest datagram on a link: size link buffers with it */
 #define BRAID_LINK_NAME_MAX 32
 #define BRAID_NONCE_SIZE 8
+#define BRAID_KEY_SEED_SIZE 32  /* the caller's random seed for a side's ephemeral keys */
 #define BRAID_MAX_LINKS 32
 
 /* ---- The call contract of braid_sender and braid_receiver ----

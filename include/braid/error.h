@@ -20,7 +20,8 @@
 	X(BRAID_ERR_MALFORMED, -12, "malformed field")                               \
 	X(BRAID_ERR_IO, -13, "input/output error")                                   \
 	X(BRAID_ERR_AGAIN, -14, "nothing to do now")                                   \
-	X(BRAID_ERR_BUFFER, -15, "buffer too small for the next datagram")
+	X(BRAID_ERR_BUFFER, -15, "buffer too small for the next datagram")           \
+	X(BRAID_ERR_REPLAY, -16, "replayed or stale packet")
 
 enum braid_error {
 #define BRAID_ERROR_ENUM(name, value, message) name = value,

@@ -20,8 +20,14 @@
 
 struct braid_receiver_settings {
 	uint64_t latency_us;           /* release = sender timestamp + offset + latency; default 1 s */
-	const uint8_t *psk;            /* copied; NULL = unauthenticated */
+	const uint8_t *psk;            /* copied; NULL = no encryption */
 	size_t psk_len;
+	/* With a psk: a random seed for the receiver's ephemeral keys, the caller's wall clock
+	 * (CLOCK_REALTIME, µs since 1970) at the now_us passed to braid_receiver_new (0 is
+	 * refused), and how far a HELLO's wall clock may be from it (default 30 s). */
+	uint8_t key_seed[BRAID_KEY_SEED_SIZE];
+	uint64_t wall_clock_us;
+	uint64_t hello_tolerance_us;
 	uint64_t session_timeout_us;   /* a silent session ends; default 30 s */
 	size_t max_sessions;           /* default 64 */
 	size_t reorder_capacity;       /* packets held per session; default 65536 */

@@ -21,10 +21,18 @@ struct braid_sender_settings {
 	enum braid_mode mode;        /* default adaptive */
 	uint64_t latency_us;               /* the receiver's budget; default 1 s */
 	struct braid_health_settings health;
-	const uint8_t *psk;                /* pre-shared key, copied; NULL = unauthenticated */
+	const uint8_t *psk;                /* pre-shared key, copied; NULL = no encryption */
 	size_t psk_len;
 	uint32_t session_id;               /* the caller draws it at random; 0 is not allowed */
 	uint8_t nonce[BRAID_NONCE_SIZE];   /* the caller draws it at random */
+	/* With a psk: the caller draws key_seed at random (every ephemeral key of the session
+	 * derives from it) and gives its wall clock (CLOCK_REALTIME, µs since 1970) at the
+	 * now_us passed to braid_sender_new, which HELLOs carry for the receiver's freshness
+	 * check (0 is refused). */
+	uint8_t key_seed[BRAID_KEY_SEED_SIZE];
+	uint64_t wall_clock_us;
+	uint64_t rekey_interval_us;        /* with a psk: a new key exchange this often;
+					      default 120 s */
 	size_t history_packets;            /* resend history; default 16384 (power of two) */
 	double resend_share;               /* resends may take this share of the input rate;
 					      default 0.25 */

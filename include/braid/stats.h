@@ -26,7 +26,11 @@ struct braid_drop_stats {
 	uint64_t truncated;       /* longer than the buffer it was read into */
 	uint64_t malformed;       /* shorter than its fields say, wrong version, unknown type or
 				     flags, bad lengths */
-	uint64_t auth;            /* missing or wrong tag */
+	uint64_t auth;            /* missing or wrong tag (MAC or AEAD), or a bad key */
+	uint64_t replay;          /* authentic but seen before: a sealed packet's number, a
+				     HELLO or HELLO_ACK already answered or superseded */
+	uint64_t stale;           /* HELLO whose wall clock is outside the tolerance, or
+				     older than the receiver's start */
 	uint64_t unknown_session;
 	uint64_t unknown_link;
 	uint64_t oversized;       /* payload larger than BRAID_MAX_PAYLOAD */

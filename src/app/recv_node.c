@@ -382,6 +382,7 @@ static int open_output(struct braid_recv_node *n, char *err, size_t err_len)
 static int setup(struct braid_recv_node *n, char *err, size_t err_len)
 {
 	uint64_t now = braid_loop_now(n->loop);
+	n->cfg.core.wall_clock_us = braid_wall_clock_at(now);
 	n->receiver = braid_receiver_new(&n->cfg.core, now);
 	if (!n->receiver) {
 		snprintf(err, err_len, "invalid receiver settings");
@@ -422,7 +423,8 @@ struct braid_recv_node *braid_recv_node_open(struct braid_loop *loop,
 	}
 	n->loop = loop;
 	n->cfg = *cfg;
-	if (braid_seed_bytes(&n->cfg.core.seed, sizeof(n->cfg.core.seed))) {
+	if (braid_seed_bytes(&n->cfg.core.seed, sizeof(n->cfg.core.seed)) ||
+	    braid_seed_bytes(n->cfg.core.key_seed, sizeof(n->cfg.core.key_seed))) {
 		snprintf(err, err_len, "cannot draw a random seed: %s", strerror(errno));
 		free(n->buffers);
 		free(n);

@@ -30,7 +30,7 @@ struct braid_recv_config {
 	enum braid_output_kind output;
 	struct braid_addr output_addr; /* UDP */
 	const char *output_path;       /* FILE; may hold BRAID_OUTPUT_SESSION_TEMPLATE */
-	struct braid_receiver_settings core; /* seed is drawn by the node */
+	struct braid_receiver_settings core; /* seeds and wall clock: set by the node */
 	const char *stats_path;
 	uint64_t stats_interval_us;
 	bool live_view;

@@ -74,12 +74,13 @@ static void json_drops(FILE *f, const struct braid_drop_stats *d)
 {
 	fprintf(f,
 		"\"dropped\":{\"truncated\":%llu,\"malformed\":%llu,\"wrong_direction\":%llu,"
-		"\"auth\":%llu,\"unknown_session\":%llu,\"unknown_link\":%llu,"
-		"\"sessions_full\":%llu,\"links_full\":%llu,\"no_memory\":%llu,"
-		"\"oversized\":%llu}",
+		"\"auth\":%llu,\"replay\":%llu,\"stale\":%llu,\"unknown_session\":%llu,"
+		"\"unknown_link\":%llu,\"sessions_full\":%llu,\"links_full\":%llu,"
+		"\"no_memory\":%llu,\"oversized\":%llu}",
 		(unsigned long long)d->truncated, (unsigned long long)d->malformed,
-		(unsigned long long)d->wrong_direction,
-		(unsigned long long)d->auth, (unsigned long long)d->unknown_session,
+		(unsigned long long)d->wrong_direction, (unsigned long long)d->auth,
+		(unsigned long long)d->replay, (unsigned long long)d->stale,
+		(unsigned long long)d->unknown_session,
 		(unsigned long long)d->unknown_link, (unsigned long long)d->sessions_full,
 		(unsigned long long)d->links_full, (unsigned long long)d->no_memory,
 		(unsigned long long)d->oversized);
@@ -87,7 +88,8 @@ static void json_drops(FILE *f, const struct braid_drop_stats *d)
 
 static uint64_t drops_total(const struct braid_drop_stats *d)
 {
-	return d->truncated + d->malformed + d->wrong_direction + d->auth + d->unknown_session +
+	return d->truncated + d->malformed + d->wrong_direction + d->auth + d->replay + d->stale +
+	       d->unknown_session +
 	       d->unknown_link + d->sessions_full + d->links_full + d->no_memory + d->oversized;
 }
 

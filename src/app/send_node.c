@@ -357,11 +357,13 @@ static int open_link(struct braid_send_node *n, size_t i, uint8_t *buffers, char
 	return 0;
 }
 
-/* The session id and nonce must differ between runs and senders: the kernel draws them
- * here, at the edge, never in the core. */
+/* The session id, nonce and key seed must differ between runs and senders: the kernel
+ * draws them here, at the edge, never in the core. */
 static int draw_identity(struct braid_sender_settings *core)
 {
 	uint8_t bytes[4 + BRAID_NONCE_SIZE];
+	if (braid_seed_bytes(core->key_seed, sizeof(core->key_seed)))
+		return -1;
 
 	do {
 		if (braid_seed_bytes(bytes, sizeof(bytes)))
@@ -410,6 +412,7 @@ struct braid_send_node *braid_send_node_open(struct braid_loop *loop,
 	}
 	n->spare = n->buffers + per_link * (cfg->link_count + 1);
 	uint64_t now = braid_loop_now(loop);
+	n->cfg.core.wall_clock_us = braid_wall_clock_at(now);
 	n->sender = braid_sender_new(&n->cfg.core, now);
 	if (!n->sender) {
 		snprintf(err, err_len, "invalid sender settings");

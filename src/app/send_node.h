@@ -20,7 +20,7 @@ struct braid_send_config {
 	struct braid_addr to;         /* default destination of every link */
 	struct braid_link_spec links[BRAID_MAX_LINKS];
 	size_t link_count;
-	struct braid_sender_settings core; /* session_id and nonce are drawn by the node */
+	struct braid_sender_settings core; /* identity, key seed, wall clock: by the node */
 	struct braid_addr bitrate_out; /* where to send the available bitrate; len 0 = nowhere */
 	const char *stats_path;       /* JSON lines: a file, "-", or NULL */
 	uint64_t stats_interval_us;

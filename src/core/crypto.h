@@ -1,40 +1,64 @@
-/* The primitives braid's authentication needs, written from their specifications:
- * SHA-256 (FIPS 180-4), HMAC-SHA-256 (RFC 2104) and SipHash-2-4 (Aumasson and Bernstein).
- * No allocation, no state beyond the caller's buffers. */
-#ifndef BRAID_CRYPTO_H
-#define BRAID_CRYPTO_H
+/* braid's cryptography, all of it from libsodium: BLAKE2b (keyed MACs, key derivation),
+ * X25519 (ephemeral key agreement) and ChaCha20-Poly1305 IETF (sealing datagrams). The
+ * core never draws randomness itself: ephemeral secrets are derived from a seed the caller
+ * draws. Also the replay window that sealed packets' numbers go through. */
+#ifndef BRAID_CORE_CRYPTO_H
+#define BRAID_CORE_CRYPTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define BRAID_SHA256_SIZE 32
-#define BRAID_SIPHASH_KEY_SIZE 16
+#define BRAID_KEY_SIZE 32      /* every symmetric key, and X25519 keys */
+#define BRAID_MAC_SIZE 16      /* HELLO, HELLO_ACK: BLAKE2b-128 */
+#define BRAID_AEAD_TAG_SIZE 16 /* Poly1305 */
+#define BRAID_REPLAY_WINDOW 4096 /* packet numbers remembered behind the highest */
 
-struct braid_sha256 {
-	uint32_t h[8];
-	uint64_t total_len;
-	uint8_t block[64];
-	size_t block_len;
+/* Prepares libsodium (picks its fastest implementations). Idempotent; false on failure. */
+bool braid__crypto_init(void);
+
+/* The key every handshake MAC and every session key derivation uses, from the PSK. */
+void braid__psk_key(const uint8_t *psk, size_t psk_len, uint8_t out[BRAID_KEY_SIZE]);
+void braid__mac(const uint8_t key[BRAID_KEY_SIZE], const uint8_t *data, size_t len,
+		uint8_t out[BRAID_MAC_SIZE]);
+/* Constant-time comparison: true when equal. */
+bool braid__equal_ct(const void *a, const void *b, size_t len);
+
+/* The `index`-th ephemeral X25519 key pair of a seed (a PRF of seed and index). */
+void braid__ephemeral_keypair(const uint8_t seed[BRAID_KEY_SIZE], uint64_t index,
+			      uint8_t secret[BRAID_KEY_SIZE], uint8_t public_key[BRAID_KEY_SIZE]);
+
+/* Both directions' session keys of one exchange. False when the peer's public key is a
+ * low-order point (the shared secret would be known to anyone). */
+struct braid__exchange_keys {
+	uint8_t forward[BRAID_KEY_SIZE]; /* sender -> receiver */
+	uint8_t reverse[BRAID_KEY_SIZE]; /* receiver -> sender */
 };
+bool braid__derive_keys(const uint8_t psk_key[BRAID_KEY_SIZE], const uint8_t secret[BRAID_KEY_SIZE],
+			const uint8_t peer_public[BRAID_KEY_SIZE],
+			const uint8_t sender_public[BRAID_KEY_SIZE],
+			const uint8_t receiver_public[BRAID_KEY_SIZE], uint32_t session_id,
+			struct braid__exchange_keys *out);
 
-void braid_sha256_init(struct braid_sha256 *ctx);
-void braid_sha256_update(struct braid_sha256 *ctx, const void *data, size_t len);
-void braid_sha256_final(struct braid_sha256 *ctx, uint8_t out[BRAID_SHA256_SIZE]);
-void braid_sha256(const void *data, size_t len, uint8_t out[BRAID_SHA256_SIZE]);
+/* ChaCha20-Poly1305 IETF, nonce = 4 zero bytes | packet number (big-endian). Seals
+ * msg (in place allowed) and writes the tag; opens and verifies (false: forged). */
+void braid__aead_seal(const uint8_t key[BRAID_KEY_SIZE], uint64_t packet_number,
+		      const uint8_t *ad, size_t ad_len, const uint8_t *msg, size_t len,
+		      uint8_t *out, uint8_t tag[BRAID_AEAD_TAG_SIZE]);
+bool braid__aead_open(const uint8_t key[BRAID_KEY_SIZE], uint64_t packet_number,
+		      const uint8_t *ad, size_t ad_len, const uint8_t *ciphertext, size_t len,
+		      const uint8_t tag[BRAID_AEAD_TAG_SIZE], uint8_t *out);
 
-/* HMAC-SHA-256 over the concatenation of up to `count` parts (so callers need not copy
- * a header and a body into one buffer). Keys longer than 64 bytes are hashed first. */
-struct braid_bytes {
-	const void *data;
-	size_t len;
+/* Packet numbers already accepted, WireGuard-style: the highest, and a bitmap of the
+ * BRAID_REPLAY_WINDOW numbers below it. */
+struct braid__replay_window {
+	uint64_t highest;
+	bool any;
+	uint64_t bits[BRAID_REPLAY_WINDOW / 64]; /* bit (n mod WINDOW): n seen */
 };
-void braid_hmac_sha256(const void *key, size_t key_len, const struct braid_bytes *parts,
-		       size_t count, uint8_t out[BRAID_SHA256_SIZE]);
-
-/* SipHash-2-4 with a 64-bit result. */
-uint64_t braid_siphash24(const uint8_t key[BRAID_SIPHASH_KEY_SIZE], const void *data, size_t len);
-
-/* Constant-time comparison: 1 when equal. */
-int braid_equal_ct(const void *a, const void *b, size_t len);
+/* Whether n would be new (not seen, not too old); changes nothing. */
+bool braid__replay_check(const struct braid__replay_window *w, uint64_t n);
+/* Records n as seen (call only after the packet authenticated). */
+void braid__replay_accept(struct braid__replay_window *w, uint64_t n);
 
 #endif

@@ -2,6 +2,7 @@
  * and releases media in order at the sender's timing plus the latency budget. */
 #include "braid/receiver.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,10 +15,26 @@
 #define TX_QUEUE_SIZE 4096
 #define EVENT_QUEUE_SIZE 128
 #define NACK_MAX_ASKS 20
+#define HELLO_CACHE_SIZE 1024
+
+/* A HELLO answered: one with the same session, link and ephemeral key and a wall clock no
+ * later is a copy (a retransmission carries a later one). */
+struct hello_seen {
+	bool used;
+	uint32_t session_id;
+	uint16_t link_id;
+	uint8_t ephemeral[BRAID_EPHEMERAL_SIZE];
+	uint64_t wall_us;
+};
 
 struct braid_receiver {
 	struct braid_receiver_settings settings;
-	uint8_t *psk;
+	bool keyed;
+	uint8_t psk_key[BRAID_KEY_SIZE];
+	uint64_t wall_anchor_us, mono_anchor_us; /* the same instant on both clocks */
+	uint64_t exchange_index;                  /* of the next ephemeral key */
+	struct hello_seen *hellos;                /* keyed: HELLO_CACHE_SIZE */
+	uint8_t opened[BRAID_MAX_DATAGRAM];       /* the plain datagram a sealed one carried */
 	struct braid_rng rng;
 	struct braid__rx_session *sessions;
 	size_t in_use; /* one past the highest session slot in use: loops stop there */
@@ -38,6 +55,7 @@ void braid_receiver_settings_default(struct braid_receiver_settings *s)
 	s->session_timeout_us = 30000000;
 	s->max_sessions = 64;
 	s->reorder_capacity = 65536;
+	s->hello_tolerance_us = 30000000;
 	braid_health_settings_default(&s->health);
 }
 
@@ -51,24 +69,31 @@ static uint64_t advance_clock(struct braid_receiver *r, uint64_t now_us)
 struct braid_receiver *braid_receiver_new(const struct braid_receiver_settings *set,
 					  uint64_t now_us)
 {
-	(void)now_us;
 	if (!set || set->max_sessions == 0 || set->reorder_capacity == 0 ||
-	    set->health.probe_interval_us == 0 || (set->psk && set->psk_len == 0))
+	    set->health.probe_interval_us == 0 ||
+	    (set->psk && (set->psk_len == 0 || set->wall_clock_us == 0)))
+		return NULL;
+	if (set->psk && !braid__crypto_init())
 		return NULL;
 	struct braid_receiver *r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
 	r->settings = *set;
+	r->now = now_us;
 	braid_rng_seed(&r->rng, set->seed);
 	braid__event_ring_init(&r->events, r->event_slots, EVENT_QUEUE_SIZE);
 	r->sessions = calloc(set->max_sessions, sizeof(*r->sessions));
 	if (set->psk) {
-		r->psk = malloc(set->psk_len);
-		if (r->psk)
-			memcpy(r->psk, set->psk, set->psk_len);
+		r->keyed = true;
+		braid__psk_key(set->psk, set->psk_len, r->psk_key);
+		r->wall_anchor_us = set->wall_clock_us;
+		r->mono_anchor_us = now_us;
+		r->hellos = calloc(HELLO_CACHE_SIZE, sizeof(*r->hellos));
 	}
-	r->settings.psk = r->psk;
-	if (!r->sessions || (set->psk && !r->psk) || braid__pktq_init(&r->tx, TX_QUEUE_SIZE) < 0) {
+	/* only the key derived from the psk is kept, and the seed is not needed in the clear */
+	r->settings.psk = NULL;
+	r->settings.psk_len = 0;
+	if (!r->sessions || (r->keyed && !r->hellos) || braid__pktq_init(&r->tx, TX_QUEUE_SIZE) < 0) {
 		braid_receiver_free(r);
 		return NULL;
 	}
@@ -84,7 +109,8 @@ void braid_receiver_free(struct braid_receiver *r)
 			braid__rx_session_free(&r->sessions[i]);
 	free(r->sessions);
 	braid__pktq_free(&r->tx);
-	free(r->psk);
+	free(r->hellos);
+	sodium_memzero(r, sizeof(*r));
 	free(r);
 }
 
@@ -140,29 +166,36 @@ static void end_session(struct braid_receiver *r, struct braid__rx_session *s, u
 		r->in_use--;
 }
 
+/* Encodes and queues a packet for `to`; keyed sessions seal it (HELLO_ACK: MAC). Its
+ * length, or 0 when it could not be queued. */
+static size_t queue_to(struct braid_receiver *r, struct braid__rx_session *s,
+		     const struct braid_addr *to, struct braid_packet *p)
+{
+	uint8_t buf[BRAID_MAX_DATAGRAM];
+	struct braid_wire_key key = { .mac_key = r->psk_key };
+	if (r->keyed && p->header.type != BRAID_PKT_HELLO_ACK && !braid__keys_next(&s->keys, &key))
+		return 0; /* no keys to seal with, or their numbers are used up */
+	int n = braid_wire_encode(p, r->keyed ? &key : NULL, buf, sizeof(buf));
+	if (n <= 0)
+		return 0;
+	struct braid__pkt *out = braid__pktq_push(&r->tx, (size_t)n);
+	if (!out)
+		return 0;
+	memcpy(out->buf, buf, (size_t)n);
+	out->addr = *to;
+	return (size_t)n;
+}
+
 static bool queue_packet(struct braid_receiver *r, struct braid__rx_session *s,
 			 struct braid__rx_link *l, struct braid_packet *p)
 {
-	uint8_t buf[BRAID_MAX_DATAGRAM];
-	const uint8_t *key = NULL;
-	size_t key_len = 0;
-	if (r->psk) {
-		bool hello = p->header.type == BRAID_PKT_HELLO_ACK;
-		key = hello ? r->psk : s->key;
-		key_len = hello ? r->settings.psk_len : sizeof(s->key);
-	}
 	p->header.session_id = s->id;
 	p->header.link_id = l->id;
-	int n = braid_wire_encode(p, key, key_len, buf, sizeof(buf));
-	if (n <= 0)
+	size_t n = queue_to(r, s, &l->addr, p);
+	if (!n)
 		return false;
-	struct braid__pkt *out = braid__pktq_push(&r->tx, (size_t)n);
-	if (!out)
-		return false;
-	memcpy(out->buf, buf, (size_t)n);
-	out->addr = l->addr;
 	l->packets_sent++;
-	l->bytes_sent += (uint64_t)n;
+	l->bytes_sent += n;
 	return true;
 }
 
@@ -172,6 +205,13 @@ static struct braid__rx_session *free_session_slot(struct braid_receiver *r)
 		if (!r->sessions[i].used)
 			return &r->sessions[i];
 	return NULL;
+}
+
+static void draw_nonce(struct braid_receiver *r, uint8_t nonce[BRAID_NONCE_SIZE])
+{
+	uint64_t rn = braid_rng_next(&r->rng);
+	for (int i = 0; i < BRAID_NONCE_SIZE; i++)
+		nonce[i] = (uint8_t)(rn >> (8 * i));
 }
 
 static struct braid__rx_session *new_session(struct braid_receiver *r, uint32_t id,
@@ -184,14 +224,7 @@ static struct braid__rx_session *new_session(struct braid_receiver *r, uint32_t 
 	if ((size_t)(s - r->sessions) + 1 > r->in_use)
 		r->in_use = (size_t)(s - r->sessions) + 1;
 	memcpy(s->sender_nonce, nonce, BRAID_NONCE_SIZE);
-	uint64_t rn = braid_rng_next(&r->rng);
-	for (int i = 0; i < BRAID_NONCE_SIZE; i++)
-		s->receiver_nonce[i] = (uint8_t)(rn >> (8 * i));
-	if (r->psk) {
-		braid_wire_session_key(r->psk, r->settings.psk_len, id, s->sender_nonce,
-				       s->receiver_nonce, s->key);
-		s->keyed = true;
-	}
+	draw_nonce(r, s->receiver_nonce);
 	push_event(r, BRAID_EVENT_SESSION_NEW, now_us, id, NULL, BRAID_LINK_DOWN);
 	return s;
 }
@@ -205,23 +238,70 @@ static void link_heard(struct braid_receiver *r, struct braid__rx_session *s,
 	s->last_heard_us = now_us;
 }
 
-/* p: the HELLO, decoded (every length checked) before its HMAC is. */
-static int on_hello(struct braid_receiver *r, const struct braid_addr *from, const uint8_t *buf,
-		    size_t len, const struct braid_packet *hello, uint64_t now_us)
+static int drop(struct braid_receiver *r, int reason)
 {
-	if (r->psk ? braid_wire_check_tag(buf, len, r->psk, r->settings.psk_len) < 0
-		   : (buf[1] & BRAID_FLAG_KEYED) != 0) {
-		r->stats.drops.auth++;
-		return BRAID_ERR_AUTH;
+	struct braid_drop_stats *d = &r->stats.drops;
+	switch (reason) {
+	case BRAID_ERR_TOO_BIG: d->oversized++; break;
+	case BRAID_ERR_AUTH: d->auth++; break;
+	case BRAID_ERR_REPLAY: d->replay++; break;
+	case BRAID_ERR_SESSION: d->unknown_session++; break;
+	case BRAID_ERR_LINK: d->unknown_link++; break;
+	default: d->malformed++; break;
 	}
-	const struct braid_packet p = *hello;
-	struct braid__rx_session *s = find_session(r, p.header.session_id);
-	if (s && memcmp(s->sender_nonce, p.body.hello.sender_nonce, BRAID_NONCE_SIZE) != 0) {
+	return reason;
+}
+
+/* Answers a HELLO with the exchange it belongs to, to where the HELLO came from. */
+static size_t answer_hello(struct braid_receiver *r, struct braid__rx_session *s,
+			 const struct braid_addr *to, const struct braid_packet *hello,
+			 const struct braid__rx_exchange *ex)
+{
+	struct braid_packet ack = { .header = { .type = BRAID_PKT_HELLO_ACK,
+						.link_id = hello->header.link_id,
+						.session_id = s->id } };
+	struct braid_hello_ack *a = &ack.body.hello_ack;
+	memcpy(a->sender_nonce, hello->body.hello.sender_nonce, BRAID_NONCE_SIZE);
+	memcpy(a->receiver_nonce, ex ? ex->receiver_nonce : s->receiver_nonce, BRAID_NONCE_SIZE);
+	if (ex) {
+		memcpy(a->sender_ephemeral, ex->sender_public, BRAID_EPHEMERAL_SIZE);
+		memcpy(a->receiver_ephemeral, ex->receiver_public, BRAID_EPHEMERAL_SIZE);
+	}
+	a->echo_timestamp_us = hello->body.hello.timestamp_us;
+	return queue_to(r, s, to, &ack);
+}
+
+/* Registers (or re-registers) the HELLO's link in its session and answers it. A known
+ * link keeps its address when keyed: only a sealed packet moves it. */
+static int register_link(struct braid_receiver *r, struct braid__rx_session *s,
+			 const struct braid_addr *from, const struct braid_packet *p, size_t len,
+			 const struct braid__rx_exchange *ex, uint64_t now_us)
+{
+	s->closing = false;
+	struct braid__rx_link *l = braid__rx_session_add_link(s, p->header.link_id,
+							      p->body.hello.name, now_us);
+	if (!l) {
+		r->stats.drops.links_full++;
+		return BRAID_ERR_FULL;
+	}
+	link_heard(r, s, l, r->keyed && l->addr.len ? NULL : from, now_us);
+	l->packets_received++;
+	l->bytes_received += len;
+	l->packets_sent++;
+	l->bytes_sent += answer_hello(r, s, from, p, ex);
+	return 0;
+}
+
+static int on_plain_hello(struct braid_receiver *r, const struct braid_addr *from,
+			  const struct braid_packet *p, size_t len, uint64_t now_us)
+{
+	struct braid__rx_session *s = find_session(r, p->header.session_id);
+	if (s && memcmp(s->sender_nonce, p->body.hello.sender_nonce, BRAID_NONCE_SIZE) != 0) {
 		end_session(r, s, now_us); /* the sender restarted under the same id */
 		s = NULL;
 	}
 	if (!s)
-		s = new_session(r, p.header.session_id, p.body.hello.sender_nonce, now_us);
+		s = new_session(r, p->header.session_id, p->body.hello.sender_nonce, now_us);
 	if (!s) {
 		if (free_session_slot(r))
 			r->stats.drops.no_memory++;
@@ -229,50 +309,235 @@ static int on_hello(struct braid_receiver *r, const struct braid_addr *from, con
 			r->stats.drops.sessions_full++;
 		return BRAID_ERR_FULL;
 	}
-	s->closing = false;
-	struct braid__rx_link *l = braid__rx_session_add_link(s, p.header.link_id,
-							      p.body.hello.name, now_us);
-	if (!l) {
-		r->stats.drops.links_full++;
+	return register_link(r, s, from, p, len, NULL, now_us);
+}
+
+static uint64_t wall_now(const struct braid_receiver *r, uint64_t now_us)
+{
+	return r->wall_anchor_us + (now_us - r->mono_anchor_us);
+}
+
+static struct hello_seen *hello_seen_find(struct braid_receiver *r, const struct braid_packet *p)
+{
+	for (size_t i = 0; i < HELLO_CACHE_SIZE; i++) {
+		struct hello_seen *e = &r->hellos[i];
+		if (e->used && e->session_id == p->header.session_id &&
+		    e->link_id == p->header.link_id &&
+		    memcmp(e->ephemeral, p->body.hello.ephemeral, BRAID_EPHEMERAL_SIZE) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* The wall clock of a HELLO: within the tolerance of ours, not before we started, and
+ * later than any copy of it answered before. 0, or BRAID_ERR_REPLAY (counted as stale or
+ * replay). Remembers it as answered. */
+static int hello_fresh(struct braid_receiver *r, const struct braid_packet *p, uint64_t now_us)
+{
+	uint64_t wall = p->body.hello.wall_us, ours = wall_now(r, now_us);
+	uint64_t tolerance = r->settings.hello_tolerance_us;
+	if (wall < r->wall_anchor_us || wall + tolerance < ours || wall > ours + tolerance) {
+		r->stats.drops.stale++;
+		return BRAID_ERR_REPLAY;
+	}
+	struct hello_seen *e = hello_seen_find(r, p);
+	if (e && wall <= e->wall_us) {
+		r->stats.drops.replay++;
+		return BRAID_ERR_REPLAY;
+	}
+	for (size_t i = 0; i < HELLO_CACHE_SIZE && !e; i++)
+		if (!r->hellos[i].used)
+			e = &r->hellos[i];
+	for (size_t i = 0; i < HELLO_CACHE_SIZE && !e; i++)
+		if (r->hellos[i].wall_us + tolerance < ours) /* too old to pass anyway */
+			e = &r->hellos[i];
+	if (!e) { /* all recent: the oldest goes (its copies still meet the session's check) */
+		e = &r->hellos[0];
+		for (size_t i = 1; i < HELLO_CACHE_SIZE; i++)
+			if (r->hellos[i].wall_us < e->wall_us)
+				e = &r->hellos[i];
+	}
+	*e = (struct hello_seen){ .used = true, .session_id = p->header.session_id,
+				  .link_id = p->header.link_id, .wall_us = wall };
+	memcpy(e->ephemeral, p->body.hello.ephemeral, BRAID_EPHEMERAL_SIZE);
+	return 0;
+}
+
+/* Answers a new exchange: a fresh ephemeral key of ours and the keys of both directions. */
+static int start_exchange(struct braid_receiver *r, const struct braid_packet *p,
+			  const uint8_t receiver_nonce[BRAID_NONCE_SIZE],
+			  struct braid__rx_exchange *ex)
+{
+	uint8_t secret[BRAID_KEY_SIZE];
+	struct braid__exchange_keys k;
+	memset(ex, 0, sizeof(*ex));
+	braid__ephemeral_keypair(r->settings.key_seed, r->exchange_index++, secret,
+				 ex->receiver_public);
+	memcpy(ex->sender_public, p->body.hello.ephemeral, BRAID_KEY_SIZE);
+	bool ok = braid__derive_keys(r->psk_key, secret, ex->sender_public, ex->sender_public,
+				     ex->receiver_public, p->header.session_id, &k);
+	sodium_memzero(secret, sizeof(secret));
+	if (!ok)
+		return drop(r, BRAID_ERR_AUTH);
+	braid__keys_install(&ex->keys, k.reverse, k.forward);
+	sodium_memzero(&k, sizeof(k));
+	memcpy(ex->sender_nonce, p->body.hello.sender_nonce, BRAID_NONCE_SIZE);
+	memcpy(ex->receiver_nonce, receiver_nonce, BRAID_NONCE_SIZE);
+	ex->wall_us = p->body.hello.wall_us;
+	ex->valid = true;
+	return 0;
+}
+
+static bool exchange_is(const struct braid__rx_exchange *ex, const struct braid_hello *h)
+{
+	return ex->valid && memcmp(ex->sender_public, h->ephemeral, BRAID_KEY_SIZE) == 0 &&
+	       memcmp(ex->sender_nonce, h->sender_nonce, BRAID_NONCE_SIZE) == 0;
+}
+
+/* A restarted sender's links wait in its pending exchange until it is confirmed. */
+static void remember_pending_link(struct braid__rx_exchange *ex, const struct braid_packet *p,
+				  const struct braid_addr *from)
+{
+	size_t i = 0;
+	while (i < ex->link_count && ex->links[i].id != p->header.link_id)
+		i++;
+	if (i == BRAID__RX_MAX_LINKS)
+		return;
+	if (i == ex->link_count) {
+		ex->link_count++;
+		ex->links[i].addr = *from;
+	}
+	ex->links[i].id = p->header.link_id;
+	strcpy(ex->links[i].name, p->body.hello.name);
+}
+
+/* A HELLO of a known session: the confirmed exchange, the pending one, or a new one that
+ * becomes pending — never replacing what is confirmed until a sealed packet says so. */
+static int on_session_hello(struct braid_receiver *r, struct braid__rx_session *s,
+			    const struct braid_addr *from, const struct braid_packet *p,
+			    size_t len, uint64_t now_us)
+{
+	const struct braid_hello *h = &p->body.hello;
+	struct braid__rx_exchange *ex = exchange_is(&s->exchange, h) ? &s->exchange
+				      : exchange_is(&s->pending, h) ? &s->pending : NULL;
+	if (!ex) {
+		/* an exchange older than the confirmed one is a replay */
+		if (h->wall_us <= s->exchange.wall_us)
+			return drop(r, BRAID_ERR_REPLAY);
+		bool same_sender = memcmp(h->sender_nonce, s->sender_nonce, BRAID_NONCE_SIZE) == 0;
+		uint8_t nonce[BRAID_NONCE_SIZE];
+		if (same_sender)
+			memcpy(nonce, s->receiver_nonce, BRAID_NONCE_SIZE);
+		else
+			draw_nonce(r, nonce);
+		int rc = start_exchange(r, p, nonce, &s->pending);
+		if (rc < 0)
+			return rc;
+		ex = &s->pending;
+	}
+	if (memcmp(h->sender_nonce, s->sender_nonce, BRAID_NONCE_SIZE) != 0) {
+		remember_pending_link(ex, p, from);
+		answer_hello(r, s, from, p, ex);
+		return 0;
+	}
+	return register_link(r, s, from, p, len, ex, now_us);
+}
+
+static int on_keyed_hello(struct braid_receiver *r, const struct braid_addr *from,
+			  const struct braid_packet *p, size_t len, uint64_t now_us)
+{
+	int rc = hello_fresh(r, p, now_us);
+	if (rc < 0)
+		return rc;
+	struct braid__rx_session *s = find_session(r, p->header.session_id);
+	if (s)
+		return on_session_hello(r, s, from, p, len, now_us);
+	s = new_session(r, p->header.session_id, p->body.hello.sender_nonce, now_us);
+	if (!s) {
+		if (free_session_slot(r))
+			r->stats.drops.no_memory++;
+		else
+			r->stats.drops.sessions_full++;
 		return BRAID_ERR_FULL;
 	}
-	link_heard(r, s, l, from, now_us);
-	l->packets_received++;
-	l->bytes_received += len;
-	struct braid_packet ack = { .header = { .type = BRAID_PKT_HELLO_ACK } };
-	memcpy(ack.body.hello_ack.sender_nonce, s->sender_nonce, BRAID_NONCE_SIZE);
-	memcpy(ack.body.hello_ack.receiver_nonce, s->receiver_nonce, BRAID_NONCE_SIZE);
-	ack.body.hello_ack.echo_timestamp_us = p.body.hello.timestamp_us;
-	queue_packet(r, s, l, &ack);
-	return 0;
+	rc = start_exchange(r, p, s->receiver_nonce, &s->exchange);
+	if (rc < 0) {
+		end_session(r, s, now_us);
+		return rc;
+	}
+	s->keys = s->exchange.keys;
+	return register_link(r, s, from, p, len, &s->exchange, now_us);
 }
 
-/* Session, tag and link checks for everything but HELLO. 0 or the drop reason (counted). */
-static int admit(struct braid_receiver *r, const struct braid_header *h, const uint8_t *buf,
-		 size_t len, struct braid__rx_session **out_s, struct braid__rx_link **out_l)
+/* p: the HELLO, decoded (every length checked) before its MAC is. */
+static int on_hello(struct braid_receiver *r, const struct braid_addr *from, const uint8_t *buf,
+		    size_t len, const struct braid_packet *hello, uint64_t now_us)
 {
-	struct braid__rx_session *s = find_session(r, h->session_id);
-	if (!s) {
-		r->stats.drops.unknown_session++;
-		return BRAID_ERR_SESSION;
-	}
-	if (s->keyed ? braid_wire_check_tag(buf, len, s->key, sizeof(s->key)) < 0
-		     : (h->flags & BRAID_FLAG_KEYED) != 0) {
-		r->stats.drops.auth++;
-		return BRAID_ERR_AUTH;
-	}
-	struct braid__rx_link *l = braid__rx_session_link(s, h->link_id);
-	if (!l) {
-		r->stats.drops.unknown_link++;
-		return BRAID_ERR_LINK;
-	}
-	*out_s = s;
-	*out_l = l;
-	return 0;
+	if (r->keyed ? braid_wire_check_mac(buf, len, r->psk_key) < 0
+		     : (buf[1] & BRAID_FLAG_KEYED) != 0)
+		return drop(r, BRAID_ERR_AUTH);
+	if (r->keyed)
+		return on_keyed_hello(r, from, hello, len, now_us);
+	return on_plain_hello(r, from, hello, len, now_us);
 }
 
-/* Every length and field of the packet's type is checked before any tag work: a datagram
- * that cannot be a packet costs no MAC. */
+/* A packet sealed with a pending exchange's keys confirms it: a rekey takes over the
+ * session's keys (the old ones stay good for their grace); a restarted sender's replaces
+ * the session with a new one, with the links its HELLOs named. */
+static struct braid__rx_session *confirm_pending(struct braid_receiver *r,
+						 struct braid__rx_session *s, uint64_t now_us)
+{
+	struct braid__rx_exchange ex = s->pending;
+	s->pending.valid = false;
+	if (memcmp(ex.sender_nonce, s->sender_nonce, BRAID_NONCE_SIZE) == 0) {
+		s->old_keys = s->keys;
+		s->old_keys.retire_at_us = now_us + BRAID__KEY_GRACE_US;
+		s->keys = ex.keys;
+		s->exchange = ex;
+		return s;
+	}
+	uint32_t id = s->id;
+	end_session(r, s, now_us);
+	s = new_session(r, id, ex.sender_nonce, now_us);
+	if (!s)
+		return NULL;
+	memcpy(s->receiver_nonce, ex.receiver_nonce, BRAID_NONCE_SIZE);
+	s->keys = ex.keys;
+	s->exchange = ex;
+	for (size_t i = 0; i < ex.link_count; i++) {
+		struct braid__rx_link *l = braid__rx_session_add_link(s, ex.links[i].id,
+								      ex.links[i].name, now_us);
+		if (l)
+			l->addr = ex.links[i].addr;
+	}
+	sodium_memzero(&ex, sizeof(ex));
+	return s;
+}
+
+/* Opens a sealed datagram of session *s into r->opened with the keys it may carry: the
+ * current ones, the previous ones in their grace, a pending exchange's (which that
+ * confirms: *s may change). The plain length, or the drop reason (counted). */
+static int open_sealed(struct braid_receiver *r, struct braid__rx_session **s, const uint8_t *buf,
+		       size_t len, uint64_t now_us)
+{
+	struct braid__rx_session *sess = *s;
+	struct braid__key_set *sets[] = { &sess->keys, &sess->old_keys,
+					  sess->pending.valid ? &sess->pending.keys : NULL };
+	size_t which = 0;
+	int n = braid__keys_open(sets, 3, buf, len, now_us, r->opened, sizeof(r->opened), &which);
+	if (n < 0)
+		return drop(r, n);
+	if (which == 2) {
+		*s = confirm_pending(r, sess, now_us);
+		if (!*s)
+			return drop(r, BRAID_ERR_SESSION);
+	}
+	return n;
+}
+
+/* The common header, and the packet's type for this direction. Every length and field of
+ * a plain datagram is checked too, before any MAC work: a datagram that cannot be a
+ * packet costs none. A sealed one is decoded once opened. */
 static int decode_incoming(struct braid_receiver *r, const uint8_t *buf, size_t len,
 			   unsigned flags, struct braid_packet *p)
 {
@@ -280,18 +545,44 @@ static int decode_incoming(struct braid_receiver *r, const uint8_t *buf, size_t 
 		r->stats.drops.truncated++;
 		return BRAID_ERR_TOO_BIG;
 	}
-	int rc = braid_wire_decode(buf, len, p);
+	int rc = braid_wire_peek(buf, len, &p->header);
 	uint8_t type = p->header.type;
 	if (rc == 0 && type != BRAID_PKT_DATA && type != BRAID_PKT_HELLO &&
 	    type != BRAID_PKT_PROBE && type != BRAID_PKT_BYE) {
 		r->stats.drops.wrong_direction++; /* a type that only travels the other way */
 		return BRAID_ERR_TYPE;
 	}
-	if (rc == BRAID_ERR_TOO_BIG)
-		r->stats.drops.oversized++;
-	else if (rc < 0)
-		r->stats.drops.malformed++;
-	return rc;
+	if (rc == 0 && !braid_wire_is_sealed(&p->header))
+		rc = braid_wire_decode(buf, len, p);
+	return rc < 0 ? drop(r, rc) : 0;
+}
+
+/* Session, protection and link checks for everything but HELLO; decodes a sealed
+ * datagram once opened (into r->opened). 0 or the drop reason (counted). */
+static int admit(struct braid_receiver *r, const uint8_t *buf, size_t len, struct braid_packet *p,
+		 uint64_t now_us, struct braid__rx_session **out_s, struct braid__rx_link **out_l)
+{
+	const struct braid_header h = p->header;
+	struct braid__rx_session *s = find_session(r, h.session_id);
+	if (!s)
+		return drop(r, BRAID_ERR_SESSION);
+	bool sealed = braid_wire_is_sealed(&h);
+	if (sealed != r->keyed)
+		return drop(r, BRAID_ERR_AUTH);
+	if (sealed) {
+		int n = open_sealed(r, &s, buf, len, now_us);
+		if (n < 0)
+			return n;
+		int rc = braid_wire_decode(r->opened, (size_t)n, p);
+		if (rc < 0)
+			return drop(r, rc);
+	}
+	struct braid__rx_link *l = braid__rx_session_link(s, h.link_id);
+	if (!l)
+		return drop(r, BRAID_ERR_LINK);
+	*out_s = s;
+	*out_l = l;
+	return 0;
 }
 
 int braid_receiver_handle_datagram(struct braid_receiver *r, const struct braid_addr *from,
@@ -304,14 +595,14 @@ int braid_receiver_handle_datagram(struct braid_receiver *r, const struct braid_
 	int rc = decode_incoming(r, buf, len, flags, &p);
 	if (rc < 0)
 		return rc;
-	const struct braid_header h = p.header;
-	if (h.type == BRAID_PKT_HELLO)
+	if (p.header.type == BRAID_PKT_HELLO)
 		return on_hello(r, from, buf, len, &p, now_us);
-	struct braid__rx_session *s;
-	struct braid__rx_link *l;
-	rc = admit(r, &h, buf, len, &s, &l);
+	struct braid__rx_session *s = NULL;
+	struct braid__rx_link *l = NULL;
+	rc = admit(r, buf, len, &p, now_us, &s, &l);
 	if (rc < 0)
 		return rc;
+	const struct braid_header h = p.header;
 	link_heard(r, s, l, from, now_us);
 	l->packets_received++;
 	l->bytes_received += len;

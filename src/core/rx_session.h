@@ -12,6 +12,7 @@
 #include "core/wire.h"
 #include "core/rxbuf.h"
 #include "braid/stats.h"
+#include "core/keys.h"
 #include "core/nack.h"
 #include "core/clock.h"
 
@@ -35,14 +36,35 @@ struct braid__rx_link {
 	uint32_t down_events;
 };
 
+/* A key exchange as the receiver answered it (keyed sessions). */
+struct braid__rx_exchange {
+	bool valid;
+	uint8_t sender_nonce[BRAID_NONCE_SIZE];
+	uint8_t receiver_nonce[BRAID_NONCE_SIZE];
+	uint8_t sender_public[BRAID_KEY_SIZE];
+	uint8_t receiver_public[BRAID_KEY_SIZE];
+	uint64_t wall_us;            /* the sender's wall clock in the HELLO that started it */
+	struct braid__key_set keys;  /* while pending: opens only, never seals */
+	/* pending, from a restarted sender (another nonce): the links its HELLOs named, for
+	 * the session that replaces the old one once a sealed packet confirms it */
+	struct {
+		uint16_t id;
+		char name[BRAID_LINK_NAME_MAX + 1];
+		struct braid_addr addr;
+	} links[BRAID__RX_MAX_LINKS];
+	size_t link_count;
+};
+
 struct braid__rx_session {
 	bool used;
 	bool closing; /* BYE seen: ends once everything held is released */
 	uint32_t id;
 	uint8_t sender_nonce[BRAID_NONCE_SIZE];
 	uint8_t receiver_nonce[BRAID_NONCE_SIZE];
-	uint8_t key[16];
-	bool keyed;
+	/* keyed: the confirmed exchange and its keys, the keys it replaced (during their
+	 * grace), and an exchange answered but not yet confirmed by a packet sealed with it */
+	struct braid__rx_exchange exchange, pending;
+	struct braid__key_set keys, old_keys;
 	struct braid__rx_link links[BRAID__RX_MAX_LINKS];
 	size_t links_in_use; /* one past the highest link slot used: loops stop there */
 	struct braid_rxbuf *rxbuf;

@@ -28,6 +28,7 @@ void braid_sender_settings_default(struct braid_sender_settings *s)
 	s->history_packets = 16384;
 	s->resend_share = 0.25;
 	s->redundancy = 0;
+	s->rekey_interval_us = 120000000;
 }
 
 bool braid__sender_tx_push(struct braid_sender *s, uint8_t type, uint8_t flags, size_t slot,
@@ -170,13 +171,10 @@ struct braid_sender *braid_sender_new(const struct braid_sender_settings *set, u
 	braid_sched_init(&s->sched, braid_sched_policy_for(set->mode));
 	braid__resend_budget_init(&s->resend, set->resend_share, now_us);
 	s->tx = calloc(TX_QUEUE_SIZE, sizeof(*s->tx));
-	if (set->psk) {
-		s->psk = malloc(set->psk_len);
-		if (s->psk)
-			memcpy(s->psk, set->psk, set->psk_len);
-	}
-	s->settings.psk = s->psk;
-	if (!s->tx || (set->psk && !s->psk) ||
+	/* only the key derived from it is kept */
+	s->settings.psk = NULL;
+	s->settings.psk_len = 0;
+	if (!s->tx || !braid__sender_crypto_init(s, set, now_us) ||
 	    braid__history_init(&s->history, set->history_packets) < 0 ||
 	    braid__pktq_init(&s->output, OUTPUT_QUEUE_SIZE) < 0) {
 		braid_sender_free(s);
@@ -194,7 +192,7 @@ void braid_sender_free(struct braid_sender *s)
 	for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
 		braid__paced_free(&s->links[i].paced);
 	free(s->tx);
-	free(s->psk);
+	braid__sender_crypto_free(s);
 	free(s);
 }
 
@@ -321,6 +319,7 @@ static void set_link_state(struct braid_sender *s, size_t slot, enum braid_link_
 	if (old == BRAID_LINK_DOWN && braid_link_state_live(l->health.state))
 		braid__sender_link_restart_capacity(l, s->resend.input_bps, s->now);
 	if (l->health.state == BRAID_LINK_DOWN && braid_link_state_live(old)) {
+		braid__sender_links_lost(s);
 		l->down_events++;
 		braid__capacity_stop(&l->capacity, s->now);
 		/* what it lost while dying says nothing about how it will do when it is back */
@@ -337,24 +336,25 @@ static void set_link_state(struct braid_sender *s, size_t slot, enum braid_link_
 	}
 }
 
-static void on_hello_ack(struct braid_sender *s, size_t slot, const struct braid_packet *p)
+static int on_hello_ack(struct braid_sender *s, size_t slot, const struct braid_packet *p)
 {
 	struct braid__sender_link *l = &s->links[slot];
 	const struct braid_hello_ack *ack = &p->body.hello_ack;
 	if (memcmp(ack->sender_nonce, s->settings.nonce, BRAID_NONCE_SIZE) != 0) {
 		s->stats.drops.unknown_session++;
-		return;
+		return BRAID_ERR_SESSION;
 	}
-	if (!s->has_key || memcmp(ack->receiver_nonce, s->receiver_nonce, BRAID_NONCE_SIZE)) {
-		/* A new receiver instance (or the first answer): agree on a fresh key; its
-		 * clock starts afresh too. */
+	if (s->crypto.enabled) {
+		int rc = braid__sender_accept_ack(s, l, ack);
+		if (rc < 0)
+			return rc;
+	}
+	if (!s->handshake_done || memcmp(ack->receiver_nonce, s->receiver_nonce, BRAID_NONCE_SIZE)) {
+		/* A new receiver instance (or the first answer): its clock starts afresh. */
 		memcpy(s->receiver_nonce, ack->receiver_nonce, BRAID_NONCE_SIZE);
 		for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
 			braid__sender_link_forget_path(&s->links[i]);
-		if (s->psk)
-			braid_wire_session_key(s->psk, s->settings.psk_len, s->settings.session_id,
-					       s->settings.nonce, s->receiver_nonce, s->key);
-		s->has_key = true;
+		s->handshake_done = true;
 	}
 	enum braid_link_state old = l->health.state;
 	bool changed = braid__sender_link_on_reply(l, &s->settings.health, s->now,
@@ -366,6 +366,7 @@ static void on_hello_ack(struct braid_sender *s, size_t slot, const struct braid
 	if (changed)
 		set_link_state(s, slot, old);
 	flush_pending(s);
+	return 0;
 }
 
 static void on_probe_reply(struct braid_sender *s, size_t slot, const struct braid_packet *p)
@@ -413,43 +414,57 @@ static void on_reverse(struct braid_sender *s, const struct braid_packet *p)
 	s->stats.reverse_bytes += d->payload_len;
 }
 
-/* Checks a datagram's session, link and tag. 0 or the drop reason (counted). */
-/* Every length and field is checked (decode) before any tag is computed, so a datagram
- * that cannot be a packet of its type costs no MAC work. */
+static int count_drop(struct braid_sender *s, int rc)
+{
+	struct braid_drop_stats *d = &s->stats.drops;
+	switch (rc) {
+	case BRAID_ERR_TOO_BIG: d->oversized++; break;
+	case BRAID_ERR_AUTH: d->auth++; break;
+	case BRAID_ERR_REPLAY: d->replay++; break;
+	case BRAID_ERR_SESSION: d->unknown_session++; break;
+	case BRAID_ERR_LINK: d->unknown_link++; break;
+	default: d->malformed++; break;
+	}
+	return rc;
+}
+
+/* Keyed: a sealed datagram is opened (into s->opened); a HELLO_ACK keeps its MAC for
+ * after the decode; anything else unkeyed is refused. Unkeyed: nothing may be keyed. */
+static int unprotect(struct braid_sender *s, const struct braid_header *h, const uint8_t **buf,
+		     size_t *len)
+{
+	bool keyed = h->flags & BRAID_FLAG_KEYED;
+	if (!s->crypto.enabled)
+		return keyed ? BRAID_ERR_AUTH : 0;
+	if (!braid_wire_is_sealed(h))
+		return keyed ? 0 : BRAID_ERR_AUTH;
+	int n = braid__sender_open(s, *buf, *len);
+	if (n < 0)
+		return n;
+	*buf = s->opened;
+	*len = (size_t)n;
+	return 0;
+}
+
+/* Checks a datagram's session, link and protection, then decodes it (from s->opened when
+ * it was sealed). Every length and field of a HELLO_ACK is checked before its MAC, so a
+ * datagram that cannot be a packet costs no MAC work. 0 or the drop reason (counted). */
 static int admit(struct braid_sender *s, uint16_t link_id, const uint8_t *buf, size_t len,
 		 struct braid_packet *p)
 {
-	const struct braid_header *h = &p->header;
-	int rc = braid_wire_decode(buf, len, p);
-	if (rc < 0) {
-		if (rc == BRAID_ERR_TOO_BIG)
-			s->stats.drops.oversized++;
-		else
-			s->stats.drops.malformed++;
-		return rc;
-	}
-	if (h->session_id != s->settings.session_id) {
-		s->stats.drops.unknown_session++;
-		return BRAID_ERR_SESSION;
-	}
-	if (h->link_id != link_id) {
-		s->stats.drops.unknown_link++;
-		return BRAID_ERR_LINK;
-	}
-	bool keyed = h->flags & BRAID_FLAG_KEYED;
-	if (s->psk) {
-		bool hello = h->type == BRAID_PKT_HELLO_ACK;
-		const uint8_t *key = hello ? s->psk : s->key;
-		size_t key_len = hello ? s->settings.psk_len : sizeof(s->key);
-		if ((!hello && !s->has_key) || braid_wire_check_tag(buf, len, key, key_len) < 0) {
-			s->stats.drops.auth++;
-			return BRAID_ERR_AUTH;
-		}
-	} else if (keyed) {
-		s->stats.drops.auth++;
-		return BRAID_ERR_AUTH;
-	}
-	return 0;
+	struct braid_header h;
+	int rc = braid_wire_peek(buf, len, &h);
+	if (rc == 0 && h.session_id != s->settings.session_id)
+		rc = BRAID_ERR_SESSION;
+	if (rc == 0 && h.link_id != link_id)
+		rc = BRAID_ERR_LINK;
+	if (rc == 0)
+		rc = unprotect(s, &h, &buf, &len);
+	if (rc == 0)
+		rc = braid_wire_decode(buf, len, p);
+	if (rc == 0 && h.type == BRAID_PKT_HELLO_ACK && s->crypto.enabled)
+		rc = braid_wire_check_mac(buf, len, s->crypto.psk_key);
+	return rc < 0 ? count_drop(s, rc) : 0;
 }
 
 int braid_sender_handle_datagram(struct braid_sender *s, uint16_t link_id, const uint8_t *buf,
@@ -475,8 +490,7 @@ int braid_sender_handle_datagram(struct braid_sender *s, uint16_t link_id, const
 	s->links[slot].bytes_received += len;
 	switch (h.type) {
 	case BRAID_PKT_HELLO_ACK:
-		on_hello_ack(s, slot, &p);
-		break;
+		return on_hello_ack(s, slot, &p);
 	case BRAID_PKT_PROBE_REPLY:
 		on_probe_reply(s, slot, &p);
 		break;
@@ -489,7 +503,8 @@ int braid_sender_handle_datagram(struct braid_sender *s, uint16_t link_id, const
 	case BRAID_PKT_BYE: /* the receiver forgot us: register every link again */
 		for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
 			s->links[i].acked = false;
-		s->has_key = false;
+		s->handshake_done = false;
+		braid__sender_new_exchange(s);
 		rebuild_sched(s);
 		break;
 	default: /* DATA, HELLO, PROBE: types only the receiver accepts */
@@ -506,15 +521,6 @@ int braid__sender_encode_item(struct braid_sender *s, const struct tx_item *it, 
 	struct braid_packet p = { .header = { .type = it->type, .flags = it->flags,
 					      .link_id = l->id,
 					      .session_id = s->settings.session_id } };
-	const uint8_t *key = NULL;
-	size_t key_len = 0;
-	if (s->psk) {
-		bool hello = it->type == BRAID_PKT_HELLO;
-		key = hello ? s->psk : s->key;
-		key_len = hello ? s->settings.psk_len : sizeof(s->key);
-		if (!hello && !s->has_key)
-			return 0;
-	}
 	if (it->type == BRAID_PKT_DATA) {
 		struct braid__history_entry *e = braid__history_get(&s->history, it->seq);
 		if (!e)
@@ -526,8 +532,13 @@ int braid__sender_encode_item(struct braid_sender *s, const struct tx_item *it, 
 		braid__sender_link_fill_control(l, &p, s->settings.nonce, s->now);
 		if (it->type == BRAID_PKT_PROBE)
 			p.body.probe.sent_through = (uint32_t)s->sent_through;
+		if (it->type == BRAID_PKT_HELLO)
+			braid__sender_fill_hello(s, &p.body.hello);
 	}
-	int n = braid_wire_encode(&p, key, key_len, buf, cap);
+	struct braid_wire_key wire_key;
+	if (s->crypto.enabled && !braid__sender_wire_key(s, it->type, &wire_key))
+		return 0; /* no keys yet: only HELLO may leave */
+	int n = braid_wire_encode(&p, s->crypto.enabled ? &wire_key : NULL, buf, cap);
 	if (n > 0 && it->type == BRAID_PKT_DATA) {
 		if (it->seq >= s->sent_through)
 			s->sent_through = it->seq + 1;
@@ -617,7 +628,8 @@ uint64_t braid_sender_next_timeout(const struct braid_sender *s)
 		if (room < next)
 			next = room;
 	}
-	return next;
+	uint64_t rekey = s->closing ? UINT64_MAX : braid__sender_rekey_at(s);
+	return rekey < next ? rekey : next;
 }
 
 void braid_sender_handle_timeout(struct braid_sender *s, uint64_t now_us)
@@ -627,6 +639,7 @@ void braid_sender_handle_timeout(struct braid_sender *s, uint64_t now_us)
 	 * resend media (failover) after the BYE. */
 	if (s->closing)
 		return;
+	braid__sender_rekey_tick(s);
 	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
 		struct braid__sender_link *l = &s->links[i];
 		if (!l->used)
@@ -638,7 +651,8 @@ void braid_sender_handle_timeout(struct braid_sender *s, uint64_t now_us)
 			continue;
 		/* A link not registered, or silent, says HELLO: that also re-registers it
 		 * with a receiver that forgot the session. */
-		bool hello = !l->acked || l->health.state == BRAID_LINK_DOWN;
+		bool hello = !l->acked || l->health.state == BRAID_LINK_DOWN ||
+			     braid__sender_exchanging(s);
 		braid__sender_tx_push(s, hello ? BRAID_PKT_HELLO : BRAID_PKT_PROBE, 0, i, 0);
 		l->next_probe_us = now_us + braid__sender_link_probe_gap(l, &s->settings.health,
 									 now_us);

@@ -17,6 +17,7 @@
 #include "core/pktq.h"
 #include "core/resend.h"
 #include "core/sender_link.h"
+#include "core/sender_keys.h"
 
 #define TX_QUEUE_SIZE 65536
 #define OUTPUT_QUEUE_SIZE 1024
@@ -37,9 +38,9 @@ struct tx_item {
 
 struct braid_sender {
 	struct braid_sender_settings settings;
-	uint8_t *psk;
-	uint8_t key[16];
-	bool has_key;
+	struct braid__sender_crypto crypto;
+	uint8_t opened[BRAID_MAX_DATAGRAM]; /* the plain datagram a sealed one carried */
+	bool handshake_done; /* a receiver answered: its nonce is known (and keys agreed) */
 	uint8_t receiver_nonce[BRAID_NONCE_SIZE];
 	uint64_t now;
 	bool closing;
@@ -98,6 +99,25 @@ bool braid__sender_links_busy(const struct braid_sender *s);
  * backlog down to the horizon); UINT64_MAX otherwise. */
 uint64_t braid__sender_link_room_at(const struct braid_sender *s, size_t slot);
 int braid__sender_poll_paced(struct braid_sender *s, uint16_t *link_id, uint8_t *buf, size_t cap);
+
+/* sender_keys.c */
+bool braid__sender_crypto_init(struct braid_sender *s, const struct braid_sender_settings *set,
+			       uint64_t now_us);
+void braid__sender_crypto_free(struct braid_sender *s);
+void braid__sender_new_exchange(struct braid_sender *s);
+/* Keyed, and the current exchange is not answered yet: links say HELLO. */
+bool braid__sender_exchanging(const struct braid_sender *s);
+uint64_t braid__sender_rekey_at(const struct braid_sender *s);
+/* Starts a new exchange when the schedule or the packet numbers say so. */
+void braid__sender_rekey_tick(struct braid_sender *s);
+void braid__sender_fill_hello(const struct braid_sender *s, struct braid_hello *h);
+int braid__sender_accept_ack(struct braid_sender *s, struct braid__sender_link *l,
+			     const struct braid_hello_ack *ack);
+/* Opens a sealed datagram into s->opened: its length, or BRAID_ERR_AUTH / _REPLAY. */
+int braid__sender_open(struct braid_sender *s, const uint8_t *buf, size_t len);
+/* The key to protect a packet of this type with; false when there is none yet. */
+bool braid__sender_wire_key(struct braid_sender *s, uint8_t type, struct braid_wire_key *out);
+void braid__sender_links_lost(struct braid_sender *s);
 
 /* sender_resend.c */
 void braid__sender_on_nack(struct braid_sender *s, const struct braid_packet *p);

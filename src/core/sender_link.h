@@ -57,6 +57,8 @@ struct braid__sender_link {
 
 	uint64_t packets_sent, bytes_sent, packets_received, bytes_received;
 	uint32_t down_events;
+	uint32_t last_ack_echo; /* keyed: the newest HELLO_ACK's echo; older ones are copies */
+	bool ack_echo_known;
 };
 
 bool braid__link_name_valid(const char *name);

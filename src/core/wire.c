@@ -1,4 +1,4 @@
-/* braid wire protocol v1. docs/protocol.md describes every byte; keep the two in step. */
+/* braid wire protocol v2. docs/protocol.md describes every byte; keep the two in step. */
 #include "core/wire.h"
 
 #include <string.h>
@@ -6,14 +6,16 @@
 #include "core/crypto.h"
 #include "braid/error.h"
 
-#define COMMON_SIZE 8
+#define COMMON_SIZE BRAID_WIRE_HEADER_SIZE
+#define SEALED_START (COMMON_SIZE + BRAID_PACKET_NUMBER_SIZE)
 
 /* Body sizes after the 8-byte common header, for the fixed-size types. */
 enum {
 	PROBE_BODY = 16,
 	PROBE_REPLY_BODY = 24,
-	HELLO_FIXED_BODY = 8 + 4 + 1, /* nonce, timestamp, name length */
-	HELLO_ACK_BODY = 8 + 8 + 4,
+	/* nonce, ephemeral key, wall clock, timestamp, name length */
+	HELLO_FIXED_BODY = 8 + BRAID_EPHEMERAL_SIZE + 8 + 4 + 1,
+	HELLO_ACK_BODY = 8 + 8 + 2 * BRAID_EPHEMERAL_SIZE + 4,
 	DATA_BODY = 8,
 	NACK_RANGE_SIZE = 6,
 };
@@ -42,19 +44,30 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)(v >> 32));
+	put32(p + 4, (uint32_t)v);
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
 static int name_char_valid(uint8_t c)
 {
 	return c >= 0x21 && c <= 0x7e; /* printable ASCII, no spaces: it ends up in stats */
 }
 
-static int uses_hmac(uint8_t type)
+static bool is_handshake(uint8_t type)
 {
 	return type == BRAID_PKT_HELLO || type == BRAID_PKT_HELLO_ACK;
 }
 
-static size_t tag_size(uint8_t type)
+bool braid_wire_is_sealed(const struct braid_header *h)
 {
-	return uses_hmac(type) ? BRAID_HELLO_TAG_SIZE : BRAID_TAG_SIZE;
+	return (h->flags & BRAID_FLAG_KEYED) && !is_handshake(h->type);
 }
 
 int braid_wire_peek(const uint8_t *buf, size_t len, struct braid_header *out)
@@ -94,8 +107,10 @@ static int decode_hello(const uint8_t *body, size_t len, struct braid_hello *h)
 	if (len < HELLO_FIXED_BODY)
 		return BRAID_ERR_TRUNCATED;
 	memcpy(h->sender_nonce, body, BRAID_NONCE_SIZE);
-	h->timestamp_us = get32(body + 8);
-	h->name_len = body[12];
+	memcpy(h->ephemeral, body + 8, BRAID_EPHEMERAL_SIZE);
+	h->wall_us = get64(body + 40);
+	h->timestamp_us = get32(body + 48);
+	h->name_len = body[52];
 	if (h->name_len > BRAID_LINK_NAME_MAX)
 		return BRAID_ERR_MALFORMED;
 	if (len != HELLO_FIXED_BODY + (size_t)h->name_len)
@@ -151,9 +166,12 @@ static int decode_body(uint8_t type, const uint8_t *body, size_t len, struct bra
 	case BRAID_PKT_HELLO_ACK:
 		rc = expect_len(len, HELLO_ACK_BODY);
 		if (rc == 0) {
-			memcpy(out->body.hello_ack.sender_nonce, body, BRAID_NONCE_SIZE);
-			memcpy(out->body.hello_ack.receiver_nonce, body + 8, BRAID_NONCE_SIZE);
-			out->body.hello_ack.echo_timestamp_us = get32(body + 16);
+			struct braid_hello_ack *a = &out->body.hello_ack;
+			memcpy(a->sender_nonce, body, BRAID_NONCE_SIZE);
+			memcpy(a->receiver_nonce, body + 8, BRAID_NONCE_SIZE);
+			memcpy(a->sender_ephemeral, body + 16, BRAID_EPHEMERAL_SIZE);
+			memcpy(a->receiver_ephemeral, body + 48, BRAID_EPHEMERAL_SIZE);
+			a->echo_timestamp_us = get32(body + 80);
 		}
 		return rc;
 	case BRAID_PKT_PROBE:
@@ -190,12 +208,13 @@ int braid_wire_decode(const uint8_t *buf, size_t len, struct braid_packet *out)
 	int rc = braid_wire_peek(buf, len, &out->header);
 	if (rc < 0)
 		return rc;
+	if (braid_wire_is_sealed(&out->header))
+		return BRAID_ERR_AUTH; /* open it first */
 	size_t end = len;
 	if (out->header.flags & BRAID_FLAG_KEYED) {
-		size_t tag = tag_size(out->header.type);
-		if (end < COMMON_SIZE + tag)
+		if (end < COMMON_SIZE + BRAID_HELLO_TAG_SIZE)
 			return BRAID_ERR_TRUNCATED;
-		end -= tag;
+		end -= BRAID_HELLO_TAG_SIZE;
 	}
 	return decode_body(out->header.type, buf + COMMON_SIZE, end - COMMON_SIZE, out);
 }
@@ -278,14 +297,18 @@ static void encode_body(const struct braid_packet *pkt, uint8_t *b)
 		break;
 	case BRAID_PKT_HELLO:
 		memcpy(b, pkt->body.hello.sender_nonce, BRAID_NONCE_SIZE);
-		put32(b + 8, pkt->body.hello.timestamp_us);
-		b[12] = pkt->body.hello.name_len;
+		memcpy(b + 8, pkt->body.hello.ephemeral, BRAID_EPHEMERAL_SIZE);
+		put64(b + 40, pkt->body.hello.wall_us);
+		put32(b + 48, pkt->body.hello.timestamp_us);
+		b[52] = pkt->body.hello.name_len;
 		memcpy(b + HELLO_FIXED_BODY, pkt->body.hello.name, pkt->body.hello.name_len);
 		break;
 	case BRAID_PKT_HELLO_ACK:
 		memcpy(b, pkt->body.hello_ack.sender_nonce, BRAID_NONCE_SIZE);
 		memcpy(b + 8, pkt->body.hello_ack.receiver_nonce, BRAID_NONCE_SIZE);
-		put32(b + 16, pkt->body.hello_ack.echo_timestamp_us);
+		memcpy(b + 16, pkt->body.hello_ack.sender_ephemeral, BRAID_EPHEMERAL_SIZE);
+		memcpy(b + 48, pkt->body.hello_ack.receiver_ephemeral, BRAID_EPHEMERAL_SIZE);
+		put32(b + 80, pkt->body.hello_ack.echo_timestamp_us);
 		break;
 	case BRAID_PKT_PROBE:
 		put32(b, pkt->body.probe.probe_seq);
@@ -313,60 +336,105 @@ static void encode_body(const struct braid_packet *pkt, uint8_t *b)
 	}
 }
 
-static void compute_tag(uint8_t type, const uint8_t *key, size_t key_len, const uint8_t *buf,
-			size_t len, uint8_t *tag)
+static bool key_usable(uint8_t type, const struct braid_wire_key *key)
 {
-	if (uses_hmac(type)) {
-		uint8_t mac[BRAID_SHA256_SIZE];
-		struct braid_bytes part = { buf, len };
-		braid_hmac_sha256(key, key_len, &part, 1, mac);
-		memcpy(tag, mac, BRAID_HELLO_TAG_SIZE);
-		return;
-	}
-	uint64_t h = braid_siphash24(key, buf, len);
-	for (int i = 0; i < BRAID_TAG_SIZE; i++)
-		tag[i] = (uint8_t)(h >> (56 - 8 * i));
+	return is_handshake(type) ? key->mac_key != NULL : key->aead_key != NULL;
 }
 
-static int key_usable(uint8_t type, size_t key_len)
+static size_t protection_size(uint8_t type, const struct braid_wire_key *key)
 {
-	return uses_hmac(type) ? key_len > 0 : key_len >= BRAID_SIPHASH_KEY_SIZE;
+	if (!key)
+		return 0;
+	return is_handshake(type) ? BRAID_HELLO_TAG_SIZE : BRAID_SEAL_OVERHEAD;
 }
 
-int braid_wire_encode(const struct braid_packet *pkt, const uint8_t *key, size_t key_len,
+static void put_header(const struct braid_packet *pkt, bool keyed, uint8_t *buf)
+{
+	buf[0] = (uint8_t)(BRAID_WIRE_VERSION << 4 | pkt->header.type);
+	buf[1] = (uint8_t)(pkt->header.flags | (keyed ? BRAID_FLAG_KEYED : 0));
+	put16(buf + 2, pkt->header.link_id);
+	put32(buf + 4, pkt->header.session_id);
+}
+
+/* Sealed: header | packet number | body encrypted in place | tag; the first two are the
+ * associated data, so they travel in the clear but cannot be changed. */
+static void seal(const struct braid_wire_key *key, uint8_t *buf, size_t body_len)
+{
+	put64(buf + COMMON_SIZE, key->packet_number);
+	uint8_t *body = buf + SEALED_START;
+	braid__aead_seal(key->aead_key, key->packet_number, buf, SEALED_START, body, body_len,
+			 body, body + body_len);
+}
+
+int braid_wire_encode(const struct braid_packet *pkt, const struct braid_wire_key *key,
 		      uint8_t *buf, size_t cap)
 {
 	int rc = check_encodable(pkt);
 	if (rc < 0)
 		return rc;
 	uint8_t type = pkt->header.type;
-	if (key && !key_usable(type, key_len))
+	if (key && !key_usable(type, key))
 		return BRAID_ERR_INVAL;
-	size_t len = COMMON_SIZE + body_size(pkt);
-	size_t total = len + (key ? tag_size(type) : 0);
+	size_t body_len = body_size(pkt);
+	size_t total = COMMON_SIZE + body_len + protection_size(type, key);
 	if (!buf || total > cap)
 		return BRAID_ERR_TOO_BIG;
-	buf[0] = (uint8_t)(BRAID_WIRE_VERSION << 4 | type);
-	buf[1] = (uint8_t)(pkt->header.flags | (key ? BRAID_FLAG_KEYED : 0));
-	put16(buf + 2, pkt->header.link_id);
-	put32(buf + 4, pkt->header.session_id);
-	encode_body(pkt, buf + COMMON_SIZE);
-	if (key)
-		compute_tag(type, key, key_len, buf, len, buf + len);
+	put_header(pkt, key != NULL, buf);
+	if (key && !is_handshake(type)) {
+		encode_body(pkt, buf + SEALED_START);
+		seal(key, buf, body_len);
+	} else {
+		encode_body(pkt, buf + COMMON_SIZE);
+		if (key)
+			braid__mac(key->mac_key, buf, COMMON_SIZE + body_len,
+				   buf + COMMON_SIZE + body_len);
+	}
 	return (int)total;
 }
 
-int braid_wire_check_tag(const uint8_t *buf, size_t len, const uint8_t *key, size_t key_len)
+int braid_wire_check_mac(const uint8_t *buf, size_t len, const uint8_t mac_key[32])
 {
 	struct braid_header h;
-	if (!key || braid_wire_peek(buf, len, &h) < 0 || !(h.flags & BRAID_FLAG_KEYED))
+	if (!mac_key || braid_wire_peek(buf, len, &h) < 0 || !(h.flags & BRAID_FLAG_KEYED) ||
+	    !is_handshake(h.type) || len < COMMON_SIZE + BRAID_HELLO_TAG_SIZE)
 		return BRAID_ERR_AUTH;
-	size_t tag = tag_size(h.type);
-	if (!key_usable(h.type, key_len) || len < COMMON_SIZE + tag)
+	uint8_t expected[BRAID_MAC_SIZE];
+	braid__mac(mac_key, buf, len - BRAID_HELLO_TAG_SIZE, expected);
+	return braid__equal_ct(expected, buf + len - BRAID_HELLO_TAG_SIZE, BRAID_MAC_SIZE)
+		       ? 0 : BRAID_ERR_AUTH;
+}
+
+int braid_wire_packet_number(const uint8_t *buf, size_t len, uint64_t *packet_number)
+{
+	struct braid_header h;
+	int rc = braid_wire_peek(buf, len, &h);
+	if (rc < 0)
+		return rc;
+	if (!braid_wire_is_sealed(&h))
 		return BRAID_ERR_AUTH;
-	uint8_t expected[BRAID_HELLO_TAG_SIZE];
-	compute_tag(h.type, key, key_len, buf, len - tag, expected);
-	return braid_equal_ct(expected, buf + len - tag, tag) ? 0 : BRAID_ERR_AUTH;
+	if (len < COMMON_SIZE + BRAID_SEAL_OVERHEAD)
+		return BRAID_ERR_TRUNCATED;
+	*packet_number = get64(buf + COMMON_SIZE);
+	return 0;
+}
+
+int braid_wire_open(const uint8_t *buf, size_t len, const uint8_t key[32], uint8_t *out,
+		    size_t cap)
+{
+	uint64_t pn;
+	int rc = braid_wire_packet_number(buf, len, &pn);
+	if (rc < 0)
+		return rc;
+	size_t body_len = len - COMMON_SIZE - BRAID_SEAL_OVERHEAD;
+	if (!out || cap < COMMON_SIZE + body_len)
+		return BRAID_ERR_BUFFER;
+	const uint8_t *tag = buf + SEALED_START + body_len;
+	if (!key || !braid__aead_open(key, pn, buf, SEALED_START, buf + SEALED_START, body_len,
+				      tag, out + COMMON_SIZE))
+		return BRAID_ERR_AUTH;
+	memcpy(out, buf, COMMON_SIZE);
+	out[1] &= (uint8_t)~BRAID_FLAG_KEYED;
+	return (int)(COMMON_SIZE + body_len);
 }
 
 uint64_t braid_extend32(uint32_t value, uint64_t reference)
@@ -382,22 +450,4 @@ uint64_t braid_extend32(uint32_t value, uint64_t reference)
 		candidate -= span;
 	}
 	return candidate;
-}
-
-void braid_wire_session_key(const uint8_t *psk, size_t psk_len, uint32_t session_id,
-			    const uint8_t sender_nonce[BRAID_NONCE_SIZE],
-			    const uint8_t receiver_nonce[BRAID_NONCE_SIZE], uint8_t key[16])
-{
-	static const char label[] = "braid v1 session";
-	uint8_t sid[4];
-	put32(sid, session_id);
-	struct braid_bytes parts[] = {
-		{ label, sizeof(label) - 1 },
-		{ sid, sizeof(sid) },
-		{ sender_nonce, BRAID_NONCE_SIZE },
-		{ receiver_nonce, BRAID_NONCE_SIZE },
-	};
-	uint8_t mac[BRAID_SHA256_SIZE];
-	braid_hmac_sha256(psk, psk_len, parts, sizeof(parts) / sizeof(parts[0]), mac);
-	memcpy(key, mac, 16);
 }

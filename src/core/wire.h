@@ -1,22 +1,28 @@
-/* braid wire protocol v1: encoding and decoding of every packet type. docs/protocol.md is
+/* braid wire protocol v2: encoding and decoding of every packet type. docs/protocol.md is
  * the byte-by-byte description; this module is its only implementation. Decoding checks
- * every length and field and never reads outside the buffer it is given. Authentication
- * tags are computed and checked here too, given the key, and session keys derived. */
+ * every length and field and never reads outside the buffer it is given. Handshake MACs
+ * are computed and checked here too, and datagrams sealed and opened, given the keys. */
 #ifndef BRAID_WIRE_H
 #define BRAID_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "braid/common.h"
 
-#define BRAID_WIRE_VERSION 1
+#define BRAID_WIRE_VERSION 2
+#define BRAID_WIRE_HEADER_SIZE 8
 #define BRAID_DATA_HEADER_SIZE 16
-#define BRAID_TAG_SIZE 8          /* SipHash-2-4 tag on every packet of a keyed session */
-#define BRAID_HELLO_TAG_SIZE 16   /* truncated HMAC-SHA-256 on HELLO and HELLO_ACK */
+#define BRAID_HELLO_TAG_SIZE 16   /* BLAKE2b-128 MAC on HELLO and HELLO_ACK */
+#define BRAID_PACKET_NUMBER_SIZE 8
+/* What sealing adds to a plain datagram: the packet number and the Poly1305 tag. */
+#define BRAID_SEAL_OVERHEAD (BRAID_PACKET_NUMBER_SIZE + 16)
+#define BRAID_EPHEMERAL_SIZE 32   /* X25519 public key */
 #define BRAID_NACK_MAX_RANGES 64
 /* The largest datagram the wire format produces fits the public BRAID_MAX_DATAGRAM. */
-_Static_assert(BRAID_DATA_HEADER_SIZE + BRAID_MAX_PAYLOAD + BRAID_TAG_SIZE <= BRAID_MAX_DATAGRAM,
+_Static_assert(BRAID_DATA_HEADER_SIZE + BRAID_MAX_PAYLOAD + BRAID_SEAL_OVERHEAD <=
+		       BRAID_MAX_DATAGRAM,
 	       "BRAID_MAX_DATAGRAM too small");
 
 enum braid_packet_type {
@@ -32,7 +38,7 @@ enum braid_packet_type {
 };
 
 /* Header flags. Unknown bits must be zero (rejected otherwise, so they can gain meaning). */
-#define BRAID_FLAG_KEYED 0x01      /* a tag follows the packet */
+#define BRAID_FLAG_KEYED 0x01      /* HELLO/HELLO_ACK: a MAC follows; others: sealed (AEAD) */
 #define BRAID_FLAG_RETRANSMIT 0x02 /* DATA: a resend of an earlier sequence number */
 #define BRAID_FLAGS_KNOWN (BRAID_FLAG_KEYED | BRAID_FLAG_RETRANSMIT)
 
@@ -53,6 +59,8 @@ struct braid_data {        /* DATA and REVERSE */
 
 struct braid_hello {
 	uint8_t sender_nonce[BRAID_NONCE_SIZE];
+	uint8_t ephemeral[BRAID_EPHEMERAL_SIZE]; /* the sender's, of this exchange; 0 unkeyed */
+	uint64_t wall_us;       /* the sender's wall clock (µs since 1970) when it was sent */
 	uint32_t timestamp_us;
 	uint8_t name_len;
 	char name[BRAID_LINK_NAME_MAX + 1]; /* NUL-terminated copy */
@@ -61,6 +69,8 @@ struct braid_hello {
 struct braid_hello_ack {
 	uint8_t sender_nonce[BRAID_NONCE_SIZE];
 	uint8_t receiver_nonce[BRAID_NONCE_SIZE];
+	uint8_t sender_ephemeral[BRAID_EPHEMERAL_SIZE];   /* of the HELLO answered */
+	uint8_t receiver_ephemeral[BRAID_EPHEMERAL_SIZE];
 	uint32_t echo_timestamp_us;
 };
 
@@ -106,27 +116,43 @@ struct braid_packet {
  * Returns 0 or BRAID_ERR_TRUNCATED / _VERSION / _TYPE / _MALFORMED (unknown flags). */
 int braid_wire_peek(const uint8_t *buf, size_t len, struct braid_header *out);
 
-/* Decodes a whole packet. When the KEYED flag is set, the trailing tag is excluded from
- * the body and left for braid_wire_check_tag (HELLO/HELLO_ACK: braid_wire_check_hello_tag).
- * Data payload pointers alias `buf`. Returns 0 or a negative braid_error. */
+/* Whether a datagram with this header is sealed (KEYED, and not HELLO or HELLO_ACK): its
+ * body must be opened (braid_wire_open) before it can be decoded. */
+bool braid_wire_is_sealed(const struct braid_header *h);
+
+/* Decodes a plain datagram, or a keyed HELLO / HELLO_ACK (the trailing MAC is excluded
+ * from the body and left for braid_wire_check_mac). Data payload pointers alias `buf`.
+ * Returns 0 or a negative braid_error; BRAID_ERR_AUTH for a sealed datagram. */
 int braid_wire_decode(const uint8_t *buf, size_t len, struct braid_packet *out);
 
-/* Encodes into buf (capacity cap). With a key (SipHash key, or the PSK for HELLO and
- * HELLO_ACK), sets KEYED and appends the tag. Returns the datagram length, or
- * BRAID_ERR_TOO_BIG / BRAID_ERR_INVAL. `key` may be NULL (unkeyed session). */
-int braid_wire_encode(const struct braid_packet *pkt, const uint8_t *key, size_t key_len,
+/* How to protect a packet: HELLO and HELLO_ACK take a MAC under mac_key, every other type
+ * is sealed under aead_key with packet_number (never used twice with one key). */
+struct braid_wire_key {
+	const uint8_t *mac_key;  /* 32 bytes */
+	const uint8_t *aead_key; /* 32 bytes */
+	uint64_t packet_number;
+};
+
+/* Encodes into buf (capacity cap). With a key, sets KEYED and protects the packet.
+ * Returns the datagram length, or BRAID_ERR_TOO_BIG / BRAID_ERR_INVAL. `key` may be NULL
+ * (unkeyed session). */
+int braid_wire_encode(const struct braid_packet *pkt, const struct braid_wire_key *key,
 		      uint8_t *buf, size_t cap);
 
-/* Verifies the trailing tag of a keyed datagram: SipHash-2-4 for every type except HELLO
- * and HELLO_ACK, which carry truncated HMAC-SHA-256 under the pre-shared key.
- * Returns 0, or BRAID_ERR_AUTH (also when the datagram is not keyed). */
-int braid_wire_check_tag(const uint8_t *buf, size_t len, const uint8_t *key, size_t key_len);
+/* Verifies the MAC of a keyed HELLO or HELLO_ACK. 0, or BRAID_ERR_AUTH (also when the
+ * datagram is not a keyed handshake packet). */
+int braid_wire_check_mac(const uint8_t *buf, size_t len, const uint8_t mac_key[32]);
 
-/* The 16-byte SipHash key of a keyed session: HMAC-SHA-256 under the pre-shared key over
- * "braid v1 session" | session id | sender nonce | receiver nonce, truncated. */
-void braid_wire_session_key(const uint8_t *psk, size_t psk_len, uint32_t session_id,
-			    const uint8_t sender_nonce[BRAID_NONCE_SIZE],
-			    const uint8_t receiver_nonce[BRAID_NONCE_SIZE], uint8_t key[16]);
+/* The packet number of a sealed datagram (to consult the replay window before any AEAD
+ * work). 0, or BRAID_ERR_TRUNCATED / BRAID_ERR_AUTH (not sealed). */
+int braid_wire_packet_number(const uint8_t *buf, size_t len, uint64_t *packet_number);
+
+/* Opens a sealed datagram: verifies its tag under key and writes the plain datagram it
+ * carries (header with KEYED cleared, then the body) to out, ready for braid_wire_decode.
+ * Returns that length, or BRAID_ERR_AUTH (forged, wrong key, not sealed) / _TRUNCATED /
+ * _BUFFER (cap too small). */
+int braid_wire_open(const uint8_t *buf, size_t len, const uint8_t key[32], uint8_t *out,
+		    size_t cap);
 
 /* Extends a wrapping 32-bit counter to 64 bits, choosing the value nearest to `reference`
  * (the highest extended value seen so far). */

@@ -79,6 +79,16 @@ uint64_t braid_clock_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+uint64_t braid_wall_clock_at(uint64_t mono_us)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t wall = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	uint64_t mono = braid_clock_now_us();
+	return wall - (mono > mono_us ? mono - mono_us : 0);
+}
+
 struct braid_loop *braid_loop_new(void)
 {
 	struct braid_loop *loop = calloc(1, sizeof(*loop));

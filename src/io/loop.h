@@ -20,8 +20,11 @@ struct braid_timer {
 	void *arg;
 };
 
-/* Monotonic microseconds (CLOCK_MONOTONIC). The only clock read in braid. */
+/* Monotonic microseconds (CLOCK_MONOTONIC). The only clock braid runs on. */
 uint64_t braid_clock_now_us(void);
+/* The wall clock (CLOCK_REALTIME, µs since 1970) at monotonic time mono_us: read once at
+ * start, it anchors the cores' handshake freshness (they compute wall time from now). */
+uint64_t braid_wall_clock_at(uint64_t mono_us);
 
 struct braid_loop *braid_loop_new(void);
 void braid_loop_free(struct braid_loop *loop);

@@ -272,7 +272,7 @@ static void deliver(struct braid_sim *sim, struct sim_flight *f)
 		return;
 	}
 	if (f->len > BRAID_DATA_HEADER_SIZE && (f->buf[0] & 0x0f) == BRAID_PKT_DATA) {
-		size_t tag = (f->buf[1] & BRAID_FLAG_KEYED) ? BRAID_TAG_SIZE : 0;
+		size_t tag = (f->buf[1] & BRAID_FLAG_KEYED) ? BRAID_SEAL_OVERHEAD : 0;
 		size_t payload = f->len - BRAID_DATA_HEADER_SIZE;
 
 		sim_on_data_delivered(sim, f->link, payload > tag ? payload - tag : 0);
@@ -410,6 +410,12 @@ static int new_cores(struct braid_sim *sim, char *err, size_t err_len)
 	if (sc->psk_text[0]) {
 		ts.psk = rs.psk = (const uint8_t *)sc->psk_text;
 		ts.psk_len = rs.psk_len = strlen(sc->psk_text);
+		/* both sides' wall clocks agree in virtual time; ephemeral keys from the seed */
+		ts.wall_clock_us = rs.wall_clock_us = SIM_WALL_EPOCH_US;
+		for (size_t i = 0; i < BRAID_KEY_SEED_SIZE; i += 8) {
+			put_le64(ts.key_seed + i, splitmix64(draw + 2 + i));
+			put_le64(rs.key_seed + i, splitmix64(draw + 3 + i));
+		}
 	}
 	sim->tx = braid_sender_new(&ts, sender_now(sim));
 	sim->rx = braid_receiver_new(&rs, sim->now);

@@ -15,6 +15,8 @@
 #define SIM_NEVER UINT64_MAX
 /* Virtual time starts here rather than at 0, which some counters take to mean "never". */
 #define SIM_BASE_US UINT64_C(1000000)
+/* The wall clock (µs since 1970) both sides read at the start: 2024-01-01 */
+#define SIM_WALL_EPOCH_US UINT64_C(1704067200000000)
 #define SIM_FWD 0
 #define SIM_REV 1
 /* Per link and direction, as the emulator's relay: beyond this, datagrams are refused. */

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Hostile input: while a keyed stream flows from `braid send` to `braid recv`, 100 000
 random and mutated datagrams hit the receiver's port. None may crash it or reach the
-output (byte-identical to the input), and every one must be counted as dropped."""
+output (byte-identical to the input), every one must be counted as dropped, and not one
+byte may come back to the socket they came from (silence to strangers)."""
 
 import os
 import random
@@ -30,8 +31,9 @@ def session_id(stats_path, timeout=5):
 
 
 def hostile_datagrams(rng, sid):
-    """Half random bytes of every size, half well-formed-looking braid packets for the live
-    session (every type, flag combination, link id and length; forged tags)."""
+    """Half random bytes of every size, half well-formed-looking version-2 braid packets for
+    the live session (every type, flag combination, link id and length, the sizes of plain,
+    MAC'd and sealed bodies; forged MACs and tags)."""
     for i in range(HOSTILE):
         if i % CUT_EVERY == CUT_EVERY // 2:
             # longer than the receiver's buffer: the kernel cuts it; counted as truncated
@@ -43,15 +45,16 @@ def hostile_datagrams(rng, sid):
             continue
         ptype = rng.randrange(0, 16)
         flags = rng.choice((0, 1, 2, 3, rng.randrange(256)))
-        header = struct.pack(">BBHI", 0x10 | ptype, flags, rng.randrange(0, 4), sid)
-        body = bytes(rng.getrandbits(8) for _ in range(rng.choice((0, 4, 8, 13, 16, 20, 24,
-                                                                    rng.randrange(0, 1400)))))
+        header = struct.pack(">BBHI", 0x20 | ptype, flags, rng.randrange(0, 4), sid)
+        size = rng.choice((0, 8, 16, 24, 40, 48, 57, 69, 73, 100, 108, rng.randrange(0, 1400)))
+        body = bytes(rng.getrandbits(8) for _ in range(size))
         yield header + body
 
 
-def blast(port, sid, sent, stop):
+def blast(port, sid, sent, answers, stop):
     rng = random.Random(1234)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setblocking(False)
     for d in hostile_datagrams(rng, sid):
         if stop.is_set():
             break
@@ -59,7 +62,21 @@ def blast(port, sid, sent, stop):
         sent[0] += 1
         if sent[0] % 200 == 0:
             time.sleep(0.002)  # spread over the stream, do not just fill the socket buffer
+            answers[0] += drain_answers(s)
+    time.sleep(0.5)  # anything the receiver sent back has arrived by now
+    answers[0] += drain_answers(s)
     s.close()
+
+
+def drain_answers(s):
+    """Datagrams waiting on the hostile socket: what the receiver said to a stranger."""
+    n = 0
+    while True:
+        try:
+            s.recv(65536)
+        except BlockingIOError:
+            return n
+        n += 1
 
 
 def main(braid):
@@ -77,6 +94,7 @@ def main(braid):
             links = ["name=a,addr=127.0.0.2", "name=b,addr=127.0.0.3", "name=c,addr=127.0.0.4"]
             send = bt.start_send(procs, braid, work, recv.port, links, extra=["--psk", key])
             sent = [0]
+            answers = [0]
             stop = threading.Event()
             state = {}
 
@@ -84,7 +102,8 @@ def main(braid):
                 if "thread" not in state and fraction > 0.05:
                     sid = session_id(recv.stats_path)
                     state["thread"] = threading.Thread(target=blast,
-                                                       args=(recv.port, sid, sent, stop))
+                                                       args=(recv.port, sid, sent, answers,
+                                                             stop))
                     state["thread"].start()
 
             bt.pace_file(ts, send.port, bitrate, on_progress=progress)
@@ -98,6 +117,8 @@ def main(braid):
             checks.check(procs.stop(send) == 0, "braid send exits cleanly")
             checks.check(procs.stop(recv) == 0, "braid recv exits cleanly")
             checks.check(sent[0] == HOSTILE, f"{sent[0]} hostile datagrams sent")
+            checks.check(answers[0] == 0,
+                         f"nothing sent back to the hostile source: {answers[0]} datagrams")
             checks.check(bt.files_identical(ts, out), "output byte-identical despite them")
             rs = bt.final_stats(recv.stats_path)
             print(f"figure: dropped by reason: {rs['totals']['dropped'] if rs else None}")

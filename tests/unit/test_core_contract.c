@@ -12,6 +12,7 @@
 #include "braid/error.h"
 #include "braid/receiver.h"
 #include "braid/sender.h"
+#include "core/crypto.h"
 #include "core/wire.h"
 
 #define MS 1000u
@@ -24,6 +25,7 @@ static struct braid_receiver *new_receiver(const char *psk, uint64_t now)
 	set.psk = (const uint8_t *)psk;
 	set.psk_len = psk ? strlen(psk) : 0;
 	set.seed = 7;
+	set.wall_clock_us = 1700000000000000u;
 	return braid_receiver_new(&set, now);
 }
 
@@ -45,7 +47,14 @@ static size_t make_hello(uint8_t *buf, size_t cap, const char *psk)
 	memset(p.body.hello.sender_nonce, 0x5a, BRAID_NONCE_SIZE);
 	p.body.hello.name_len = 4;
 	memcpy(p.body.hello.name, "lte0", 5);
-	int n = braid_wire_encode(&p, (const uint8_t *)psk, psk ? strlen(psk) : 0, buf, cap);
+	uint8_t mac_key[32];
+	if (psk)
+		braid__psk_key((const uint8_t *)psk, strlen(psk), mac_key);
+	struct braid_wire_key key = { .mac_key = mac_key };
+	p.body.hello.wall_us = 1700000000000000u;
+	uint8_t seed[32] = { 1 }, secret[32];
+	braid__ephemeral_keypair(seed, 0, secret, p.body.hello.ephemeral);
+	int n = braid_wire_encode(&p, psk ? &key : NULL, buf, cap);
 	CHECK(n > 0);
 	return n > 0 ? (size_t)n : 0;
 }
@@ -66,8 +75,9 @@ static int feed_exact(struct braid_receiver *r, const uint8_t *bytes, size_t len
 
 static uint64_t drops_sum(const struct braid_drop_stats *d)
 {
-	return d->truncated + d->malformed + d->wrong_direction + d->auth + d->unknown_session +
-	       d->unknown_link + d->sessions_full + d->links_full + d->no_memory + d->oversized;
+	return d->truncated + d->malformed + d->wrong_direction + d->auth + d->replay + d->stale +
+	       d->unknown_session + d->unknown_link + d->sessions_full + d->links_full +
+	       d->no_memory + d->oversized;
 }
 
 /* A keyed HELLO cut short by the receive buffer: passed as truncated, in a buffer of

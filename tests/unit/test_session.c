@@ -82,6 +82,7 @@ struct sim {
 	uint8_t captured[SIM_CAPTURED][BRAID_MAX_DATAGRAM];
 	size_t captured_len[SIM_CAPTURED], captured_link[SIM_CAPTURED], ncaptured;
 	int forged_rc[2]; /* what the receiver said to forgeries */
+	size_t tapped_data; /* DATA datagrams the forging tap saw */
 	size_t nforged;
 	uint32_t lcg;
 	double redundancy;                    /* adaptive: share of packets copied */
@@ -369,6 +370,9 @@ static void sim_run_until(struct sim *sim, uint64_t end)
 		sim->now = end;
 }
 
+/* The wall clock both sides read at virtual time 0 (µs since 1970). */
+#define WALL_BASE_US UINT64_C(1700000000000000)
+
 /* The receiver every test uses; max_sessions 0 keeps the default. */
 static struct braid_receiver *sim_receiver(uint64_t start_us, uint64_t latency_us,
 					   const char *psk, size_t max_sessions)
@@ -383,6 +387,8 @@ static struct braid_receiver *sim_receiver(uint64_t start_us, uint64_t latency_u
 	if (psk) {
 		set.psk = (const uint8_t *)psk;
 		set.psk_len = strlen(psk);
+		set.wall_clock_us = WALL_BASE_US + start_us;
+		memset(set.key_seed, 0x99, sizeof(set.key_seed));
 	}
 	return braid_receiver_new(&set, start_us);
 }
@@ -439,6 +445,9 @@ static struct sim_sender *sim_add_sender(struct sim *sim, uint32_t session_id,
 	if (sim->tx_psk) {
 		set.psk = (const uint8_t *)sim->tx_psk;
 		set.psk_len = strlen(sim->tx_psk);
+		set.wall_clock_us = WALL_BASE_US + sim->now;
+		put_le32(set.key_seed, session_id);
+		put_le32(set.key_seed + 4, (uint32_t)sim->nsenders);
 	}
 	s->tx = braid_sender_new(&set, sim->now);
 	CHECK(s->tx != NULL);
@@ -527,8 +536,9 @@ static size_t state_events(const struct sim_sender *s, int link_id, int new_stat
 
 static uint64_t drops_sum(const struct braid_drop_stats *d)
 {
-	return d->malformed + d->wrong_direction + d->auth + d->unknown_session +
-	       d->unknown_link + d->sessions_full + d->links_full + d->no_memory + d->oversized;
+	return d->malformed + d->wrong_direction + d->auth + d->replay + d->stale +
+	       d->unknown_session + d->unknown_link + d->sessions_full + d->links_full +
+	       d->no_memory + d->oversized + d->truncated;
 }
 
 static uint64_t drops_total(const struct braid_receiver *rx)
@@ -762,28 +772,24 @@ static void capture_tap(struct sim *sim, size_t snd, size_t link, const uint8_t 
 	sim->captured_link[i] = link;
 }
 
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Injects, ahead of the genuine copies, DATA 100 with a payload byte flipped and DATA 200
- * renumbered 201: new to the receiver, so only the tag can stop them. */
+/* Injects, ahead of the genuine copies, the 100th sealed DATA of link 0 with a payload
+ * byte flipped and the 200th with its packet number changed: new to the receiver, so only
+ * the tag can stop them. */
 static void forging_tap(struct sim *sim, size_t snd, size_t link, const uint8_t *buf,
 			size_t len)
 {
 	uint8_t forged[BRAID_MAX_DATAGRAM];
 	capture_tap(sim, snd, link, buf, len);
-	if ((buf[0] & 0x0f) != BRAID_PKT_DATA || link != 0 || len < BRAID_DATA_HEADER_SIZE + 12)
+	if ((buf[0] & 0x0f) != BRAID_PKT_DATA || link != 0 || len < BRAID_DATA_HEADER_SIZE + 40)
 		return;
-	uint32_t seq = get_be32(buf + 8);
-	if ((seq != 100 && seq != 200) || sim->nforged >= 2)
+	size_t nth = ++sim->tapped_data;
+	if ((nth != 100 && nth != 200) || sim->nforged >= 2)
 		return;
 	memcpy(forged, buf, len);
-	if (seq == 100)
-		forged[BRAID_DATA_HEADER_SIZE + 10] ^= 0x40;
+	if (nth == 100)
+		forged[BRAID_DATA_HEADER_SIZE + 18] ^= 0x40;
 	else
-		forged[11] ^= 0x01;
+		forged[15] ^= 0x01;
 	sim->forged_rc[sim->nforged++] = braid_receiver_handle_datagram(
 		sim->rx, &sim->snd[snd].links[link].addr, forged, len, 0, sim->now);
 }
@@ -792,6 +798,11 @@ static void put_be32(uint8_t *p, uint32_t v)
 {
 	for (int i = 0; i < 4; i++)
 		p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 /* Injects, ahead of the genuine copies, DATA 300 with its timestamp 5 s ahead and DATA 301
@@ -977,18 +988,18 @@ static void test_drops_by_cause(void)
 	put_le32(p.body.hello.sender_nonce + 4, ~sid);
 	for (uint16_t i = 0; i < BRAID__RX_MAX_LINKS; i++) {
 		p.header.link_id = (uint16_t)(1000 + i);
-		int len = braid_wire_encode(&p, NULL, 0, buf, sizeof(buf));
+		int len = braid_wire_encode(&p, NULL, buf, sizeof(buf));
 		CHECK(len > 0);
 		sim_send(sim, true, 0, 0, buf, len > 0 ? (size_t)len : 0);
 	}
 	p = (struct braid_packet){ .header = { .type = BRAID_PKT_PROBE_REPLY, .session_id = sid,
 					       .link_id = a->links[0].id } };
-	int len = braid_wire_encode(&p, NULL, 0, buf, sizeof(buf));
+	int len = braid_wire_encode(&p, NULL, buf, sizeof(buf));
 	CHECK(len > 0);
 	sim_send(sim, true, 0, 0, buf, len > 0 ? (size_t)len : 0);
 	p = (struct braid_packet){ .header = { .type = BRAID_PKT_DATA, .session_id = sid,
 					       .link_id = a->links[0].id } };
-	len = braid_wire_encode(&p, NULL, 0, buf, sizeof(buf));
+	len = braid_wire_encode(&p, NULL, buf, sizeof(buf));
 	CHECK(len > 0);
 	sim_send(sim, false, 0, 0, buf, len > 0 ? (size_t)len : 0);
 	sim_run_until(sim, 500 * MS);

@@ -1,7 +1,7 @@
-/* The wire format of core/wire.h: exact byte layouts, round trips of every type,
- * every truncation, every rejected field, tags and their failures, session keys and the
+/* The wire format of src/core/wire.h: exact byte layouts, round trips of every type,
+ * every truncation, every rejected field, MACs and sealing and their failures, and the
  * extension of wrapping counters. Layouts are written out by hand from the specification;
- * tags are recomputed here with the crypto primitives (tested against vectors elsewhere). */
+ * MACs and seals are recomputed here with the crypto wrappers (tested in test_crypto). */
 #include "core/crypto.h"
 #include "braid/error.h"
 #include "core/wire.h"
@@ -11,25 +11,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const uint8_t SIP_KEY[16] = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
-				     0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff };
-static const uint8_t PSK[] = "correct horse battery staple";
+static const uint8_t MAC_KEY[32] = "handshake mac key, 32 bytes long";
+static const uint8_t AEAD_KEY[32] = "sealing key for tests, 32 bytes.";
 static const uint8_t PAYLOAD[] = { 'm', 'e', 'd', 'i', 'a', 0x00, 0xff };
+#define SAMPLE_PN UINT64_C(0x0102030405060708)
 
-static const uint8_t *key_for(uint8_t type)
+static const struct braid_wire_key KEY = { MAC_KEY, AEAD_KEY, SAMPLE_PN };
+
+static int is_handshake(uint8_t type)
 {
-	return type == BRAID_PKT_HELLO || type == BRAID_PKT_HELLO_ACK ? PSK : SIP_KEY;
+	return type == BRAID_PKT_HELLO || type == BRAID_PKT_HELLO_ACK;
 }
 
-static size_t key_len_for(uint8_t type)
-{
-	return type == BRAID_PKT_HELLO || type == BRAID_PKT_HELLO_ACK ? sizeof(PSK) - 1
-								       : sizeof(SIP_KEY);
-}
-
+/* What protection adds: a MAC on the handshake, a packet number and a tag elsewhere. */
 static size_t tag_len_for(uint8_t type)
 {
-	return type == BRAID_PKT_HELLO || type == BRAID_PKT_HELLO_ACK ? 16 : 8;
+	return is_handshake(type) ? 16 : 24;
 }
 
 /* A packet of the given type with a distinct value in every field. */
@@ -51,6 +48,9 @@ static struct braid_packet sample(uint8_t type)
 	case BRAID_PKT_HELLO:
 		for (int i = 0; i < BRAID_NONCE_SIZE; i++)
 			p.body.hello.sender_nonce[i] = (uint8_t)(0x41 + i);
+		for (int i = 0; i < BRAID_EPHEMERAL_SIZE; i++)
+			p.body.hello.ephemeral[i] = (uint8_t)(0x80 + i);
+		p.body.hello.wall_us = 0x0001020304050607;
 		p.body.hello.timestamp_us = 0x11223344;
 		p.body.hello.name_len = 4;
 		memcpy(p.body.hello.name, "lte0", 5);
@@ -59,6 +59,10 @@ static struct braid_packet sample(uint8_t type)
 		for (int i = 0; i < BRAID_NONCE_SIZE; i++) {
 			p.body.hello_ack.sender_nonce[i] = (uint8_t)(0x41 + i);
 			p.body.hello_ack.receiver_nonce[i] = (uint8_t)(0x61 + i);
+		}
+		for (int i = 0; i < BRAID_EPHEMERAL_SIZE; i++) {
+			p.body.hello_ack.sender_ephemeral[i] = (uint8_t)(0x80 + i);
+			p.body.hello_ack.receiver_ephemeral[i] = (uint8_t)(0xa0 + i);
 		}
 		p.body.hello_ack.echo_timestamp_us = 0x55667788;
 		break;
@@ -106,12 +110,15 @@ static int same_packet(const struct braid_packet *a, const struct braid_packet *
 	case BRAID_PKT_HELLO:
 		return memcmp(a->body.hello.sender_nonce, b->body.hello.sender_nonce,
 			      BRAID_NONCE_SIZE) == 0 &&
+		       memcmp(a->body.hello.ephemeral, b->body.hello.ephemeral,
+			      BRAID_EPHEMERAL_SIZE) == 0 &&
+		       a->body.hello.wall_us == b->body.hello.wall_us &&
 		       a->body.hello.timestamp_us == b->body.hello.timestamp_us &&
 		       a->body.hello.name_len == b->body.hello.name_len &&
 		       strcmp(a->body.hello.name, b->body.hello.name) == 0;
 	case BRAID_PKT_HELLO_ACK:
 		return memcmp(&a->body.hello_ack, &b->body.hello_ack,
-			      2 * BRAID_NONCE_SIZE) == 0 &&
+			      2 * BRAID_NONCE_SIZE + 2 * BRAID_EPHEMERAL_SIZE) == 0 &&
 		       a->body.hello_ack.echo_timestamp_us == b->body.hello_ack.echo_timestamp_us;
 	case BRAID_PKT_PROBE:
 		return a->body.probe.probe_seq == b->body.probe.probe_seq &&
@@ -137,8 +144,7 @@ static int same_packet(const struct braid_packet *a, const struct braid_packet *
 static int encode_sample(uint8_t type, int keyed, uint8_t *buf, size_t cap)
 {
 	struct braid_packet p = sample(type);
-	return braid_wire_encode(&p, keyed ? key_for(type) : NULL, keyed ? key_len_for(type) : 0,
-				 buf, cap);
+	return braid_wire_encode(&p, keyed ? &KEY : NULL, buf, cap);
 }
 
 /* An exact-size heap copy, so any read past the end trips ASan. */
@@ -150,13 +156,29 @@ static uint8_t *dup_exact(const uint8_t *buf, size_t len)
 	return copy;
 }
 
+static uint8_t opened[BRAID_MAX_DATAGRAM];
+
+/* Decodes a datagram, opening it first with AEAD_KEY when sealed (the plain datagram is
+ * in `opened` then). */
+static int open_and_decode(const uint8_t *buf, size_t len, struct braid_packet *out)
+{
+	struct braid_header h;
+	if (braid_wire_peek(buf, len, &h) == 0 && braid_wire_is_sealed(&h)) {
+		int n = braid_wire_open(buf, len, AEAD_KEY, opened, sizeof(opened));
+		if (n < 0)
+			return n;
+		return braid_wire_decode(opened, (size_t)n, out);
+	}
+	return braid_wire_decode(buf, len, out);
+}
+
 /* Decodes from an exact-size copy; payload pointers in *out are not usable afterwards. */
 static int decode_exact(const uint8_t *buf, size_t len, struct braid_packet *out)
 {
 	uint8_t *copy = dup_exact(buf, len);
 	if (!copy)
 		return BRAID_ERR_NOMEM;
-	int rc = braid_wire_decode(copy, len, out);
+	int rc = open_and_decode(copy, len, out);
 	free(copy);
 	return rc;
 }
@@ -169,25 +191,32 @@ static int decodes_to(const uint8_t *buf, size_t len, const struct braid_packet 
 	uint8_t *copy = dup_exact(buf, len);
 	if (!copy)
 		return 0;
-	int ok = braid_wire_decode(copy, len, &out) == 0 && same_packet(want, &out);
+	int ok = open_and_decode(copy, len, &out) == 0 && same_packet(want, &out);
 	free(copy);
 	return ok;
 }
 
-static int check_tag_exact(const uint8_t *buf, size_t len, const uint8_t *key, size_t key_len)
+/* The MAC of a handshake packet, or the seal of any other, from an exact-size copy. */
+static int check_tag_exact(const uint8_t *buf, size_t len, const uint8_t *mac_key,
+			   const uint8_t *aead_key)
 {
 	uint8_t *copy = dup_exact(buf, len);
 	if (!copy)
 		return BRAID_ERR_NOMEM;
-	int rc = braid_wire_check_tag(copy, len, key, key_len);
+	struct braid_header h;
+	int rc = braid_wire_peek(copy, len, &h);
+	if (rc == 0 && is_handshake(h.type))
+		rc = braid_wire_check_mac(copy, len, mac_key);
+	else if (rc == 0)
+		rc = braid_wire_open(copy, len, aead_key, opened, sizeof(opened));
 	free(copy);
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 static void test_data_layout(void)
 {
 	static const uint8_t want[] = {
-		0x10, 0x00, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef, /* v1 DATA, flags, link, session */
+		0x20, 0x00, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef, /* v2 DATA, flags, link, session */
 		0x01, 0x02, 0x03, 0x04, 0xa0, 0xb0, 0xc0, 0xd0, /* seq, timestamp */
 		'm', 'e', 'd', 'i', 'a', 0x00, 0xff,
 	};
@@ -198,57 +227,79 @@ static void test_data_layout(void)
 
 	struct braid_packet p = sample(BRAID_PKT_DATA);
 	p.header.flags = BRAID_FLAG_RETRANSMIT;
-	n = braid_wire_encode(&p, NULL, 0, buf, sizeof(buf));
+	n = braid_wire_encode(&p, NULL, buf, sizeof(buf));
 	CHECK_EQ(n, sizeof(want));
 	CHECK_EQ(buf[1], 0x02);
 	CHECK(memcmp(buf + 2, want + 2, sizeof(want) - 2) == 0);
 
-	/* Keyed: flag 0x01, and SipHash-2-4 of everything before the tag, big-endian. */
-	n = braid_wire_encode(&p, SIP_KEY, sizeof(SIP_KEY), buf, sizeof(buf));
-	CHECK_EQ(n, sizeof(want) + 8);
-	CHECK_EQ(buf[0], 0x10);
+	/* Keyed: flag 0x01, the packet number, the body sealed, the tag. */
+	n = braid_wire_encode(&p, &KEY, buf, sizeof(buf));
+	CHECK_EQ(n, sizeof(want) + 24);
+	CHECK_EQ(buf[0], 0x20);
 	CHECK_EQ(buf[1], 0x03);
-	CHECK(memcmp(buf + 2, want + 2, sizeof(want) - 2) == 0);
-	uint64_t h = braid_siphash24(SIP_KEY, buf, sizeof(want));
-	for (int i = 0; i < 8; i++)
-		CHECK_EQ(buf[sizeof(want) + (size_t)i], (uint8_t)(h >> (56 - 8 * i)));
+	CHECK(memcmp(buf + 2, want + 2, 6) == 0);
+	static const uint8_t pn[] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	CHECK(memcmp(buf + 8, pn, 8) == 0);
+	uint8_t body[sizeof(want) - 8], tag[16];
+	braid__aead_seal(AEAD_KEY, SAMPLE_PN, buf, 16, want + 8, sizeof(body), body, tag);
+	CHECK(memcmp(buf + 16, body, sizeof(body)) == 0);
+	CHECK(memcmp(buf + 16 + sizeof(body), tag, 16) == 0);
 
 	p = sample(BRAID_PKT_REVERSE);
-	n = braid_wire_encode(&p, NULL, 0, buf, sizeof(buf));
+	n = braid_wire_encode(&p, NULL, buf, sizeof(buf));
 	CHECK_EQ(n, sizeof(want));
-	CHECK_EQ(buf[0], 0x15);
+	CHECK_EQ(buf[0], 0x25);
 	CHECK(memcmp(buf + 1, want + 1, sizeof(want) - 1) == 0);
+}
+
+/* The 32-byte ephemeral keys of the samples: 0x80, 0x81, ... (and 0xa0, ... ). */
+static void put_key_run(uint8_t *p, uint8_t first)
+{
+	for (int i = 0; i < BRAID_EPHEMERAL_SIZE; i++)
+		p[i] = (uint8_t)(first + i);
 }
 
 static void test_control_layouts(void)
 {
-	static const uint8_t hello[] = {
-		0x11, 0x00, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef,
+	static const uint8_t hello_head[] = {
+		0x21, 0x00, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef,
 		0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, /* sender nonce */
+	};
+	static const uint8_t hello_tail[] = {
+		0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, /* wall clock */
 		0x11, 0x22, 0x33, 0x44, 0x04, 'l', 't', 'e', '0',
 	};
-	static const uint8_t ack[] = {
-		0x12, 0x00, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef,
+	uint8_t hello[sizeof(hello_head) + 32 + sizeof(hello_tail)];
+	memcpy(hello, hello_head, sizeof(hello_head));
+	put_key_run(hello + 16, 0x80);
+	memcpy(hello + 48, hello_tail, sizeof(hello_tail));
+	static const uint8_t ack_head[] = {
+		0x22, 0x00, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef,
 		0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48,
-		0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x55, 0x66, 0x77, 0x88,
+		0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68,
 	};
+	uint8_t ack[sizeof(ack_head) + 64 + 4];
+	memcpy(ack, ack_head, sizeof(ack_head));
+	put_key_run(ack + 24, 0x80);
+	put_key_run(ack + 56, 0xa0);
+	ack[88] = 0x55, ack[89] = 0x66, ack[90] = 0x77, ack[91] = 0x88;
 	static const uint8_t probe[] = {
-		0x13, 0x00, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef,
+		0x23, 0x00, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef,
 		0x00, 0x00, 0xab, 0xcd, 0xfe, 0xdc, 0xba, 0x98, 0x00, 0x01, 0x23, 0x45,
 		0x00, 0x06, 0x78, 0x90,
 	};
 	static const uint8_t reply[] = {
-		0x14, 0x00, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef,
+		0x24, 0x00, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef,
 		0x01, 0x00, 0x00, 0x02, 0x03, 0x00, 0x00, 0x04,
 		0x05, 0x00, 0x00, 0x06, 0x07, 0x00, 0x00, 0x08, 0x09, 0x00, 0x00, 0x0a,
 		0x0b, 0x00, 0x00, 0x0c,
 	};
 	static const uint8_t nack[] = {
-		0x16, 0x00, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef, 0x02,
+		0x26, 0x00, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef, 0x02,
 		0x10, 0x20, 0x30, 0x40, 0x00, 0x03, 0xff, 0xff, 0xff, 0xfe, 0xff, 0xff,
 	};
-	static const uint8_t bye[] = { 0x17, 0x00, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef };
-	static const struct {
+	static const uint8_t bye[] = { 0x27, 0x00, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef };
+	const struct {
 		uint8_t type;
 		const uint8_t *bytes;
 		size_t len;
@@ -280,9 +331,9 @@ static void test_round_trip_every_type(void)
 				continue;
 			CHECK(decodes_to(buf, (size_t)n, &in));
 			CHECK_EQ(decode_exact(buf, (size_t)n, &out), 0);
-			CHECK_EQ(out.header.flags & BRAID_FLAG_KEYED, keyed ? BRAID_FLAG_KEYED : 0);
 			struct braid_header h;
 			CHECK_EQ(braid_wire_peek(buf, (size_t)n, &h), 0);
+			CHECK_EQ(h.flags & BRAID_FLAG_KEYED, keyed ? BRAID_FLAG_KEYED : 0);
 			CHECK_EQ(h.type, type);
 			CHECK_EQ(h.link_id, 0x1234);
 			CHECK_EQ_U64(h.session_id, 0xdeadbeefu);
@@ -290,7 +341,7 @@ static void test_round_trip_every_type(void)
 	}
 	/* Payload pointers alias the decoded buffer, just past the 16-byte header. */
 	struct braid_packet out;
-	int n = encode_sample(BRAID_PKT_DATA, 1, buf, sizeof(buf));
+	int n = encode_sample(BRAID_PKT_DATA, 0, buf, sizeof(buf));
 	CHECK_EQ(braid_wire_decode(buf, (size_t)n, &out), 0);
 	CHECK(out.body.data.payload == buf + BRAID_DATA_HEADER_SIZE);
 
@@ -303,8 +354,8 @@ static void test_round_trip_every_type(void)
 		struct braid_packet in = sample(BRAID_PKT_DATA);
 		in.body.data.payload = sizes[i] ? big : NULL;
 		in.body.data.payload_len = sizes[i];
-		n = braid_wire_encode(&in, SIP_KEY, 16, buf, sizeof(buf));
-		CHECK_EQ(n, 16 + sizes[i] + 8);
+		n = braid_wire_encode(&in, &KEY, buf, sizeof(buf));
+		CHECK_EQ(n, 16 + sizes[i] + 24);
 		CHECK(decodes_to(buf, (size_t)n, &in));
 	}
 	struct braid_packet in = sample(BRAID_PKT_HELLO);
@@ -312,14 +363,14 @@ static void test_round_trip_every_type(void)
 	for (int i = 0; i < BRAID_LINK_NAME_MAX; i++)
 		in.body.hello.name[i] = (char)(0x21 + i * 3);
 	in.body.hello.name[BRAID_LINK_NAME_MAX] = '\0';
-	n = braid_wire_encode(&in, NULL, 0, buf, sizeof(buf));
-	CHECK_EQ(n, 8 + 13 + BRAID_LINK_NAME_MAX);
+	n = braid_wire_encode(&in, NULL, buf, sizeof(buf));
+	CHECK_EQ(n, 8 + 53 + BRAID_LINK_NAME_MAX);
 	CHECK(decodes_to(buf, (size_t)n, &in));
 	in = sample(BRAID_PKT_NACK);
 	in.body.nack.range_count = BRAID_NACK_MAX_RANGES;
 	for (unsigned i = 0; i < BRAID_NACK_MAX_RANGES; i++)
 		in.body.nack.ranges[i] = (struct braid_nack_range){ i * 1000003u, (uint16_t)(i + 1) };
-	n = braid_wire_encode(&in, NULL, 0, buf, sizeof(buf));
+	n = braid_wire_encode(&in, NULL, buf, sizeof(buf));
 	CHECK_EQ(n, 8 + 1 + 6 * BRAID_NACK_MAX_RANGES);
 	CHECK(decodes_to(buf, (size_t)n, &in));
 }
@@ -333,21 +384,21 @@ static void test_every_truncation(void)
 	for (uint8_t type = 0; type < BRAID_PKT_TYPE_COUNT; type++) {
 		for (int keyed = 0; keyed <= 1; keyed++) {
 			int n = encode_sample(type, keyed, buf, sizeof(buf));
-			size_t tag = keyed ? tag_len_for(type) : 0;
 			int variable = type == BRAID_PKT_DATA || type == BRAID_PKT_REVERSE;
 			for (size_t len = 0; len < (size_t)n; len++) {
 				struct braid_packet out;
 				int rc = decode_exact(buf, len, &out);
-				if (variable && len >= 16 + tag) {
+				if (keyed && !is_handshake(type)) {
+					/* a sealed prefix never opens */
+					CHECK(rc == BRAID_ERR_AUTH || rc == BRAID_ERR_TRUNCATED);
+				} else if (variable && len >= 16) {
 					CHECK_EQ(rc, 0);
-					CHECK_EQ(out.body.data.payload_len, len - 16 - tag);
+					CHECK_EQ(out.body.data.payload_len, len - 16);
 				} else {
 					CHECK_EQ(rc, BRAID_ERR_TRUNCATED);
 				}
 				if (keyed)
-					CHECK_EQ(check_tag_exact(buf, len, key_for(type),
-								 key_len_for(type)),
-						 BRAID_ERR_AUTH);
+					CHECK(check_tag_exact(buf, len, MAC_KEY, AEAD_KEY) < 0);
 			}
 			struct braid_header h;
 			CHECK_EQ(braid_wire_peek(buf, 7, &h), BRAID_ERR_TRUNCATED);
@@ -377,7 +428,7 @@ static void test_header_rejections(void)
 	struct braid_header h;
 	int n = encode_sample(BRAID_PKT_PROBE, 0, buf, sizeof(buf));
 	uint8_t orig0 = buf[0];
-	static const uint8_t bad_versions[] = { 0, 2, 3, 15 };
+	static const uint8_t bad_versions[] = { 0, 1, 3, 15 };
 	for (size_t i = 0; i < sizeof(bad_versions); i++) {
 		buf[0] = (uint8_t)(bad_versions[i] << 4 | BRAID_PKT_PROBE);
 		CHECK_EQ(decode_exact(buf, (size_t)n, &out), BRAID_ERR_VERSION);
@@ -416,9 +467,6 @@ static void test_oversized_payload(void)
 	buf[1] = 0;
 	CHECK_EQ(decode_exact(buf, 16 + BRAID_MAX_PAYLOAD, &out), 0);
 	CHECK_EQ(decode_exact(buf, 16 + BRAID_MAX_PAYLOAD + 1, &out), BRAID_ERR_TOO_BIG);
-	buf[1] = BRAID_FLAG_KEYED; /* the tag does not count towards the payload */
-	CHECK_EQ(decode_exact(buf, 16 + BRAID_MAX_PAYLOAD + 8, &out), 0);
-	CHECK_EQ(decode_exact(buf, 16 + BRAID_MAX_PAYLOAD + 9, &out), BRAID_ERR_TOO_BIG);
 	buf[0] = BRAID_WIRE_VERSION << 4 | BRAID_PKT_REVERSE;
 	CHECK_EQ(decode_exact(buf, sizeof(buf), &out), BRAID_ERR_TOO_BIG);
 
@@ -426,7 +474,12 @@ static void test_oversized_payload(void)
 	in.body.data.payload = buf;
 	in.body.data.payload_len = BRAID_MAX_PAYLOAD + 1;
 	static uint8_t out_buf[BRAID_MAX_DATAGRAM + 64];
-	CHECK_EQ(braid_wire_encode(&in, NULL, 0, out_buf, sizeof(out_buf)), BRAID_ERR_TOO_BIG);
+	CHECK_EQ(braid_wire_encode(&in, NULL, out_buf, sizeof(out_buf)), BRAID_ERR_TOO_BIG);
+	/* the largest sealed datagram is BRAID_MAX_DATAGRAM, and opens to the largest plain */
+	in.body.data.payload_len = BRAID_MAX_PAYLOAD;
+	CHECK_EQ(braid_wire_encode(&in, &KEY, out_buf, sizeof(out_buf)), BRAID_MAX_DATAGRAM);
+	CHECK_EQ(decode_exact(out_buf, BRAID_MAX_DATAGRAM, &out), 0);
+	CHECK_EQ(out.body.data.payload_len, BRAID_MAX_PAYLOAD);
 }
 
 static void test_hello_name_rejections(void)
@@ -434,7 +487,7 @@ static void test_hello_name_rejections(void)
 	uint8_t buf[256];
 	struct braid_packet out;
 	int n = encode_sample(BRAID_PKT_HELLO, 0, buf, sizeof(buf));
-	size_t name_at = 8 + 13;
+	size_t name_at = 8 + 53;
 	static const uint8_t bad_chars[] = { 0x00, 0x09, 0x1f, 0x20, 0x7f, 0x80, 0xff };
 	for (size_t i = 0; i < sizeof(bad_chars); i++) {
 		for (size_t pos = 0; pos < 4; pos++) {
@@ -450,7 +503,7 @@ static void test_hello_name_rejections(void)
 	CHECK(strcmp(out.body.hello.name, "!te~") == 0);
 
 	/* A name longer than 32, even when every byte is there and printable. */
-	uint8_t longer[8 + 13 + BRAID_LINK_NAME_MAX + 1];
+	uint8_t longer[8 + 53 + BRAID_LINK_NAME_MAX + 1];
 	memcpy(longer, buf, name_at);
 	memset(longer + name_at, 'x', BRAID_LINK_NAME_MAX + 1);
 	longer[name_at - 1] = BRAID_LINK_NAME_MAX + 1;
@@ -465,10 +518,10 @@ static void test_hello_name_rejections(void)
 
 	struct braid_packet in = sample(BRAID_PKT_HELLO);
 	in.body.hello.name_len = BRAID_LINK_NAME_MAX + 1;
-	CHECK_EQ(braid_wire_encode(&in, NULL, 0, buf, sizeof(buf)), BRAID_ERR_INVAL);
+	CHECK_EQ(braid_wire_encode(&in, NULL, buf, sizeof(buf)), BRAID_ERR_INVAL);
 	in = sample(BRAID_PKT_HELLO);
 	in.body.hello.name[1] = ' ';
-	CHECK_EQ(braid_wire_encode(&in, NULL, 0, buf, sizeof(buf)), BRAID_ERR_INVAL);
+	CHECK_EQ(braid_wire_encode(&in, NULL, buf, sizeof(buf)), BRAID_ERR_INVAL);
 }
 
 static void test_nack_rejections(void)
@@ -498,12 +551,12 @@ static void test_nack_rejections(void)
 
 	struct braid_packet in = sample(BRAID_PKT_NACK);
 	in.body.nack.range_count = 0;
-	CHECK_EQ(braid_wire_encode(&in, NULL, 0, buf, sizeof(buf)), BRAID_ERR_INVAL);
+	CHECK_EQ(braid_wire_encode(&in, NULL, buf, sizeof(buf)), BRAID_ERR_INVAL);
 	in.body.nack.range_count = BRAID_NACK_MAX_RANGES + 1;
-	CHECK_EQ(braid_wire_encode(&in, NULL, 0, buf, sizeof(buf)), BRAID_ERR_INVAL);
+	CHECK_EQ(braid_wire_encode(&in, NULL, buf, sizeof(buf)), BRAID_ERR_INVAL);
 	in = sample(BRAID_PKT_NACK);
 	in.body.nack.ranges[1].count = 0;
-	CHECK_EQ(braid_wire_encode(&in, NULL, 0, buf, sizeof(buf)), BRAID_ERR_INVAL);
+	CHECK_EQ(braid_wire_encode(&in, NULL, buf, sizeof(buf)), BRAID_ERR_INVAL);
 }
 
 static void test_encode_rejections(void)
@@ -511,17 +564,17 @@ static void test_encode_rejections(void)
 	uint8_t buf[256];
 	struct braid_packet p = sample(BRAID_PKT_PROBE);
 	p.header.type = BRAID_PKT_TYPE_COUNT;
-	CHECK_EQ(braid_wire_encode(&p, NULL, 0, buf, sizeof(buf)), BRAID_ERR_INVAL);
+	CHECK_EQ(braid_wire_encode(&p, NULL, buf, sizeof(buf)), BRAID_ERR_INVAL);
 	p = sample(BRAID_PKT_PROBE);
 	p.header.flags = BRAID_FLAG_KEYED; /* set by passing a key, never by the caller */
-	CHECK_EQ(braid_wire_encode(&p, NULL, 0, buf, sizeof(buf)), BRAID_ERR_INVAL);
+	CHECK_EQ(braid_wire_encode(&p, NULL, buf, sizeof(buf)), BRAID_ERR_INVAL);
 	p.header.flags = 0x80;
-	CHECK_EQ(braid_wire_encode(&p, NULL, 0, buf, sizeof(buf)), BRAID_ERR_INVAL);
+	CHECK_EQ(braid_wire_encode(&p, NULL, buf, sizeof(buf)), BRAID_ERR_INVAL);
 	p.header.flags = BRAID_FLAG_RETRANSMIT;
-	CHECK_EQ(braid_wire_encode(&p, NULL, 0, buf, sizeof(buf)), BRAID_ERR_INVAL);
+	CHECK_EQ(braid_wire_encode(&p, NULL, buf, sizeof(buf)), BRAID_ERR_INVAL);
 	p = sample(BRAID_PKT_DATA);
 	p.body.data.payload = NULL;
-	CHECK_EQ(braid_wire_encode(&p, NULL, 0, buf, sizeof(buf)), BRAID_ERR_INVAL);
+	CHECK_EQ(braid_wire_encode(&p, NULL, buf, sizeof(buf)), BRAID_ERR_INVAL);
 
 	/* Capacity: exactly enough works, one byte less does not (tag included). */
 	for (uint8_t type = 0; type < BRAID_PKT_TYPE_COUNT; type++) {
@@ -532,12 +585,9 @@ static void test_encode_rejections(void)
 		}
 	}
 	p = sample(BRAID_PKT_BYE);
-	CHECK_EQ(braid_wire_encode(&p, NULL, 0, NULL, 100), BRAID_ERR_TOO_BIG);
-	/* SipHash needs a 16-byte key; HMAC takes any non-empty one. */
-	CHECK_EQ(braid_wire_encode(&p, SIP_KEY, 15, buf, sizeof(buf)), BRAID_ERR_INVAL);
+	CHECK_EQ(braid_wire_encode(&p, NULL, NULL, 100), BRAID_ERR_TOO_BIG);
 	p = sample(BRAID_PKT_HELLO);
-	CHECK_EQ(braid_wire_encode(&p, PSK, 0, buf, sizeof(buf)), BRAID_ERR_INVAL);
-	CHECK_EQ(braid_wire_encode(&p, PSK, 1, buf, sizeof(buf)), 8 + 13 + 4 + 16);
+	CHECK_EQ(braid_wire_encode(&p, &KEY, buf, sizeof(buf)), 8 + 53 + 4 + 16);
 }
 
 /* Flips every bit of a keyed datagram in turn: each copy must fail the tag check. */
@@ -545,111 +595,88 @@ static void test_tag_bit_flips(void)
 {
 	uint8_t buf[256];
 	for (uint8_t type = 0; type < BRAID_PKT_TYPE_COUNT; type++) {
-		const uint8_t *key = key_for(type);
-		size_t key_len = key_len_for(type);
 		int n = encode_sample(type, 1, buf, sizeof(buf));
 		CHECK_EQ(n, encode_sample(type, 0, buf + 128, 128) + (int)tag_len_for(type));
-		CHECK_EQ(check_tag_exact(buf, (size_t)n, key, key_len), 0);
+		CHECK_EQ(check_tag_exact(buf, (size_t)n, MAC_KEY, AEAD_KEY), 0);
 		unsigned failures = 0, flips = 0;
 		for (size_t bit = 0; bit < (size_t)n * 8; bit++) {
 			buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-			failures += check_tag_exact(buf, (size_t)n, key, key_len) == BRAID_ERR_AUTH;
+			/* a flip in the header may make it another kind of packet, or none: it
+			 * must never pass */
+			failures += check_tag_exact(buf, (size_t)n, MAC_KEY, AEAD_KEY) < 0;
 			flips++;
 			buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		}
 		CHECK_EQ(failures, flips);
-		CHECK_EQ(check_tag_exact(buf, (size_t)n, key, key_len), 0);
+		CHECK_EQ(check_tag_exact(buf, (size_t)n, MAC_KEY, AEAD_KEY), 0);
 
-		/* Any other key: one bit off, shorter, or none. */
-		uint8_t other[64];
-		memcpy(other, key, key_len);
-		other[key_len - 1] ^= 0x01;
-		CHECK_EQ(check_tag_exact(buf, (size_t)n, other, key_len), BRAID_ERR_AUTH);
-		CHECK_EQ(check_tag_exact(buf, (size_t)n, key, key_len - 1), BRAID_ERR_AUTH);
-		CHECK_EQ(check_tag_exact(buf, (size_t)n, NULL, 0), BRAID_ERR_AUTH);
+		/* Any other key: one bit off. */
+		uint8_t other_mac[32], other_aead[32];
+		memcpy(other_mac, MAC_KEY, 32);
+		memcpy(other_aead, AEAD_KEY, 32);
+		other_mac[31] ^= 0x01;
+		other_aead[31] ^= 0x01;
+		CHECK_EQ(check_tag_exact(buf, (size_t)n, other_mac, other_aead), BRAID_ERR_AUTH);
 		/* Extra bytes after the tag move it: they fail too. */
 		buf[n] = 0;
-		CHECK_EQ(check_tag_exact(buf, (size_t)n + 1, key, key_len), BRAID_ERR_AUTH);
+		CHECK_EQ(check_tag_exact(buf, (size_t)n + 1, MAC_KEY, AEAD_KEY), BRAID_ERR_AUTH);
 
 		/* Unkeyed datagrams never pass, whatever key is offered. */
 		n = encode_sample(type, 0, buf, sizeof(buf));
-		CHECK_EQ(check_tag_exact(buf, (size_t)n, key, key_len), BRAID_ERR_AUTH);
+		CHECK_EQ(check_tag_exact(buf, (size_t)n, MAC_KEY, AEAD_KEY), BRAID_ERR_AUTH);
 	}
 }
 
-/* HELLO and HELLO_ACK carry 16 bytes of HMAC under the PSK; the rest 8 of SipHash. */
-static void test_tag_kinds(void)
+/* HELLO and HELLO_ACK carry a BLAKE2b-128 MAC of everything before it; every other type is
+ * sealed: packet number, encrypted body, Poly1305 tag over the header and number too. */
+static void test_protection_kinds(void)
 {
-	uint8_t buf[256], mac[BRAID_SHA256_SIZE];
+	uint8_t plain[256], buf[256], mac[16];
 	for (uint8_t type = 0; type < BRAID_PKT_TYPE_COUNT; type++) {
-		int plain = encode_sample(type, 0, buf, sizeof(buf));
+		int p = encode_sample(type, 0, plain, sizeof(plain));
 		int n = encode_sample(type, 1, buf, sizeof(buf));
-		int hmac = type == BRAID_PKT_HELLO || type == BRAID_PKT_HELLO_ACK;
-		CHECK_EQ(n - plain, hmac ? BRAID_HELLO_TAG_SIZE : BRAID_TAG_SIZE);
-		if (hmac) {
-			struct braid_bytes part = { buf, (size_t)plain };
-			braid_hmac_sha256(PSK, sizeof(PSK) - 1, &part, 1, mac);
-			CHECK(memcmp(buf + plain, mac, 16) == 0);
-		} else {
-			uint64_t h = braid_siphash24(SIP_KEY, buf, (size_t)plain);
-			uint64_t got = 0;
-			for (int i = 0; i < 8; i++)
-				got = got << 8 | buf[plain + i];
-			CHECK_EQ_U64(got, h);
+		CHECK_EQ(n - p, (int)tag_len_for(type));
+		CHECK_EQ(buf[1], plain[1] | BRAID_FLAG_KEYED);
+		CHECK(memcmp(buf + 2, plain + 2, 6) == 0);
+		if (is_handshake(type)) {
+			CHECK(memcmp(buf + 8, plain + 8, (size_t)p - 8) == 0); /* in the clear */
+			braid__mac(MAC_KEY, buf, (size_t)p, mac);
+			CHECK(memcmp(buf + p, mac, 16) == 0);
+			continue;
 		}
+		uint64_t pn = 0;
+		for (int i = 0; i < 8; i++)
+			pn = pn << 8 | buf[8 + i];
+		CHECK_EQ_U64(pn, SAMPLE_PN);
+		if (p > 8) /* the body does not travel in the clear */
+			CHECK(memcmp(buf + 16, plain + 8, (size_t)p - 8) != 0);
+		int m = braid_wire_open(buf, (size_t)n, AEAD_KEY, opened, sizeof(opened));
+		CHECK_EQ(m, p);
+		CHECK(m == p && memcmp(opened, plain, (size_t)p) == 0);
+		CHECK_EQ(braid_wire_open(buf, (size_t)n, AEAD_KEY, opened, (size_t)p - 1),
+			 BRAID_ERR_BUFFER);
+		/* the body decoded without opening: refused */
+		struct braid_packet out;
+		CHECK_EQ(braid_wire_decode(buf, (size_t)n, &out), BRAID_ERR_AUTH);
 	}
-	/* A HELLO tagged with a 16-byte key is still HMAC, not SipHash under that key. */
-	struct braid_packet p = sample(BRAID_PKT_HELLO);
-	int n = braid_wire_encode(&p, SIP_KEY, 16, buf, sizeof(buf));
-	CHECK_EQ(n, 8 + 13 + 4 + 16);
-	CHECK_EQ(braid_wire_check_tag(buf, (size_t)n, SIP_KEY, 16), 0);
-	struct braid_bytes part = { buf, (size_t)n - 16 };
-	braid_hmac_sha256(SIP_KEY, 16, &part, 1, mac);
-	CHECK(memcmp(buf + n - 16, mac, 16) == 0);
-}
-
-static void test_session_key(void)
-{
-	uint8_t sn[BRAID_NONCE_SIZE] = { 1, 2, 3, 4, 5, 6, 7, 8 };
-	uint8_t rn[BRAID_NONCE_SIZE] = { 9, 10, 11, 12, 13, 14, 15, 16 };
-	uint8_t key[16], again[16], other[16];
-	braid_wire_session_key(PSK, sizeof(PSK) - 1, 0x0a0b0c0d, sn, rn, key);
-
-	/* The construction, spelled out as one message. */
-	uint8_t msg[16 + 4 + 16], mac[BRAID_SHA256_SIZE];
-	memcpy(msg, "braid v1 session", 16);
-	msg[16] = 0x0a, msg[17] = 0x0b, msg[18] = 0x0c, msg[19] = 0x0d;
-	memcpy(msg + 20, sn, 8);
-	memcpy(msg + 28, rn, 8);
-	struct braid_bytes part = { msg, sizeof(msg) };
-	braid_hmac_sha256(PSK, sizeof(PSK) - 1, &part, 1, mac);
-	CHECK(memcmp(key, mac, 16) == 0);
-
-	braid_wire_session_key(PSK, sizeof(PSK) - 1, 0x0a0b0c0d, sn, rn, again);
-	CHECK(memcmp(key, again, 16) == 0);
-	braid_wire_session_key(PSK, sizeof(PSK) - 2, 0x0a0b0c0d, sn, rn, other);
-	CHECK(memcmp(key, other, 16) != 0);
-	uint8_t psk2[sizeof(PSK)];
-	memcpy(psk2, PSK, sizeof(PSK));
-	psk2[0] ^= 0x80;
-	braid_wire_session_key(psk2, sizeof(PSK) - 1, 0x0a0b0c0d, sn, rn, other);
-	CHECK(memcmp(key, other, 16) != 0);
-	for (int bit = 0; bit < 32; bit++) {
-		braid_wire_session_key(PSK, sizeof(PSK) - 1, 0x0a0b0c0d ^ (1u << bit), sn, rn, other);
-		CHECK(memcmp(key, other, 16) != 0);
-	}
-	for (int i = 0; i < BRAID_NONCE_SIZE; i++) {
-		sn[i] ^= 1;
-		braid_wire_session_key(PSK, sizeof(PSK) - 1, 0x0a0b0c0d, sn, rn, other);
-		CHECK(memcmp(key, other, 16) != 0);
-		sn[i] ^= 1;
-		rn[i] ^= 1;
-		braid_wire_session_key(PSK, sizeof(PSK) - 1, 0x0a0b0c0d, sn, rn, other);
-		CHECK(memcmp(key, other, 16) != 0);
-		rn[i] ^= 1;
-	}
-	braid_wire_session_key(PSK, sizeof(PSK) - 1, 0x0a0b0c0d, rn, sn, other); /* swapped */
-	CHECK(memcmp(key, other, 16) != 0);
+	/* A seal under another packet number is another ciphertext. */
+	struct braid_packet d = sample(BRAID_PKT_DATA);
+	struct braid_wire_key k2 = KEY;
+	k2.packet_number++;
+	int n1 = braid_wire_encode(&d, &KEY, buf, sizeof(buf));
+	int n2 = braid_wire_encode(&d, &k2, plain, sizeof(plain));
+	CHECK_EQ(n1, n2);
+	CHECK(memcmp(buf + 16, plain + 16, (size_t)n1 - 16) != 0);
+	/* a handshake packet needs the MAC key, every other one the sealing key */
+	struct braid_wire_key no_mac = { NULL, AEAD_KEY, 0 }, no_aead = { MAC_KEY, NULL, 0 };
+	struct braid_packet h = sample(BRAID_PKT_HELLO);
+	CHECK_EQ(braid_wire_encode(&h, &no_mac, buf, sizeof(buf)), BRAID_ERR_INVAL);
+	CHECK_EQ(braid_wire_encode(&d, &no_aead, buf, sizeof(buf)), BRAID_ERR_INVAL);
+	uint64_t pn;
+	int plain_len = braid_wire_encode(&d, NULL, buf, sizeof(buf));
+	CHECK_EQ(braid_wire_packet_number(buf, (size_t)plain_len, &pn), BRAID_ERR_AUTH);
+	CHECK_EQ(braid_wire_open(buf, (size_t)plain_len, AEAD_KEY, opened, sizeof(opened)),
+		 BRAID_ERR_AUTH); /* not sealed */
 }
 
 static void test_extend32_wrap(void)
@@ -710,8 +737,7 @@ int main(void)
 	RUN_TEST(test_nack_rejections);
 	RUN_TEST(test_encode_rejections);
 	RUN_TEST(test_tag_bit_flips);
-	RUN_TEST(test_tag_kinds);
-	RUN_TEST(test_session_key);
+	RUN_TEST(test_protection_kinds);
 	RUN_TEST(test_extend32_wrap);
 	return braid_test_finish();
 }
