@@ -30,7 +30,12 @@ struct braid_receiver_settings {
 	uint64_t hello_tolerance_us;
 	uint64_t session_timeout_us;   /* a silent session ends; default 30 s */
 	size_t max_sessions;           /* default 64 */
+	size_t max_sessions_per_source; /* sessions started from one IP address; default 8 */
 	size_t reorder_capacity;       /* packets held per session; default 65536 */
+	size_t max_held_bytes_per_session; /* media bytes held per session; default 32 MiB */
+	size_t max_held_bytes;         /* media bytes held, all sessions; default 256 MiB */
+	double hellos_per_source;      /* HELLOs handled per second per source IP; default 1000 */
+	double cookies_per_second;     /* unkeyed: COOKIEs sent per second in all; default 2000 */
 	uint64_t seed;                 /* for receiver nonces; the caller draws it at random */
 	struct braid_health_settings health;
 };
@@ -77,6 +82,8 @@ struct braid_session_stats {
 };
 struct braid_receiver_stats {
 	unsigned sessions;
+	uint64_t cookies_sent;           /* unkeyed: COOKIEs sent to unproven addresses */
+	uint64_t held_bytes;             /* media bytes held now, all sessions */
 	uint64_t packets_in, bytes_in;   /* every datagram received */
 	uint64_t packets_out, bytes_out, duplicates, late, lost, retransmitted, bad_timestamps;
 	uint64_t beyond_window;          /* summed over sessions, as the seven before */

@@ -31,6 +31,13 @@ struct braid_drop_stats {
 				     HELLO or HELLO_ACK already answered or superseded */
 	uint64_t stale;           /* HELLO whose wall clock is outside the tolerance, or
 				     older than the receiver's start */
+	uint64_t rate_limited;    /* HELLO over its source's rate (COOKIE budget spent too) */
+	uint64_t unproven;        /* unkeyed HELLO from an address not proved yet (a COOKIE
+				     answers it while the budget allows) */
+	uint64_t source_full;     /* HELLO for a new session from a source holding its share */
+	uint64_t session_conflict; /* unkeyed HELLO naming a live session with another
+				      sender nonce (not a restart: the session is not silent) */
+	uint64_t held_full;       /* DATA past the held-bytes caps (per session, overall) */
 	uint64_t unknown_session;
 	uint64_t unknown_link;
 	uint64_t oversized;       /* payload larger than BRAID_MAX_PAYLOAD */
@@ -40,6 +47,8 @@ struct braid_drop_stats {
 				     session used */
 	uint64_t no_memory;       /* receiver: HELLO for a new session, no memory to set it up */
 };
+/* Every datagram dropped, whatever the cause. */
+uint64_t braid_drop_stats_total(const struct braid_drop_stats *d);
 
 enum braid_event_kind {
 	BRAID_EVENT_LINK_STATE = 1, /* a link changed state */

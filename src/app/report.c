@@ -72,25 +72,27 @@ static void json_link(FILE *f, const struct braid_link_stats *l, double bps, boo
 
 static void json_drops(FILE *f, const struct braid_drop_stats *d)
 {
-	fprintf(f,
-		"\"dropped\":{\"truncated\":%llu,\"malformed\":%llu,\"wrong_direction\":%llu,"
-		"\"auth\":%llu,\"replay\":%llu,\"stale\":%llu,\"unknown_session\":%llu,"
-		"\"unknown_link\":%llu,\"sessions_full\":%llu,\"links_full\":%llu,"
-		"\"no_memory\":%llu,\"oversized\":%llu}",
-		(unsigned long long)d->truncated, (unsigned long long)d->malformed,
-		(unsigned long long)d->wrong_direction, (unsigned long long)d->auth,
-		(unsigned long long)d->replay, (unsigned long long)d->stale,
-		(unsigned long long)d->unknown_session,
-		(unsigned long long)d->unknown_link, (unsigned long long)d->sessions_full,
-		(unsigned long long)d->links_full, (unsigned long long)d->no_memory,
-		(unsigned long long)d->oversized);
+	const struct { const char *name; uint64_t value; } causes[] = {
+		{ "truncated", d->truncated }, { "malformed", d->malformed },
+		{ "wrong_direction", d->wrong_direction }, { "auth", d->auth },
+		{ "replay", d->replay }, { "stale", d->stale },
+		{ "rate_limited", d->rate_limited }, { "unproven", d->unproven },
+		{ "source_full", d->source_full }, { "session_conflict", d->session_conflict },
+		{ "held_full", d->held_full }, { "unknown_session", d->unknown_session },
+		{ "unknown_link", d->unknown_link }, { "sessions_full", d->sessions_full },
+		{ "links_full", d->links_full }, { "no_memory", d->no_memory },
+		{ "oversized", d->oversized },
+	};
+	fputs("\"dropped\":{", f);
+	for (size_t i = 0; i < sizeof(causes) / sizeof(causes[0]); i++)
+		fprintf(f, "%s\"%s\":%llu", i ? "," : "", causes[i].name,
+			(unsigned long long)causes[i].value);
+	fputc('}', f);
 }
 
 static uint64_t drops_total(const struct braid_drop_stats *d)
 {
-	return d->truncated + d->malformed + d->wrong_direction + d->auth + d->replay + d->stale +
-	       d->unknown_session +
-	       d->unknown_link + d->sessions_full + d->links_full + d->no_memory + d->oversized;
+	return braid_drop_stats_total(d);
 }
 
 /* What the sender did not send or pass on, one counter per cause (docs/stats.md). */
@@ -221,12 +223,14 @@ void braid_report_receiver(struct braid_report *r, const struct braid_receiver *
 	fprintf(f,
 		"],\"totals\":{\"in\":%llu,\"bytes_in\":%llu,\"out\":%llu,\"bytes_out\":%llu,"
 		"\"duplicates\":%llu,\"late\":%llu,\"beyond_window\":%llu,\"lost\":%llu,"
-		"\"retransmitted\":%llu,\"bad_timestamps\":%llu,",
+		"\"retransmitted\":%llu,\"bad_timestamps\":%llu,\"cookies_sent\":%llu,"
+		"\"held_bytes\":%llu,",
 		(unsigned long long)st.packets_in, (unsigned long long)st.bytes_in,
 		(unsigned long long)st.packets_out, (unsigned long long)st.bytes_out,
 		(unsigned long long)st.duplicates, (unsigned long long)st.late,
 		(unsigned long long)st.beyond_window, (unsigned long long)st.lost,
-		(unsigned long long)st.retransmitted, (unsigned long long)st.bad_timestamps);
+		(unsigned long long)st.retransmitted, (unsigned long long)st.bad_timestamps,
+		(unsigned long long)st.cookies_sent, (unsigned long long)st.held_bytes);
 	json_drops(f, &st.drops);
 	fprintf(f, ",\"output\":{\"refused\":%llu,\"errors\":%llu}}}\n",
 		(unsigned long long)r->output_refused, (unsigned long long)r->output_errors);

@@ -16,6 +16,12 @@ void braid__psk_key(const uint8_t *psk, size_t psk_len, uint8_t out[BRAID_KEY_SI
 	crypto_generichash(out, BRAID_KEY_SIZE, psk, psk_len, label, sizeof(label));
 }
 
+void braid__hash_secret(const uint8_t *in, size_t len, uint8_t out[BRAID_KEY_SIZE])
+{
+	static const uint8_t label[16] = "braid v2 secret.";
+	crypto_generichash(out, BRAID_KEY_SIZE, in, len, label, sizeof(label));
+}
+
 void braid__mac(const uint8_t key[BRAID_KEY_SIZE], const uint8_t *data, size_t len,
 		uint8_t out[BRAID_MAC_SIZE])
 {

@@ -19,6 +19,8 @@ bool braid__crypto_init(void);
 
 /* The key every handshake MAC and every session key derivation uses, from the PSK. */
 void braid__psk_key(const uint8_t *psk, size_t psk_len, uint8_t out[BRAID_KEY_SIZE]);
+/* A 32-byte secret from seed material (BLAKE2b under its own label). */
+void braid__hash_secret(const uint8_t *in, size_t len, uint8_t out[BRAID_KEY_SIZE]);
 void braid__mac(const uint8_t key[BRAID_KEY_SIZE], const uint8_t *data, size_t len,
 		uint8_t out[BRAID_MAC_SIZE]);
 /* Constant-time comparison: true when equal. */

@@ -9,6 +9,7 @@
 #include "braid/error.h"
 #include "base/rng.h"
 #include "core/event_ring.h"
+#include "core/gate.h"
 #include "core/pktq.h"
 #include "core/rx_session.h"
 
@@ -16,6 +17,9 @@
 #define EVENT_QUEUE_SIZE 128
 #define NACK_MAX_ASKS 20
 #define HELLO_CACHE_SIZE 1024
+/* Unkeyed: a session silent this long may be taken over by a HELLO with another sender
+ * nonce (its sender restarted); before, such a HELLO is a conflict. */
+#define RESTART_SILENCE_US 1000000u
 
 /* A HELLO answered: one with the same session, link and ephemeral key and a wall clock no
  * later is a copy (a retransmission carries a later one). */
@@ -34,6 +38,8 @@ struct braid_receiver {
 	uint64_t wall_anchor_us, mono_anchor_us; /* the same instant on both clocks */
 	uint64_t exchange_index;                  /* of the next ephemeral key */
 	struct hello_seen *hellos;                /* keyed: HELLO_CACHE_SIZE */
+	struct braid__gate gate;                  /* rates per source, cookies */
+	size_t held_bytes;                        /* media held, all sessions */
 	uint8_t opened[BRAID_MAX_DATAGRAM];       /* the plain datagram a sealed one carried */
 	struct braid_rng rng;
 	struct braid__rx_session *sessions;
@@ -54,7 +60,12 @@ void braid_receiver_settings_default(struct braid_receiver_settings *s)
 	s->latency_us = 1000000;
 	s->session_timeout_us = 30000000;
 	s->max_sessions = 64;
+	s->max_sessions_per_source = 8;
 	s->reorder_capacity = 65536;
+	s->max_held_bytes_per_session = 32u << 20;
+	s->max_held_bytes = 256u << 20;
+	s->hellos_per_source = 1000;
+	s->cookies_per_second = 2000;
 	s->hello_tolerance_us = 30000000;
 	braid_health_settings_default(&s->health);
 }
@@ -66,11 +77,26 @@ static uint64_t advance_clock(struct braid_receiver *r, uint64_t now_us)
 	return r->now;
 }
 
+/* The gate's secret: the key seed and the seed together, so either drawn at random keeps
+ * cookies unguessable. */
+static void init_gate(struct braid_receiver *r)
+{
+	uint8_t secret[32], input[BRAID_KEY_SEED_SIZE + 8];
+	memcpy(input, r->settings.key_seed, BRAID_KEY_SEED_SIZE);
+	for (int i = 0; i < 8; i++)
+		input[BRAID_KEY_SEED_SIZE + i] = (uint8_t)(r->settings.seed >> (8 * i));
+	braid__hash_secret(input, sizeof(input), secret);
+	braid__gate_init(&r->gate, secret, r->settings.hellos_per_source,
+			 r->settings.cookies_per_second);
+	sodium_memzero(secret, sizeof(secret));
+}
+
 struct braid_receiver *braid_receiver_new(const struct braid_receiver_settings *set,
 					  uint64_t now_us)
 {
 	if (!set || set->max_sessions == 0 || set->reorder_capacity == 0 ||
-	    set->health.probe_interval_us == 0 ||
+	    set->health.probe_interval_us == 0 || set->max_sessions_per_source == 0 ||
+	    !(set->hellos_per_source >= 1) || !(set->cookies_per_second >= 1) ||
 	    (set->psk && (set->psk_len == 0 || set->wall_clock_us == 0)))
 		return NULL;
 	if (set->psk && !braid__crypto_init())
@@ -83,6 +109,7 @@ struct braid_receiver *braid_receiver_new(const struct braid_receiver_settings *
 	braid_rng_seed(&r->rng, set->seed);
 	braid__event_ring_init(&r->events, r->event_slots, EVENT_QUEUE_SIZE);
 	r->sessions = calloc(set->max_sessions, sizeof(*r->sessions));
+	init_gate(r);
 	if (set->psk) {
 		r->keyed = true;
 		braid__psk_key(set->psk, set->psk_len, r->psk_key);
@@ -152,6 +179,7 @@ static void end_session(struct braid_receiver *r, struct braid__rx_session *s, u
 {
 	struct braid_session_stats st;
 	session_stats_rxbuf(s, &st);
+	r->held_bytes -= braid_rxbuf_held_bytes(s->rxbuf);
 	r->retired.packets_out += st.packets_out;
 	r->retired.bytes_out += st.bytes_out;
 	r->retired.duplicates += st.duplicates;
@@ -292,23 +320,90 @@ static int register_link(struct braid_receiver *r, struct braid__rx_session *s,
 	return 0;
 }
 
-static int on_plain_hello(struct braid_receiver *r, const struct braid_addr *from,
-			  const struct braid_packet *p, size_t len, uint64_t now_us)
+/* Sessions started from the same IP address as `from`. */
+static size_t sessions_from(const struct braid_receiver *r, const struct braid_addr *from)
 {
-	struct braid__rx_session *s = find_session(r, p->header.session_id);
-	if (s && memcmp(s->sender_nonce, p->body.hello.sender_nonce, BRAID_NONCE_SIZE) != 0) {
-		end_session(r, s, now_us); /* the sender restarted under the same id */
-		s = NULL;
+	size_t n = 0;
+	for (size_t i = 0; i < r->in_use; i++)
+		n += r->sessions[i].used && braid__gate_same_host(&r->sessions[i].origin, from);
+	return n;
+}
+
+/* A new session for a HELLO, within the caps: overall, and per source address. */
+static struct braid__rx_session *admit_session(struct braid_receiver *r,
+					       const struct braid_addr *from,
+					       const struct braid_packet *p, uint64_t now_us)
+{
+	if (sessions_from(r, from) >= r->settings.max_sessions_per_source) {
+		r->stats.drops.source_full++;
+		return NULL;
 	}
-	if (!s)
-		s = new_session(r, p->header.session_id, p->body.hello.sender_nonce, now_us);
+	struct braid__rx_session *s = new_session(r, p->header.session_id,
+						  p->body.hello.sender_nonce, now_us);
 	if (!s) {
 		if (free_session_slot(r))
 			r->stats.drops.no_memory++;
 		else
 			r->stats.drops.sessions_full++;
-		return BRAID_ERR_FULL;
+		return NULL;
 	}
+	s->origin = *from;
+	return s;
+}
+
+/* Unkeyed: has the HELLO's source proved it receives at its address? A link answering
+ * from the address it was registered at has; any other source proves it by echoing the
+ * COOKIE of its address. */
+static bool plain_hello_proven(struct braid_receiver *r, struct braid__rx_session *s,
+			       const struct braid_addr *from, const struct braid_packet *p,
+			       uint64_t now_us)
+{
+	const struct braid__rx_link *l = s ? braid__rx_session_link(s, p->header.link_id) : NULL;
+	if (l && l->addr.len && braid_addr_equal(&l->addr, from))
+		return true;
+	return braid__gate_cookie_valid(&r->gate, from, p->header.session_id, p->header.link_id,
+					now_us, p->body.hello.ephemeral);
+}
+
+/* Answers an unproven HELLO with a COOKIE no longer than it, while the budget lasts. */
+static int send_cookie(struct braid_receiver *r, const struct braid_addr *from,
+		       const struct braid_packet *p, uint64_t now_us)
+{
+	r->stats.drops.unproven++;
+	if (!braid__gate_allow_cookie(&r->gate, now_us))
+		return BRAID_ERR_AGAIN;
+	struct braid_packet c = { .header = { .type = BRAID_PKT_COOKIE,
+					      .link_id = p->header.link_id,
+					      .session_id = p->header.session_id } };
+	braid__gate_cookie(&r->gate, from, p->header.session_id, p->header.link_id, now_us,
+			   c.body.cookie.cookie);
+	c.body.cookie.echo_timestamp_us = p->body.hello.timestamp_us;
+	if (queue_to(r, NULL, from, &c))
+		r->stats.cookies_sent++;
+	return BRAID_ERR_AGAIN;
+}
+
+/* Unkeyed HELLO: registers its link once its source has proved its address. A HELLO with
+ * another sender nonce replaces the session only when the session has gone silent (the
+ * sender restarted under the same id); while it lives, it is a conflict, dropped. */
+static int on_plain_hello(struct braid_receiver *r, const struct braid_addr *from,
+			  const struct braid_packet *p, size_t len, uint64_t now_us)
+{
+	struct braid__rx_session *s = find_session(r, p->header.session_id);
+	if (!plain_hello_proven(r, s, from, p, now_us))
+		return send_cookie(r, from, p, now_us);
+	if (s && memcmp(s->sender_nonce, p->body.hello.sender_nonce, BRAID_NONCE_SIZE) != 0) {
+		if (now_us - s->last_heard_us < RESTART_SILENCE_US) {
+			r->stats.drops.session_conflict++;
+			return BRAID_ERR_EXISTS;
+		}
+		end_session(r, s, now_us); /* the sender restarted under the same id */
+		s = NULL;
+	}
+	if (!s)
+		s = admit_session(r, from, p, now_us);
+	if (!s)
+		return BRAID_ERR_FULL;
 	return register_link(r, s, from, p, len, NULL, now_us);
 }
 
@@ -452,14 +547,9 @@ static int on_keyed_hello(struct braid_receiver *r, const struct braid_addr *fro
 	struct braid__rx_session *s = find_session(r, p->header.session_id);
 	if (s)
 		return on_session_hello(r, s, from, p, len, now_us);
-	s = new_session(r, p->header.session_id, p->body.hello.sender_nonce, now_us);
-	if (!s) {
-		if (free_session_slot(r))
-			r->stats.drops.no_memory++;
-		else
-			r->stats.drops.sessions_full++;
+	s = admit_session(r, from, p, now_us);
+	if (!s)
 		return BRAID_ERR_FULL;
-	}
 	rc = start_exchange(r, p, s->receiver_nonce, &s->exchange);
 	if (rc < 0) {
 		end_session(r, s, now_us);
@@ -473,6 +563,10 @@ static int on_keyed_hello(struct braid_receiver *r, const struct braid_addr *fro
 static int on_hello(struct braid_receiver *r, const struct braid_addr *from, const uint8_t *buf,
 		    size_t len, const struct braid_packet *hello, uint64_t now_us)
 {
+	if (!braid__gate_allow_hello(&r->gate, from, now_us)) {
+		r->stats.drops.rate_limited++;
+		return BRAID_ERR_AGAIN;
+	}
 	if (r->keyed ? braid_wire_check_mac(buf, len, r->psk_key) < 0
 		     : (buf[1] & BRAID_FLAG_KEYED) != 0)
 		return drop(r, BRAID_ERR_AUTH);
@@ -497,10 +591,12 @@ static struct braid__rx_session *confirm_pending(struct braid_receiver *r,
 		return s;
 	}
 	uint32_t id = s->id;
+	struct braid_addr origin = s->origin;
 	end_session(r, s, now_us);
 	s = new_session(r, id, ex.sender_nonce, now_us);
 	if (!s)
 		return NULL;
+	s->origin = origin;
 	memcpy(s->receiver_nonce, ex.receiver_nonce, BRAID_NONCE_SIZE);
 	s->keys = ex.keys;
 	s->exchange = ex;
@@ -585,6 +681,14 @@ static int admit(struct braid_receiver *r, const uint8_t *buf, size_t len, struc
 	return 0;
 }
 
+/* Room for len more media bytes in the session and in the receiver. */
+static bool held_room(const struct braid_receiver *r, const struct braid__rx_session *s,
+		      size_t len)
+{
+	return braid_rxbuf_held_bytes(s->rxbuf) + len <= r->settings.max_held_bytes_per_session &&
+	       r->held_bytes + len <= r->settings.max_held_bytes;
+}
+
 int braid_receiver_handle_datagram(struct braid_receiver *r, const struct braid_addr *from,
 				   const uint8_t *buf, size_t len, unsigned flags, uint64_t now_us)
 {
@@ -603,11 +707,21 @@ int braid_receiver_handle_datagram(struct braid_receiver *r, const struct braid_
 	if (rc < 0)
 		return rc;
 	const struct braid_header h = p.header;
-	link_heard(r, s, l, from, now_us);
+	if (h.type == BRAID_PKT_DATA && !held_room(r, s, p.body.data.payload_len)) {
+		r->stats.drops.held_full++;
+		return BRAID_ERR_FULL;
+	}
+	/* Keyed, the packet opened: its source holds the keys. Unkeyed, a source is proved
+	 * only by a HELLO (a COOKIE round): data from elsewhere is taken, answers are not
+	 * sent there. */
+	bool proven = r->keyed || !l->addr.len || braid_addr_equal(&l->addr, from);
+	link_heard(r, s, l, proven ? from : NULL, now_us);
 	l->packets_received++;
 	l->bytes_received += len;
 	if (h.type == BRAID_PKT_DATA) {
+		size_t before = braid_rxbuf_held_bytes(s->rxbuf);
 		braid__rx_session_data(s, l, &p, r->settings.latency_us, now_us);
+		r->held_bytes += braid_rxbuf_held_bytes(s->rxbuf) - before;
 	} else if (h.type == BRAID_PKT_PROBE) {
 		braid__rx_session_sent_through(s, p.body.probe.sent_through,
 					       p.body.probe.timestamp_us, r->settings.latency_us,
@@ -659,6 +773,7 @@ int braid_receiver_poll_output(struct braid_receiver *r, uint64_t now_us, uint32
 			continue;
 		if (rc < 0)
 			return rc; /* held for a larger buffer */
+		r->held_bytes -= *len;
 		s->stats.packets_out++;
 		s->stats.bytes_out += (uint64_t)*len;
 		*session_id = s->id;
@@ -772,6 +887,7 @@ void braid_receiver_get_stats(const struct braid_receiver *r, struct braid_recei
 {
 	*out = r->stats;
 	out->sessions = 0;
+	out->held_bytes = r->held_bytes;
 	out->packets_out = r->retired.packets_out;
 	out->bytes_out = r->retired.bytes_out;
 	out->duplicates = r->retired.duplicates;

@@ -59,6 +59,7 @@ struct braid__rx_session {
 	bool used;
 	bool closing; /* BYE seen: ends once everything held is released */
 	uint32_t id;
+	struct braid_addr origin; /* where the HELLO that started it came from */
 	uint8_t sender_nonce[BRAID_NONCE_SIZE];
 	uint8_t receiver_nonce[BRAID_NONCE_SIZE];
 	/* keyed: the confirmed exchange and its keys, the keys it replaced (during their

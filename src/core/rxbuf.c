@@ -25,6 +25,7 @@ struct braid_rxbuf {
 	uint64_t head;
 	uint64_t first_held; /* lowest held sequence number; meaningful when held > 0 */
 	size_t held;
+	size_t held_bytes; /* payload bytes of the held packets */
 	bool started;
 	bool released; /* the head has moved past something: it may no longer go back */
 	uint64_t highest; /* highest sequence number ever stored */
@@ -138,6 +139,7 @@ enum braid_rxbuf_result braid_rxbuf_insert(struct braid_rxbuf *rb, uint64_t seq,
 	if (rb->stats.stored == 0 || seq > rb->highest)
 		rb->highest = seq;
 	rb->held++;
+	rb->held_bytes += len;
 	rb->stats.stored++;
 	return BRAID_RXBUF_STORED;
 }
@@ -178,6 +180,7 @@ int braid_rxbuf_pop(struct braid_rxbuf *rb, uint64_t now_us, uint8_t *buf, size_
 	rb->released = true;
 	free(slot->payload);
 	slot->payload = NULL;
+	rb->held_bytes -= slot->len;
 	slot->len = 0;
 	slot->used = false;
 	rb->held--;
@@ -195,6 +198,11 @@ uint64_t braid_rxbuf_next_release(const struct braid_rxbuf *rb)
 uint64_t braid_rxbuf_head(const struct braid_rxbuf *rb)
 {
 	return rb->head;
+}
+
+size_t braid_rxbuf_held_bytes(const struct braid_rxbuf *rb)
+{
+	return rb->held_bytes;
 }
 
 size_t braid_rxbuf_held(const struct braid_rxbuf *rb)

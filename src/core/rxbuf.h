@@ -53,6 +53,8 @@ uint64_t braid_rxbuf_next_release(const struct braid_rxbuf *rb);
 /* The next sequence number to be released (the head), and whether any packet is held. */
 uint64_t braid_rxbuf_head(const struct braid_rxbuf *rb);
 size_t braid_rxbuf_held(const struct braid_rxbuf *rb);
+/* Payload bytes of the packets held. */
+size_t braid_rxbuf_held_bytes(const struct braid_rxbuf *rb);
 
 /* Whether seq is held now (for loss detection). */
 int braid_rxbuf_has(const struct braid_rxbuf *rb, uint64_t seq);

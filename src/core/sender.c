@@ -500,6 +500,10 @@ int braid_sender_handle_datagram(struct braid_sender *s, uint16_t link_id, const
 	case BRAID_PKT_NACK:
 		braid__sender_on_nack(s, &p);
 		break;
+	case BRAID_PKT_COOKIE: /* unkeyed: prove this link's address, say HELLO again now */
+		memcpy(s->links[slot].cookie, p.body.cookie.cookie, BRAID_COOKIE_SIZE);
+		s->links[slot].next_probe_us = s->now;
+		break;
 	case BRAID_PKT_BYE: /* the receiver forgot us: register every link again */
 		for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
 			s->links[i].acked = false;

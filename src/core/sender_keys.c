@@ -69,7 +69,7 @@ void braid__sender_fill_hello(const struct braid_sender *s, struct braid_hello *
 {
 	const struct braid__sender_crypto *c = &s->crypto;
 	if (!c->enabled)
-		return; /* unkeyed: the key and the wall clock are zero, nobody reads them */
+		return; /* unkeyed: the key's place holds the cookie; the wall clock is 0 */
 	memcpy(h->ephemeral, c->public_key, BRAID_EPHEMERAL_SIZE);
 	h->wall_us = c->wall_anchor_us + (s->now - c->mono_anchor_us);
 }

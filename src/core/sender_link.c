@@ -42,6 +42,8 @@ void braid__sender_link_fill_control(struct braid__sender_link *l, struct braid_
 	if (p->header.type == BRAID_PKT_HELLO) {
 		struct braid_hello *h = &p->body.hello;
 		memcpy(h->sender_nonce, nonce, BRAID_NONCE_SIZE);
+		/* unkeyed, the key's place carries the cookie (keyed, the exchange overwrites) */
+		memcpy(h->ephemeral, l->cookie, BRAID_COOKIE_SIZE);
 		h->timestamp_us = (uint32_t)now_us;
 		h->name_len = (uint8_t)strlen(l->name);
 		memcpy(h->name, l->name, h->name_len + 1u);

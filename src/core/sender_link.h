@@ -26,6 +26,8 @@ struct braid__probe_record {
 struct braid__sender_link {
 	bool used;
 	bool acked; /* the receiver answered a HELLO: data may flow */
+	/* unkeyed: the receiver's cookie for this link's address, echoed in HELLO */
+	uint8_t cookie[BRAID_COOKIE_SIZE];
 	uint16_t id;
 	char name[BRAID_LINK_NAME_MAX + 1];
 	uint32_t weight, priority;

@@ -18,7 +18,10 @@ enum {
 	HELLO_ACK_BODY = 8 + 8 + 2 * BRAID_EPHEMERAL_SIZE + 4,
 	DATA_BODY = 8,
 	NACK_RANGE_SIZE = 6,
+	COOKIE_BODY = BRAID_COOKIE_SIZE + 4,
 };
+/* A COOKIE answers a HELLO without adding to it: never longer than the shortest HELLO. */
+_Static_assert(COOKIE_BODY <= HELLO_FIXED_BODY, "a COOKIE must not outweigh a HELLO");
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -198,6 +201,13 @@ static int decode_body(uint8_t type, const uint8_t *body, size_t len, struct bra
 		return decode_nack(body, len, &out->body.nack);
 	case BRAID_PKT_BYE:
 		return expect_len(len, 0);
+	case BRAID_PKT_COOKIE:
+		rc = expect_len(len, COOKIE_BODY);
+		if (rc == 0) {
+			memcpy(out->body.cookie.cookie, body, BRAID_COOKIE_SIZE);
+			out->body.cookie.echo_timestamp_us = get32(body + BRAID_COOKIE_SIZE);
+		}
+		return rc;
 	default:
 		return BRAID_ERR_TYPE;
 	}
@@ -208,6 +218,8 @@ int braid_wire_decode(const uint8_t *buf, size_t len, struct braid_packet *out)
 	int rc = braid_wire_peek(buf, len, &out->header);
 	if (rc < 0)
 		return rc;
+	if (out->header.type == BRAID_PKT_COOKIE && (out->header.flags & BRAID_FLAG_KEYED))
+		return BRAID_ERR_MALFORMED; /* a cookie is for unkeyed sessions only */
 	if (braid_wire_is_sealed(&out->header))
 		return BRAID_ERR_AUTH; /* open it first */
 	size_t end = len;
@@ -235,6 +247,8 @@ static size_t body_size(const struct braid_packet *pkt)
 		return PROBE_REPLY_BODY;
 	case BRAID_PKT_NACK:
 		return 1 + (size_t)pkt->body.nack.range_count * NACK_RANGE_SIZE;
+	case BRAID_PKT_COOKIE:
+		return COOKIE_BODY;
 	default:
 		return 0;
 	}
@@ -331,6 +345,10 @@ static void encode_body(const struct braid_packet *pkt, uint8_t *b)
 			put16(b + 1 + i * NACK_RANGE_SIZE + 4, pkt->body.nack.ranges[i].count);
 		}
 		break;
+	case BRAID_PKT_COOKIE:
+		memcpy(b, pkt->body.cookie.cookie, BRAID_COOKIE_SIZE);
+		put32(b + BRAID_COOKIE_SIZE, pkt->body.cookie.echo_timestamp_us);
+		break;
 	default:
 		break;
 	}
@@ -373,7 +391,7 @@ int braid_wire_encode(const struct braid_packet *pkt, const struct braid_wire_ke
 	if (rc < 0)
 		return rc;
 	uint8_t type = pkt->header.type;
-	if (key && !key_usable(type, key))
+	if (key && (!key_usable(type, key) || type == BRAID_PKT_COOKIE))
 		return BRAID_ERR_INVAL;
 	size_t body_len = body_size(pkt);
 	size_t total = COMMON_SIZE + body_len + protection_size(type, key);

@@ -19,6 +19,7 @@
 /* What sealing adds to a plain datagram: the packet number and the Poly1305 tag. */
 #define BRAID_SEAL_OVERHEAD (BRAID_PACKET_NUMBER_SIZE + 16)
 #define BRAID_EPHEMERAL_SIZE 32   /* X25519 public key */
+#define BRAID_COOKIE_SIZE 16      /* unkeyed: a return-routability cookie, echoed in HELLO */
 #define BRAID_NACK_MAX_RANGES 64
 /* The largest datagram the wire format produces fits the public BRAID_MAX_DATAGRAM. */
 _Static_assert(BRAID_DATA_HEADER_SIZE + BRAID_MAX_PAYLOAD + BRAID_SEAL_OVERHEAD <=
@@ -34,6 +35,7 @@ enum braid_packet_type {
 	BRAID_PKT_REVERSE = 5,     /* receiver -> sender: datagrams from the next hop back */
 	BRAID_PKT_NACK = 6,        /* receiver -> sender: sequence ranges to resend */
 	BRAID_PKT_BYE = 7,         /* either way: the session ends */
+	BRAID_PKT_COOKIE = 8,      /* receiver -> sender, unkeyed: prove you receive here */
 	BRAID_PKT_TYPE_COUNT
 };
 
@@ -59,7 +61,10 @@ struct braid_data {        /* DATA and REVERSE */
 
 struct braid_hello {
 	uint8_t sender_nonce[BRAID_NONCE_SIZE];
-	uint8_t ephemeral[BRAID_EPHEMERAL_SIZE]; /* the sender's, of this exchange; 0 unkeyed */
+	/* Keyed: the sender's X25519 public key of this exchange. Unkeyed: the receiver's
+	 * cookie for this link's address in the first BRAID_COOKIE_SIZE bytes (zero before
+	 * one came), the rest zero. */
+	uint8_t ephemeral[BRAID_EPHEMERAL_SIZE];
 	uint64_t wall_us;       /* the sender's wall clock (µs since 1970) when it was sent */
 	uint32_t timestamp_us;
 	uint8_t name_len;
@@ -100,6 +105,11 @@ struct braid_nack {
 	struct braid_nack_range ranges[BRAID_NACK_MAX_RANGES];
 };
 
+struct braid_cookie {
+	uint8_t cookie[BRAID_COOKIE_SIZE];
+	uint32_t echo_timestamp_us; /* the timestamp of the HELLO answered */
+};
+
 struct braid_packet {
 	struct braid_header header;
 	union {
@@ -109,6 +119,7 @@ struct braid_packet {
 		struct braid_probe probe;
 		struct braid_probe_reply probe_reply;
 		struct braid_nack nack;
+		struct braid_cookie cookie;
 	} body;
 };
 

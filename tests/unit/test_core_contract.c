@@ -75,9 +75,7 @@ static int feed_exact(struct braid_receiver *r, const uint8_t *bytes, size_t len
 
 static uint64_t drops_sum(const struct braid_drop_stats *d)
 {
-	return d->truncated + d->malformed + d->wrong_direction + d->auth + d->replay + d->stale +
-	       d->unknown_session + d->unknown_link + d->sessions_full + d->links_full +
-	       d->no_memory + d->oversized;
+	return braid_drop_stats_total(d);
 }
 
 /* A keyed HELLO cut short by the receive buffer: passed as truncated, in a buffer of

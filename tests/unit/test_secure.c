@@ -255,9 +255,7 @@ static uint64_t rx_drops(const struct net *n)
 	struct braid_receiver_stats st;
 	braid_receiver_get_stats(n->rx, &st);
 	const struct braid_drop_stats *d = &st.drops;
-	return d->truncated + d->malformed + d->wrong_direction + d->auth + d->replay + d->stale +
-	       d->unknown_session + d->unknown_link + d->sessions_full + d->links_full +
-	       d->no_memory + d->oversized;
+	return braid_drop_stats_total(d);
 }
 
 static uint64_t tx_drops(const struct net *n)
@@ -265,9 +263,7 @@ static uint64_t tx_drops(const struct net *n)
 	struct braid_sender_stats st;
 	braid_sender_get_stats(n->tx, &st);
 	const struct braid_drop_stats *d = &st.drops;
-	return d->truncated + d->malformed + d->wrong_direction + d->auth + d->replay + d->stale +
-	       d->unknown_session + d->unknown_link + d->sessions_full + d->links_full +
-	       d->no_memory + d->oversized;
+	return braid_drop_stats_total(d);
 }
 
 static uint8_t type_of(const struct datagram *d)
