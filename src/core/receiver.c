@@ -736,8 +736,11 @@ int braid_receiver_handle_datagram(struct braid_receiver *r, const struct braid_
 		l->rtt_us = p.body.probe.rtt_us;
 		l->health.rtt_allowance_us = l->rtt_us;
 		queue_packet(r, s, l, &reply);
+	} else if (proven) {
+		s->closing = true; /* BYE */
 	} else {
-		s->closing = true;
+		r->stats.drops.unproven++; /* unkeyed: only the link's own address may end it */
+		return BRAID_ERR_AGAIN;
 	}
 	return 0;
 }
