@@ -154,6 +154,9 @@ int braid_cmd_recv(int argc, char **argv)
 	fprintf(stderr, "braid recv: listening on %s, latency %llu ms\n",
 		braid_addr_format(&bound, a, sizeof(a)),
 		(unsigned long long)(cfg.core.latency_us / 1000));
+	if (!cfg.core.psk)
+		fprintf(stderr, "braid recv: no --psk: accepting unencrypted streams from anyone; "
+			"give a key file with --psk on untrusted networks\n");
 	int rc = braid_loop_run(loop);
 	/* Release what is still held before the final figures, so they count it. */
 	braid_recv_node_flush(node);
