@@ -13,6 +13,7 @@
 #include "ctl/config.h"
 #include "ctl/grpc.h"
 #include "ctl/manager.h"
+#include "ctl/store.h"
 #include "io/loop.h"
 #include "io/udp.h"
 
@@ -191,6 +192,8 @@ struct daemon {
 	struct braid_loop *loop;
 	struct ctl_manager *manager;
 	struct ctl_grpc_server *grpc;
+	struct ctl_store *store;
+	struct braid_timer save_timer;
 };
 
 static void on_signal(struct braid_loop *loop, int signo, void *arg)
@@ -198,6 +201,45 @@ static void on_signal(struct braid_loop *loop, int signo, void *arg)
 	(void)arg;
 	fprintf(stderr, "braidd: %s: shutting down\n", strsignal(signo));
 	braid_loop_stop(loop);
+}
+
+static void save_counters(struct daemon *d)
+{
+	char err[512];
+	if (d->store && !ctl_store_save_counters(d->store, d->manager, err, sizeof(err)))
+		fprintf(stderr, "braidd: %s\n", err);
+}
+
+static void on_save_timer(struct braid_loop *loop, void *arg)
+{
+	struct daemon *d = arg;
+	save_counters(d);
+	braid_timer_start(loop, &d->save_timer,
+			  braid_loop_now(loop) + d->cfg.stats_interval_ms * 1000);
+}
+
+/* Sessions saved before come back before the API opens, so no client sees a gap. */
+static int open_store(struct daemon *d)
+{
+	char err[512];
+	if (!d->cfg.db[0])
+		return 0;
+	braid_timer_init(&d->save_timer, on_save_timer, d);
+	d->store = ctl_store_open(d->cfg.db, d->cfg.create_db, err, sizeof(err));
+	if (!d->store || !ctl_manager_subscribe(d->manager, ctl_store_on_event, d->store)) {
+		fprintf(stderr, "braidd: %s\n", err);
+		return -1;
+	}
+	int count = ctl_store_load(d->store, d->manager, err, sizeof(err));
+	if (count < 0) {
+		fprintf(stderr, "braidd: %s\n", err);
+		return -1;
+	}
+	fprintf(stderr, "braidd: %d session%s restored from %s\n", count, count == 1 ? "" : "s",
+		d->cfg.db);
+	braid_timer_start(d->loop, &d->save_timer,
+			  braid_loop_now(d->loop) + d->cfg.stats_interval_ms * 1000);
+	return 0;
 }
 
 static int start(struct daemon *d)
@@ -217,6 +259,8 @@ static int start(struct daemon *d)
 		fprintf(stderr, "braidd: out of memory\n");
 		return -1;
 	}
+	if (open_store(d) < 0)
+		return -1;
 	struct ctl_grpc_server_config gc = { .listen = d->cfg.grpc, .token = d->secrets.token,
 					     .tls_cert_pem = d->secrets.tls_cert,
 					     .tls_key_pem = d->secrets.tls_key };
@@ -233,7 +277,13 @@ static int start(struct daemon *d)
 static void stop(struct daemon *d)
 {
 	ctl_grpc_server_stop(d->grpc);
+	if (d->store && d->manager) {
+		save_counters(d);
+		braid_timer_stop(d->loop, &d->save_timer);
+		ctl_manager_unsubscribe(d->manager, ctl_store_on_event, d->store);
+	}
 	ctl_manager_free(d->manager);
+	ctl_store_close(d->store);
 	braid_loop_free(d->loop);
 	free(d->secrets.token);
 	free(d->secrets.tls_cert);

@@ -419,6 +419,17 @@ enum ctl_code ctl_manager_status(struct ctl_manager *m, const char *id, struct c
 	return CTL_OK;
 }
 
+enum ctl_code ctl_manager_spec(struct ctl_manager *m, const char *id, struct ctl_spec *out)
+{
+	struct session *s = find(m, id, NULL);
+	if (!s)
+		return CTL_NOT_FOUND;
+	*out = s->spec;
+	if (!out->listen.port)
+		out->listen.port = s->listen.port;
+	return CTL_OK;
+}
+
 size_t ctl_manager_count(const struct ctl_manager *m)
 {
 	return m->count;

@@ -59,6 +59,9 @@ enum ctl_code ctl_manager_restore(struct ctl_manager *m, const char *id,
 /* Closes and forgets a session (event CLOSED). */
 enum ctl_code ctl_manager_destroy(struct ctl_manager *m, const char *id);
 enum ctl_code ctl_manager_status(struct ctl_manager *m, const char *id, struct ctl_status *out);
+/* The spec a session was created with, its secret (psk) included, and the listen port it
+ * bound in place of 0, so that it is made again the same (the store). */
+enum ctl_code ctl_manager_spec(struct ctl_manager *m, const char *id, struct ctl_spec *out);
 size_t ctl_manager_count(const struct ctl_manager *m);
 /* Every session's status, in creation order. */
 void ctl_manager_foreach(struct ctl_manager *m,
