@@ -85,6 +85,7 @@ ALLOWED_PREFIXES = {
     'ctl_proto': ('protobuf_c_',),
     'ctl_grpc': ('grpc_', 'gpr_', 'protobuf_c_'),
     'ctl_store': ('sqlite3_',),
+    'ctl_metrics': ('MHD_',),
 }
 
 ALLOWED_CALLS = {
@@ -103,6 +104,7 @@ ALLOWED_CALLS = {
     'ctl_grpc': SANS_IO | LOGGING | PUMP_THREAD,
     # The store makes its file owner-only before SQLite opens it, and asks if it exists.
     'ctl_store': SANS_IO | LOGGING | {'open', 'close', 'access'},
+    'ctl_metrics': SANS_IO,
 }
 
 # Which library each public header belongs to: the arrows apply to them too.

@@ -13,6 +13,7 @@
 #include "ctl/config.h"
 #include "ctl/grpc.h"
 #include "ctl/manager.h"
+#include "ctl/metrics.h"
 #include "ctl/store.h"
 #include "io/loop.h"
 #include "io/udp.h"
@@ -194,6 +195,7 @@ struct daemon {
 	struct ctl_grpc_server *grpc;
 	struct ctl_store *store;
 	struct braid_timer save_timer;
+	struct ctl_metrics *metrics;
 };
 
 static void on_signal(struct braid_loop *loop, int signo, void *arg)
@@ -271,11 +273,22 @@ static int start(struct daemon *d)
 	}
 	fprintf(stderr, "braidd: gRPC on %.*s:%d%s\n", (int)(strrchr(d->cfg.grpc, ':') - d->cfg.grpc),
 		d->cfg.grpc, ctl_grpc_server_port(d->grpc), d->secrets.tls_cert ? " (TLS)" : "");
+	if (d->cfg.metrics[0]) {
+		d->metrics = ctl_metrics_start(d->loop, d->manager, d->cfg.metrics, err, sizeof(err));
+		if (!d->metrics) {
+			fprintf(stderr, "braidd: %s\n", err);
+			return -1;
+		}
+		fprintf(stderr, "braidd: metrics on http://%.*s:%d/metrics\n",
+			(int)(strrchr(d->cfg.metrics, ':') - d->cfg.metrics), d->cfg.metrics,
+			ctl_metrics_port(d->metrics));
+	}
 	return 0;
 }
 
 static void stop(struct daemon *d)
 {
+	ctl_metrics_stop(d->metrics);
 	ctl_grpc_server_stop(d->grpc);
 	if (d->store && d->manager) {
 		save_counters(d);
