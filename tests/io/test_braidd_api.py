@@ -8,6 +8,7 @@
 - an event stream seen live while another client creates and destroys sessions, in order,
   and a stream filtered by session with periodic STATS;
 - Health/Check SERVING without a token;
+- `braid ctl` (create, list, show, watch, destroy) speaks the same API, with the token;
 - SIGTERM: exit 0; a bad flag or config: exit 2 with one line."""
 
 import os
@@ -216,8 +217,51 @@ def check_lifecycle_and_events(c, cl, watcher, pb, first):
     cl.call("DestroySession", pb.DestroySessionRequest(session_id=third.session_id))
 
 
+def check_braid_ctl(c, braid, port, token_file, procs):
+    base = [braid, "ctl", "--server", f"127.0.0.1:{port}", "--token-file", token_file]
+
+    def ctl(*args):
+        r = subprocess.run(base + list(args), capture_output=True, text=True, timeout=20)
+        return r.returncode, r.stdout, r.stderr.strip()
+
+    watch_out = os.path.join(os.path.dirname(token_file), "watch.out")
+    with open(watch_out, "w") as f:
+        watch = procs.start("ctl-watch", base + ["watch"], stdout=f)
+    time.sleep(0.5)
+    code, out, _ = ctl("create", "rtp_proxy", "--listen", "127.0.0.1:0", "--destination",
+                       "127.0.0.1:45000", "--rtcp", "--max-packet-rate", "1000")
+    sid = out.split()[0] if out else ""
+    c.check(code == 0 and len(sid) == 16 and "listening on 127.0.0.1:" in out,
+            f"braid ctl create: the id and the bound port ({out.strip()})")
+    code, out, _ = ctl("list", "--kind", "rtp_proxy")
+    c.check(code == 0 and sid in out and "connecting" in out, "braid ctl list --kind")
+    code, out, _ = ctl("show", sid)
+    c.check(code == 0 and "destination  127.0.0.1:45000" in out and "rtp_proxy" in out,
+            "braid ctl show: kind and destination")
+    code, out, _ = ctl("destroy", sid)
+    c.check(code == 0 and "destroyed" in out, "braid ctl destroy")
+    code, _, err = ctl("destroy", sid)
+    c.check(code == 1 and err.startswith("braid ctl: NOT_FOUND"),
+            f"braid ctl destroy again: exit 1, NOT_FOUND ({err})")
+    code, _, err = ctl("create", "rtp_proxy", "--destination", "10.0.0.1:5000")
+    c.check(code == 1 and "PERMISSION_DENIED" in err, "braid ctl create outside the allowlist")
+    r = subprocess.run([braid, "ctl", "--server", f"127.0.0.1:{port}", "list"],
+                       capture_output=True, text=True, timeout=20)
+    c.check(r.returncode == 1 and "UNAUTHENTICATED" in r.stderr,
+            "braid ctl without the token: UNAUTHENTICATED")
+    r = subprocess.run(base + ["create", "teleport"], capture_output=True, text=True)
+    c.check(r.returncode == 2, "braid ctl create of an unknown kind: exit 2")
+    time.sleep(0.3)
+    procs.stop(watch)
+    with open(watch_out) as f:
+        seen = [line.split()[:2] for line in f if line.strip()]
+    c.check(["created", sid] in seen and ["closed", sid] in seen,
+            f"braid ctl watch printed created and closed ({len(seen)} lines)")
+
+
 def main():
     braidd = sys.argv[1]
+    braid = sys.argv[2]
     c = bt.Checks("braidd_api")
     with tempfile.TemporaryDirectory() as workdir:
         procs = bt.Procs(workdir)
@@ -234,6 +278,7 @@ def main():
             watcher = bd.Client(pb, pbg, hpb, hpbg, d.grpc_port, token=TOKEN)
             first = check_errors(c, cl, pb)
             check_lifecycle_and_events(c, cl, watcher, pb, first)
+            check_braid_ctl(c, braid, d.grpc_port, token, procs)
             cl.close()
             watcher.close()
             code = procs.stop(d, signal.SIGTERM)
