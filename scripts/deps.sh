@@ -17,6 +17,11 @@ packages=(
   ffmpeg srt-tools tshark
   # SVG rendering check for the simulator's plots
   librsvg2-bin
+  # braidd: gRPC C core with protobuf-c, SQLite, libmicrohttpd; its tests' gRPC client,
+  # stub generators and Prometheus parser
+  libgrpc-dev protobuf-c-compiler libprotobuf-c-dev libsqlite3-dev libmicrohttpd-dev
+  protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-grpc-tools
+  python3-prometheus-client
 )
 
 missing=()

@@ -79,6 +79,26 @@ CORE_CRYPTO = {
     'crypto_aead_chacha20poly1305_ietf_decrypt_detached',
 }
 
+# braidd's libraries. ctl runs sessions on the loop: it closes the sockets io opened for
+# it, turns addresses to and from text, and logs a line on stderr when it closes a session.
+ADDRESS_TEXT = {'inet_pton', 'inet_ntop', 'in6addr_any'}
+LOGGING = {'fprintf', 'fputc', 'fputs', 'fwrite', 'stderr', 'strerror'}
+# The gRPC bridge: the pump thread, the eventfd and lock it hands completions over with,
+# and abort() when a completion could not be queued (a call would leak forever).
+PUMP_THREAD = {
+    'pthread_create', 'pthread_join', 'pthread_mutex_init', 'pthread_mutex_destroy',
+    'pthread_mutex_lock', 'pthread_mutex_unlock', 'eventfd', 'read', 'write', 'poll',
+    'close', 'abort',
+}
+# Libraries whose whole API is called, known by its prefix: the gRPC C core (grpc_, gpr_)
+# and protobuf-c. The generated code asserts too.
+ALLOWED_PREFIXES = {
+    'ctl_proto': ('protobuf_c_',),
+    'ctl_grpc': ('grpc_', 'gpr_', 'protobuf_c_'),
+    'ctl_store': ('sqlite3_',),
+    'ctl_metrics': ('MHD_',),
+}
+
 ALLOWED_CALLS = {
     'base': SANS_IO,
     'core': SANS_IO | CORE_CRYPTO,
@@ -90,6 +110,12 @@ ALLOWED_CALLS = {
     # The relay closes the sockets io opened for it and reports their errors.
     'emu': SANS_IO | {'close', 'strerror'},
     'sim': SANS_IO | STREAM_WRITING | DIRECTORY_LISTING,
+    'ctl': SANS_IO | ADDRESS_TEXT | LOGGING | {'close'},
+    'ctl_proto': SANS_IO | {'__assert_fail'},
+    'ctl_grpc': SANS_IO | LOGGING | PUMP_THREAD,
+    # The store makes its file owner-only before SQLite opens it, and asks if it exists.
+    'ctl_store': SANS_IO | LOGGING | {'open', 'close', 'access'},
+    'ctl_metrics': SANS_IO,
 }
 
 # Which library each public header belongs to: the arrows apply to them too.
@@ -98,6 +124,9 @@ PUBLIC_HEADER_OWNER = {
     'common.h': 'core', 'stats.h': 'core', 'sender.h': 'core', 'receiver.h': 'core',
     'rtp.h': 'rtp', 'rtcp.h': 'rtp', 'rtcp_session.h': 'rtp',
 }
+
+# The programs: each may use every library.
+APP_EXECUTABLES = ('braid', 'braidd')
 
 # The libraries that touch the outside world in real time: the simulator must not link them.
 IO_LAYER = ('io', 'emu')
@@ -120,7 +149,8 @@ def call_name(symbol):
 
 def is_allowed_call(library, symbol):
     return (symbol.startswith(RUNTIME_PREFIXES) or symbol in ALLOWED_CALLS[library]
-            or call_name(symbol) in ALLOWED_CALLS[library])
+            or call_name(symbol) in ALLOWED_CALLS[library]
+            or symbol.startswith(ALLOWED_PREFIXES.get(library, ())))
 
 
 # ---- reading the build -----------------------------------------------------------------
@@ -161,7 +191,7 @@ def library_of_sources(targets, source_dir):
     for t in targets:
         if t['type'] == 'static library' and t['name'].startswith('braid_'):
             library = t['name'][len('braid_'):]
-        elif t['type'] == 'executable' and t['name'] == 'braid':
+        elif t['type'] == 'executable' and t['name'] in APP_EXECUTABLES:
             library = 'app'
         else:
             continue
