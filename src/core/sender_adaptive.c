@@ -69,8 +69,11 @@ size_t braid__sender_pick_adaptive(struct braid_sender *s, const struct braid__h
 		return 0;
 	out[0] = best;
 	const struct braid__sender_link *l = &s->links[best];
-	bool failing = l->health.state == BRAID_LINK_DEGRADED ||
-		       s->now - l->health.last_reply_us > s->settings.health.probe_interval_us * 2;
+	/* Only a forecast in doubt earns a copy: the link's answer is overdue. A link that
+	 * loses a share of what it carries (degraded) is repaired by NACKs at a fraction of
+	 * what copying everything on it would cost. */
+	bool failing = s->now - l->health.last_reply_us > s->settings.health.probe_interval_us +
+							   4 * l->rtt.rttvar_us;
 	/* A copy for a failing link is worth it only where it costs no fresh data its place:
 	 * on a link that has time to spare. */
 	bool spare = second != BRAID_MAX_LINKS &&
