@@ -6,7 +6,8 @@ from several start offsets), braid sim finds the links' clairvoyant bound (--bou
 for adaptive, broadcast and roundrobin a search finds the highest stream rate the run
 carries with residual loss <= 1e-4: down a grid of shares of the bound (5 % steps) to the
 first lossless rate, then a binary search within the step above it. Printed: that rate as a share of the bound, with the
-resends and the redundant copies it took, as a table and as markdown for docs/bench.md.
+resends and the redundant copies it took and the sender's spurious link-downs per minute
+(links taken for dead that were not), as a table and as markdown for docs/bench.md.
 
 The recorded traces come from ../shared/traces (relative to the project root) or
 BRAID_TRACES=DIR; without them the script says which directory it needs and exits 2.
@@ -14,7 +15,7 @@ BRAID_TRACES=DIR; without them the script says which directory it needs and exit
 (scenarios/traces/), which are always there. Every run is deterministic for a seed.
 
 usage: traces.py [--build DIR] [--synthetic-only] [--seed N] [--grid PERCENT] [--steps N]
-                 [--jobs N] [--cases NAME,...]
+                 [--jobs N] [--cases NAME,...] [--modes MODE,...]
 """
 
 import argparse
@@ -118,6 +119,11 @@ def overheads(m):
     return m["retransmissions"]["rate"], m["stream"]["duplicates_removed"] / sent if sent else 0
 
 
+def downs_per_minute(m):
+    minutes = m["simulated_s"] / 60
+    return m["failover"]["spurious_downs"] / minutes if minutes else 0
+
+
 def search(runner, name, case, directory, bound_bps, mode, seed, grid, steps):
     """The highest lossless rate: down a grid of shares of the bound from the top to the
     first lossless one, then a bisection between it and the grid step above. Loss does not
@@ -132,7 +138,7 @@ def search(runner, name, case, directory, bound_bps, mode, seed, grid, steps):
             break
         share -= grid
     if best is None:
-        return {"share": 0.0, "resent": None, "dup": None}
+        return {"share": 0.0, "resent": None, "dup": None, "downs": None}
     low, high = share, share + grid
     for step in range(steps):
         middle = (low + high) / 2
@@ -143,14 +149,14 @@ def search(runner, name, case, directory, bound_bps, mode, seed, grid, steps):
         else:
             high = middle
     resent, dup = overheads(best)
-    return {"share": low, "resent": resent, "dup": dup}
+    return {"share": low, "resent": resent, "dup": dup, "downs": downs_per_minute(best)}
 
 
 def case_directory(synthetic, recorded):
     return SYNTHETIC_DIR if synthetic else recorded
 
 
-def measure(runner, names, recorded, seed, grid, steps, jobs):
+def measure(runner, names, modes, recorded, seed, grid, steps, jobs):
     """Bounds first (one run per case), then every case x mode search, jobs at a time."""
     bounds = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -165,7 +171,7 @@ def measure(runner, names, recorded, seed, grid, steps, jobs):
         futures = {}
         for name in names:
             links, synthetic = CASES[name]
-            for mode in MODES:
+            for mode in modes:
                 futures[(name, mode)] = pool.submit(
                     search, runner, name, links, case_directory(synthetic, recorded),
                     bounds[name], mode, seed, grid, steps)
@@ -174,47 +180,49 @@ def measure(runner, names, recorded, seed, grid, steps, jobs):
 
 
 def cell(result):
-    """Share, resends and redundant copies; "none" when no rate of the grid was lossless."""
+    """Share, resends, redundant copies and spurious downs per minute; "none" when no rate
+    of the grid was lossless."""
     if result["resent"] is None:
-        return ["none", "-", "-"]
+        return ["none", "-", "-", "-"]
     return ["%.1f%%" % (100 * result["share"]), "%.2f%%" % (100 * result["resent"]),
-            "%.1f%%" % (100 * result["dup"])]
+            "%.1f%%" % (100 * result["dup"]), "%.1f" % result["downs"]]
 
 
-def table_rows(names, bounds, results):
+def table_rows(names, modes, bounds, results):
     rows = []
     for name in names:
         links, _ = CASES[name]
         row = [name, str(len(links)), "%.2f" % (bounds[name] / 1e6)]
-        for mode in MODES:
+        for mode in modes:
             row += cell(results[(name, mode)])
         rows.append(row)
     return rows
 
 
-HEADER = ["case", "links", "bound Mbit/s"] + [f"{m} {c}" for m in MODES
-                                              for c in ("share", "resent", "dup")]
+def header(modes):
+    return ["case", "links", "bound Mbit/s"] + [f"{m} {c}" for m in modes
+                                                for c in ("share", "resent", "dup", "downs/min")]
 
 
-def print_plain(rows):
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADER)]
+def print_plain(head, rows):
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
     print("  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in
-                    enumerate(zip(HEADER, widths))))
+                    enumerate(zip(head, widths))))
     for r in rows:
         print("  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in
                         enumerate(zip(r, widths))))
 
 
-def print_markdown(rows):
-    print("| " + " | ".join(HEADER) + " |")
-    print("|" + "|".join(["---"] + ["---:"] * (len(HEADER) - 1)) + "|")
+def print_markdown(head, rows):
+    print("| " + " | ".join(head) + " |")
+    print("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
 
 
-def medians(names, results):
+def medians(names, modes, results):
     out = []
-    for mode in MODES:
+    for mode in modes:
         shares = sorted(results[(n, mode)]["share"] for n in names)
         mid = len(shares) // 2
         median = shares[mid] if len(shares) % 2 else (shares[mid - 1] + shares[mid]) / 2
@@ -235,7 +243,12 @@ def parse_args(argv):
                    help="bisection steps within the grid step (resolution: grid / 2^steps)")
     p.add_argument("--jobs", type=int, default=2, help="simulations at once")
     p.add_argument("--cases", help="comma-separated case names (default: all)")
+    p.add_argument("--modes", default=",".join(MODES),
+                   help="comma-separated sender modes (default: %(default)s)")
     a = p.parse_args(argv)
+    a.modes = a.modes.split(",")
+    if any(m not in MODES for m in a.modes):
+        p.error(f"--modes takes {', '.join(MODES)}")
     if a.steps < 0 or a.jobs < 1 or not 0.1 <= a.grid <= 50:
         p.error("--steps must be at least 0, --jobs at least 1, --grid 0.1 to 50")
     return a
@@ -276,13 +289,13 @@ def main(argv):
     with tempfile.TemporaryDirectory(prefix="braid-bench-traces-") as tmp:
         runner = Runner(braid, tmp)
         try:
-            bounds, results = measure(runner, names, recorded, a.seed, a.grid / 100,
+            bounds, results = measure(runner, names, a.modes, recorded, a.seed, a.grid / 100,
                                       a.steps, a.jobs)
         except RuntimeError as e:
             print(f"bench-traces: {e}", file=sys.stderr)
             return 1
     elapsed = time.monotonic() - start
-    rows = table_rows(names, bounds, results)
+    rows = table_rows(names, a.modes, bounds, results)
     print(f"bench-traces: commit {commit}, seed {a.seed}, {len(names)} cases, "
           f"{runner.runs} simulations ({a.grid:g} % grid, {a.steps} bisection steps), "
           f"{a.jobs} at once, {elapsed:.0f} s")
@@ -291,14 +304,15 @@ def main(argv):
           f"{BUDGET} budget, {DURATION} of {PACKET}-byte packets; lossless: residual loss "
           f"<= {LOSSLESS:g}")
     print()
-    print_plain(rows)
+    print_plain(header(a.modes), rows)
     print()
     print("share: the highest lossless rate found, over the bound (none: no rate of the grid "
           "was lossless); resent: resends per media packet; dup: redundant copies the "
-          "receiver dropped, per media packet")
-    print(medians(names, results))
+          "receiver dropped, per media packet; downs/min: links the sender took for dead that were "
+          "not, per minute")
+    print(medians(names, a.modes, results))
     print()
-    print_markdown(rows)
+    print_markdown(header(a.modes), rows)
     return 0
 
 

@@ -87,7 +87,16 @@ void braid_sender_close(struct braid_sender *s, uint64_t now_us);
 struct braid_sender_stats {
 	uint64_t packets_in, bytes_in;        /* from the encoder */
 	uint64_t packets_out, bytes_out;      /* data datagrams sent, all links */
-	uint64_t retransmitted;               /* resends (failover, NACK) */
+	uint64_t retransmitted;               /* resends: the three causes below */
+	uint64_t resent_nack;                 /* the receiver asked for them */
+	uint64_t resent_failover;             /* in flight on a link that went down */
+	uint64_t resent_timeout;              /* adaptive: in flight on a link that stalled,
+						 not confirmed by any answer */
+	/* Adaptive: extra copies of new packets, one per copy: */
+	uint64_t copies_hedge;                /* its link's forecast was uncertain */
+	uint64_t copies_redundancy;           /* the redundancy setting's share */
+	uint32_t stalls;                      /* adaptive: links silent long enough to get
+						 no new data, yet not given up for dead */
 	uint64_t nacked;                      /* sequence numbers the receiver asked for */
 	/* Resends not made (one per packet, however many links it was meant for): */
 	uint64_t resend_over_budget;          /* the resend budget was spent */

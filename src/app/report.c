@@ -149,11 +149,16 @@ void braid_report_sender(struct braid_report *r, const struct braid_sender *s, u
 			json_link(r->json, &links[i], bps[i], i == 0);
 		fprintf(r->json,
 			"],\"totals\":{\"in\":%llu,\"bytes_in\":%llu,\"out\":%llu,\"bytes_out\":%llu,"
-			"\"retransmitted\":%llu,\"nacked\":%llu,\"reverse\":%llu,\"failovers\":%u,"
+			"\"retransmitted\":%llu,\"resent\":{\"nack\":%llu,\"failover\":%llu,"
+			"\"timeout\":%llu},\"copies\":{\"hedge\":%llu,\"redundancy\":%llu},"
+			"\"stalls\":%u,\"nacked\":%llu,\"reverse\":%llu,\"failovers\":%u,"
 			"\"live_links\":%u,\"operational\":%s,\"available_kbps\":%.1f,",
 			(unsigned long long)st.packets_in, (unsigned long long)st.bytes_in,
 			(unsigned long long)st.packets_out, (unsigned long long)st.bytes_out,
-			(unsigned long long)st.retransmitted, (unsigned long long)st.nacked,
+			(unsigned long long)st.retransmitted, (unsigned long long)st.resent_nack,
+			(unsigned long long)st.resent_failover, (unsigned long long)st.resent_timeout,
+			(unsigned long long)st.copies_hedge, (unsigned long long)st.copies_redundancy,
+			st.stalls, (unsigned long long)st.nacked,
 			(unsigned long long)st.reverse_packets, st.failovers, st.live_links,
 			st.operational ? "true" : "false", st.available_bps / 1000.0);
 		json_sender_not_sent(r->json, &st);
@@ -165,9 +170,12 @@ void braid_report_sender(struct braid_report *r, const struct braid_sender *s, u
 		live_begin(r);
 		for (size_t i = 0; i < n; i++)
 			live_link(r, &links[i], bps[i]);
-		fprintf(stderr, "  in %llu  sent %llu  resent %llu  live links %u/%zu\n",
+		fprintf(stderr, "  in %llu  sent %llu  resent %llu (nack %llu, failover %llu, "
+			"timeout %llu)  copies %llu  live links %u/%zu\n",
 			(unsigned long long)st.packets_in, (unsigned long long)st.packets_out,
-			(unsigned long long)st.retransmitted, st.live_links, n);
+			(unsigned long long)st.retransmitted, (unsigned long long)st.resent_nack,
+			(unsigned long long)st.resent_failover, (unsigned long long)st.resent_timeout,
+			(unsigned long long)(st.copies_hedge + st.copies_redundancy), st.live_links, n);
 		r->live_lines++;
 	}
 }

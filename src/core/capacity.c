@@ -17,6 +17,7 @@
 #define CRUISE_CYCLE 2       /* the first window of cycle_gains at 1 */
 #define BUSY_GAIN 1.0        /* the least gain while data waits and the queue is shallow */
 #define DEEP_QUEUE 3         /* times the queue probing may build */
+#define SATURATED_FRESH_US 3000000 /* an estimate the link was filled at this recently stands */
 
 /* One probing cycle, a gain per window: a window above the estimate to find more, one
  * below to drain what that queued, then cruise. */
@@ -141,6 +142,7 @@ static void start_window(struct braid__capacity *c, uint64_t now_us,
 	c->window_sent_packets = fb->sent_packets;
 	c->window_received_packets = fb->received_packets;
 	c->assigned_bytes = 0;
+	c->window_min_queue_us = UINT64_MAX;
 	c->window_sent_bytes = fb->sent_bytes;
 	c->window_probe_us = fb->probe_sent_us;
 }
@@ -157,12 +159,18 @@ void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 		c->window_open = true;
 		return;
 	}
-	if (queue_building(queue_us, min_rtt_us, predicted_queue_us))
-		c->queue_seen = true;
+	/* A queue that stands shows in every answer of the window; one answer's jitter does
+	 * not make one. */
+	if (queue_us < c->window_min_queue_us)
+		c->window_min_queue_us = queue_us;
+	if (queue_deep(queue_us, min_rtt_us, predicted_queue_us))
+		c->queue_seen = true; /* deep enough to overflow soon: no waiting for the window */
 	int32_t received_over = (int32_t)(fb->arrival_us - c->window_arrival_us);
 	uint64_t elapsed = now_us - c->window_at_us;
 	if (received_over < (int64_t)window_us)
 		return; /* an answer to an older probe, overtaken, counts as early */
+	if (queue_building(c->window_min_queue_us, min_rtt_us, predicted_queue_us))
+		c->queue_seen = true;
 	c->delivered_bps = (double)(delivered_bytes - c->window_bytes) * 8e6 /
 			   (double)received_over;
 	bool deep = queue_deep(queue_us, min_rtt_us, predicted_queue_us);
@@ -186,6 +194,10 @@ void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 	if (c->queue_seen && loaded && carried < c->bottleneck_bps * SLOWED_DOWN) {
 		c->sample_count = 0;
 		c->sample_next = 0; /* the next sample is then the only one */
+	}
+	if (loaded && c->queue_seen) {
+		c->saturated_us = now_us;
+		c->saturated_ever = true;
 	}
 	if (loaded || carried > c->bottleneck_bps)
 		add_sample(c, carried);
@@ -237,6 +249,26 @@ void braid__capacity_probe_again(struct braid__capacity *c)
 	c->startup_rounds = 0;
 	c->gain = STARTUP_GAIN;
 	c->rate_bps = c->bottleneck_bps * c->gain;
+}
+
+void braid__capacity_restart_window(struct braid__capacity *c)
+{
+	c->window_open = false;
+	c->queue_seen = false;
+}
+
+void braid__capacity_take_over(struct braid__capacity *c, double needed_bps, uint64_t now_us)
+{
+	bool measured = c->saturated_ever && now_us - c->saturated_us < SATURATED_FRESH_US;
+	if (needed_bps > c->bottleneck_bps && !measured) {
+		/* a sample, not just the estimate: the next window's sample must not undo it
+		 * before the link has been given the load; a window that shows it cannot carry
+		 * this clears it (the link slowed down) */
+		add_sample(c, needed_bps);
+		c->draining = false;
+	}
+	c->startup = false;
+	braid__capacity_probe_again(c);
 }
 
 static uint64_t transmission_us(double rate_bps, size_t bytes)

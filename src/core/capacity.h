@@ -46,6 +46,9 @@ struct braid__capacity {
 	bool draining;            /* a queue stood through the last window */
 	uint64_t queued_bytes;    /* given to it, not yet sent */
 	bool demand;              /* data waits for any link: the sender wants more */
+	uint64_t window_min_queue_us; /* the least forward queue an answer of the window showed */
+	uint64_t saturated_us;    /* when a window last filled it (loaded, a queue built) */
+	bool saturated_ever;
 	uint64_t next_send_us;    /* the pacer: when the next packet may leave */
 	uint64_t window_at_us;    /* delivery-rate window start */
 	uint64_t window_bytes;    /* receiver's byte counter at that start */
@@ -103,6 +106,17 @@ void braid__capacity_seed(struct braid__capacity *c, double share_bps);
 /* The estimate may be stale (taken while the link was given little) and the link is about
  * to be given more (another failed): find its rate again by doubling, as at the start. */
 void braid__capacity_probe_again(struct braid__capacity *c);
+
+/* Another link failed and this one is to carry needed_bps (its share of what the failed
+ * one carried, on top of its own). An estimate no window has filled the link lately says
+ * only that it carries at least that: pace at needed_bps at once, rather than double up
+ * from it for seconds. One the link was filled at lately stands. Either way, probe up from
+ * there as at the start. */
+void braid__capacity_take_over(struct braid__capacity *c, double needed_bps, uint64_t now_us);
+
+/* The link was silent for a while: the next answer opens a new delivery-rate window (one
+ * spanning the silence would take the link for slower than it is). */
+void braid__capacity_restart_window(struct braid__capacity *c);
 
 /* When a packet of `bytes` given to the link now would arrive (one_way_us: propagation). */
 uint64_t braid__capacity_arrival(const struct braid__capacity *c, uint64_t now_us, size_t bytes,

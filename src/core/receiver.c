@@ -847,8 +847,11 @@ uint64_t braid_receiver_next_timeout(const struct braid_receiver *r)
 	return next;
 }
 
-/* Asks the sender for what is missing, on the fastest live link. Repeats about once per
- * round trip; gives a number up once a resend could not arrive before its release. */
+/* Asks the sender for what is missing, on the fastest live link and on the one heard from
+ * last: a way back that stalls (a cellular link goes quiet for hundreds of ms) must not
+ * hold the request until its number is lost; the sender resends once however many copies
+ * come. Repeats about once per round trip; gives a number up once a resend could not
+ * arrive before its release. */
 static void send_nacks(struct braid_receiver *r, struct braid__rx_session *s, uint64_t now_us)
 {
 	uint64_t rtt = braid__rx_session_rtt(s);
@@ -859,6 +862,9 @@ static void send_nacks(struct braid_receiver *r, struct braid__rx_session *s, ui
 		if (!l || !queue_packet(r, s, l, &p))
 			return;
 		s->nacks_sent++;
+		struct braid__rx_link *spare = braid__rx_session_spare_link(s, l);
+		if (spare && queue_packet(r, s, spare, &p))
+			s->nacks_sent++;
 	}
 }
 

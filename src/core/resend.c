@@ -35,6 +35,12 @@ static void refill(struct braid__resend_budget *b, uint64_t now_us)
 	b->tokens_at_us = now_us;
 }
 
+bool braid__resend_budget_has(struct braid__resend_budget *b, size_t bytes, uint64_t now_us)
+{
+	refill(b, now_us);
+	return b->tokens >= (double)bytes;
+}
+
 bool braid__resend_budget_take(struct braid__resend_budget *b, size_t bytes, uint64_t now_us)
 {
 	refill(b, now_us);

@@ -21,6 +21,8 @@ struct braid__resend_budget {
 void braid__resend_budget_init(struct braid__resend_budget *b, double share, uint64_t now_us);
 /* Media arrived from the encoder. */
 void braid__resend_budget_input(struct braid__resend_budget *b, size_t bytes, uint64_t now_us);
+/* Whether there is room for a resend of `bytes` (take it once the resend is made). */
+bool braid__resend_budget_has(struct braid__resend_budget *b, size_t bytes, uint64_t now_us);
 /* Takes room for a resend of `bytes`; false when the budget is spent. */
 bool braid__resend_budget_take(struct braid__resend_budget *b, size_t bytes, uint64_t now_us);
 

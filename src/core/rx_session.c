@@ -283,6 +283,20 @@ struct braid__rx_link *braid__rx_session_best_link(struct braid__rx_session *s)
 	return best ? best : recent;
 }
 
+struct braid__rx_link *braid__rx_session_spare_link(struct braid__rx_session *s,
+						   const struct braid__rx_link *other)
+{
+	struct braid__rx_link *spare = NULL;
+	for (size_t i = 0; i < s->links_in_use; i++) {
+		struct braid__rx_link *l = &s->links[i];
+		if (l == other || !l->used || !l->addr.len || !braid_link_state_live(l->health.state))
+			continue;
+		if (!spare || l->health.last_reply_us > spare->health.last_reply_us)
+			spare = l;
+	}
+	return spare;
+}
+
 void braid__rx_link_stats(const struct braid__rx_link *l, struct braid_link_stats *out)
 {
 	memset(out, 0, sizeof(*out));

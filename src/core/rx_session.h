@@ -108,6 +108,11 @@ void braid__rx_session_sent_through(struct braid__rx_session *s, uint32_t sent_t
 				    uint32_t probe_ts_us, uint64_t latency_us, uint64_t now_us);
 /* The live link with the lowest delay (for reverse traffic); the last heard when none is. */
 struct braid__rx_link *braid__rx_session_best_link(struct braid__rx_session *s);
+/* Another live link than `other` for a second copy of a NACK: the one heard from most
+ * recently (a path that just carried data is likeliest to carry the request back); NULL
+ * when there is none. */
+struct braid__rx_link *braid__rx_session_spare_link(struct braid__rx_session *s,
+						   const struct braid__rx_link *other);
 void braid__rx_link_stats(const struct braid__rx_link *l, struct braid_link_stats *out);
 
 #endif

@@ -73,14 +73,35 @@ static void sync_sched_state(struct braid_sender *s)
 
 /* Sends one history entry on the links the policy picks. `avoid` (a slot, or -1) is left
  * out when another link can take it. Returns false when no link could. */
+void braid__sender_count_resends(struct braid_sender *s, enum braid__send_cause cause,
+				 uint64_t copies)
+{
+	switch (cause) {
+	case BRAID__SEND_NACK:
+		s->stats.resent_nack += copies;
+		break;
+	case BRAID__SEND_FAILOVER:
+		s->stats.resent_failover += copies;
+		break;
+	case BRAID__SEND_TIMEOUT:
+		s->stats.resent_timeout += copies;
+		break;
+	case BRAID__SEND_NEW:
+	case BRAID__SEND_MOVED:
+		return;
+	}
+	s->stats.retransmitted += copies;
+}
+
 bool braid__sender_schedule_entry(struct braid_sender *s, struct braid__history_entry *e,
-				  uint8_t flags, int avoid)
+				  uint8_t flags, int avoid, enum braid__send_cause cause)
 {
 	size_t picked[BRAID_MAX_LINKS];
 	size_t n = 0;
+	enum braid__copy_cause why = BRAID__COPY_NONE;
 	bool adaptive = s->settings.mode == BRAID_MODE_ADAPTIVE && braid__sender_live_links(s) > 0;
 	if (adaptive) {
-		n = braid__sender_pick_adaptive(s, e, picked);
+		n = braid__sender_pick_adaptive(s, e, picked, &why);
 		if (n == 0) {
 			s->stats.undeliverable++;
 			return true; /* handled: too late for every link */
@@ -103,9 +124,30 @@ bool braid__sender_schedule_entry(struct braid_sender *s, struct braid__history_
 			sent++;
 		}
 	}
-	if (sent && (flags & BRAID_FLAG_RETRANSMIT))
-		s->stats.retransmitted += sent;
+	braid__sender_count_resends(s, cause, sent);
+	if (sent > 1 && cause == BRAID__SEND_NEW) {
+		if (why == BRAID__COPY_HEDGE)
+			s->stats.copies_hedge += sent - 1;
+		else if (why == BRAID__COPY_REDUNDANCY)
+			s->stats.copies_redundancy += sent - 1;
+	}
 	return sent > 0;
+}
+
+bool braid__sender_resend_entry(struct braid_sender *s, struct braid__history_entry *e,
+				int avoid, enum braid__send_cause cause)
+{
+	/* Resends share one budget, or a failover onto busy links starts a storm. Room is
+	 * taken only for a resend made: one no link can deliver in time costs nothing. */
+	if (!braid__resend_budget_has(&s->resend, e->len, s->now)) {
+		s->stats.resend_over_budget++;
+		return false;
+	}
+	uint64_t before = s->stats.retransmitted;
+	braid__sender_schedule_entry(s, e, BRAID_FLAG_RETRANSMIT, avoid, cause);
+	for (uint64_t i = before; i < s->stats.retransmitted; i++)
+		braid__resend_budget_take(&s->resend, e->len, s->now);
+	return true;
 }
 
 bool braid__sender_expired(const struct braid_sender *s, const struct braid__history_entry *e)
@@ -139,17 +181,17 @@ static void flush_pending(struct braid_sender *s)
 		}
 		if (s->settings.mode == BRAID_MODE_ADAPTIVE && braid__sender_links_busy(s))
 			break;
-		if (!braid__sender_schedule_entry(s, e, 0, -1))
+		if (!braid__sender_schedule_entry(s, e, 0, -1, BRAID__SEND_NEW))
 			break;
 	}
 	if (s->settings.mode != BRAID_MODE_ADAPTIVE)
 		return; /* the other modes schedule everything at once: nothing waits */
 	bool demand = s->next_unsent < s->next_seq;
-	size_t live = demand ? braid__sender_live_links(s) : 0;
+	size_t live = demand ? braid__sender_usable_links(s) : 0;
 	double share = live ? starting_rate(s) / (double)live : 0;
 	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
 		s->links[i].capacity.demand = demand;
-		if (live && braid_link_state_live(s->links[i].health.state))
+		if (live && braid__sender_eligible(s, &s->links[i]))
 			braid__capacity_seed(&s->links[i].capacity, share);
 	}
 }
@@ -247,13 +289,10 @@ static void failover(struct braid_sender *s, size_t slot)
 			break;
 		if (!(e->link_mask & ((uint64_t)1 << slot)) || (e->link_mask & live_mask))
 			continue;
-		/* Resends share one budget, or a failover onto busy links starts a storm. */
-		if (!braid__resend_budget_take(&s->resend, e->len, s->now)) {
-			s->stats.resend_over_budget++;
-			continue;
-		}
-		if (braid__sender_schedule_entry(s, e, BRAID_FLAG_RETRANSMIT, (int)slot))
-			count++;
+		uint64_t before = s->stats.retransmitted;
+		if (!braid__sender_resend_entry(s, e, (int)slot, BRAID__SEND_FAILOVER))
+			break; /* the budget is spent */
+		count += s->stats.retransmitted > before;
 	}
 	s->stats.failovers++;
 	struct braid_event ev = { .kind = BRAID_EVENT_FAILOVER, .time_us = s->now,
@@ -306,6 +345,35 @@ int braid_sender_push(struct braid_sender *s, const uint8_t *payload, size_t len
 	return 0;
 }
 
+/* Adaptive: the link in `slot` went down and its load goes to the live others, whose
+ * estimates may date from when they were given little: what the stream needs beyond what
+ * they are known to carry is shared among them at once (a link that cannot take it shows
+ * a queue within a window and is paced down to what it delivers), so the take-over costs
+ * one round trip rather than seconds of doubling up. */
+static void take_over(struct braid_sender *s, size_t slot)
+{
+	double known = 0;
+	size_t live = 0;
+	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
+		const struct braid__sender_link *l = &s->links[i];
+		if (i == slot || !braid__sender_link_usable(l))
+			continue;
+		known += l->capacity.bottleneck_bps * (1.0 - braid_loss_fraction(&l->loss));
+		live++;
+	}
+	double needed = s->resend.input_bps * TAKE_OVER_MARGIN;
+	double extra = live && needed > known ? (needed - known) / (double)live : 0;
+	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
+		struct braid__sender_link *l = &s->links[i];
+		if (i == slot || !braid__sender_link_usable(l))
+			continue;
+		/* a link that carried almost nothing is not trusted with much more at once */
+		double most = l->capacity.bottleneck_bps * TAKE_OVER_MAX_GROWTH;
+		double target = l->capacity.bottleneck_bps + extra;
+		braid__capacity_take_over(&l->capacity, target < most ? target : most, s->now);
+	}
+}
+
 static void set_link_state(struct braid_sender *s, size_t slot, enum braid_link_state old)
 {
 	struct braid__sender_link *l = &s->links[slot];
@@ -324,13 +392,8 @@ static void set_link_state(struct braid_sender *s, size_t slot, enum braid_link_
 		braid__capacity_stop(&l->capacity, s->now);
 		/* what it lost while dying says nothing about how it will do when it is back */
 		memset(&l->loss, 0, sizeof(l->loss));
-		/* its load goes to the others, whose estimates may date from when they
-		 * were given little */
 		if (s->settings.mode == BRAID_MODE_ADAPTIVE)
-			for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
-				if (i != slot && s->links[i].used &&
-				    braid_link_state_live(s->links[i].health.state))
-					braid__capacity_probe_again(&s->links[i].capacity);
+			take_over(s, slot);
 		braid__sender_rehome_paced(s, slot);
 		failover(s, slot);
 	}
@@ -616,6 +679,8 @@ int braid_sender_poll_event(struct braid_sender *s, struct braid_event *ev)
 uint64_t braid_sender_next_timeout(const struct braid_sender *s)
 {
 	uint64_t next = UINT64_MAX;
+	if (s->settings.mode == BRAID_MODE_ADAPTIVE && !s->closing)
+		next = braid__sender_stall_timeout(s);
 	for (size_t i = 0; i < BRAID_MAX_LINKS && !s->closing; i++) {
 		const struct braid__sender_link *l = &s->links[i];
 		if (!l->used)
@@ -625,6 +690,7 @@ uint64_t braid_sender_next_timeout(const struct braid_sender *s)
 			next = t;
 		if (l->next_probe_us < next)
 			next = l->next_probe_us;
+
 		if (braid__paced_peek(&l->paced) && l->capacity.next_send_us < next)
 			next = l->capacity.next_send_us;
 		/* adaptive, packets waiting in the history: when this link has room again */
@@ -661,6 +727,8 @@ void braid_sender_handle_timeout(struct braid_sender *s, uint64_t now_us)
 		l->next_probe_us = now_us + braid__sender_link_probe_gap(l, &s->settings.health,
 									 now_us);
 	}
+	if (s->settings.mode == BRAID_MODE_ADAPTIVE)
+		braid__sender_check_stalls(s);
 	flush_pending(s);
 }
 

@@ -28,6 +28,27 @@
 #define ARRIVAL_TOLERANCE_US 10000
 #define REHOME_MAX 256
 #define ASSIGN_HORIZON_US 10000 /* adaptive: data a link may hold before new packets wait */
+#define TIMEOUT_LEAD_RTTS 2 /* adaptive: a stranded packet goes again this many RTTs */
+#define TIMEOUT_LEAD_US 50000 /* plus this before its release */
+#define TIMEOUT_CHECK_US 10000 /* how often stranded packets are looked at */
+#define TAKE_OVER_MARGIN 1.25 /* adaptive: the input rate plus resends, when a link fails */
+#define TAKE_OVER_MAX_GROWTH 8.0 /* and at most this times what a survivor was known to carry */
+
+/* Why a packet is scheduled (for the stats, and whether it is a resend). */
+enum braid__send_cause {
+	BRAID__SEND_NEW,      /* first time */
+	BRAID__SEND_MOVED,    /* taken off a failed or stalled link's pacer before it left */
+	BRAID__SEND_NACK,
+	BRAID__SEND_FAILOVER,
+	BRAID__SEND_TIMEOUT,
+};
+
+/* Why pick_adaptive gave a packet a second link. */
+enum braid__copy_cause {
+	BRAID__COPY_NONE,
+	BRAID__COPY_HEDGE,
+	BRAID__COPY_REDUNDANCY,
+};
 
 struct tx_item {
 	uint8_t type;  /* BRAID_PKT_* */
@@ -69,6 +90,7 @@ struct braid_sender {
 
 	struct braid__resend_budget resend;
 	double redundancy_credit;
+	uint64_t timeout_check_us; /* adaptive: next look at what stalled links hold */
 	struct braid_sender_stats stats;
 };
 
@@ -77,7 +99,14 @@ bool braid__sender_tx_push(struct braid_sender *s, uint8_t type, uint8_t flags, 
 			   uint64_t seq);
 bool braid__sender_expired(const struct braid_sender *s, const struct braid__history_entry *e);
 bool braid__sender_schedule_entry(struct braid_sender *s, struct braid__history_entry *e,
-				  uint8_t flags, int avoid);
+				  uint8_t flags, int avoid, enum braid__send_cause cause);
+/* Sends the entry again (cause: failover or timeout) within the resend budget; false when
+ * the budget is spent (counted), true otherwise, made or not. */
+bool braid__sender_resend_entry(struct braid_sender *s, struct braid__history_entry *e,
+				int avoid, enum braid__send_cause cause);
+/* Counts `copies` resends of the cause. */
+void braid__sender_count_resends(struct braid_sender *s, enum braid__send_cause cause,
+				 uint64_t copies);
 int braid__sender_encode_item(struct braid_sender *s, const struct tx_item *it, uint8_t *buf,
 			      size_t cap);
 
@@ -86,8 +115,18 @@ uint64_t braid__sender_release_deadline(const struct braid_sender *s,
 					const struct braid__history_entry *e);
 uint64_t braid__sender_arrival_tolerance(const struct braid__sender_link *l);
 size_t braid__sender_pick_adaptive(struct braid_sender *s, const struct braid__history_entry *e,
-				   size_t out[2]);
+				   size_t out[2], enum braid__copy_cause *why);
 size_t braid__sender_live_links(const struct braid_sender *s);
+/* Adaptive: whether data may go to the link: usable, or live when every live link is
+ * stalled (one that answers again soonest may be the one whose way back is held up). */
+bool braid__sender_eligible(const struct braid_sender *s, const struct braid__sender_link *l);
+/* Adaptive: live links not stalled, which new data may go to. */
+size_t braid__sender_usable_links(const struct braid_sender *s);
+/* Adaptive: marks links silent for too long as stalled (what waits for them goes to the
+ * others) and sends again elsewhere what they took and did not confirm, as its release
+ * draws near; and when that is next due. */
+void braid__sender_check_stalls(struct braid_sender *s);
+uint64_t braid__sender_stall_timeout(const struct braid_sender *s);
 bool braid__sender_pace(struct braid_sender *s, size_t slot, const struct braid__history_entry *e,
 			uint8_t flags);
 void braid__sender_rehome_paced(struct braid_sender *s, size_t slot);

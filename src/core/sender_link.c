@@ -1,5 +1,6 @@
 #include "core/sender_link.h"
 
+#include <math.h>
 #include <string.h>
 
 /* Echoed timestamps older than this are not believed (a stale or forged reply). */
@@ -11,6 +12,10 @@
 #define FORWARD_ANCHOR_US 2000 /* an RTT this close to the minimum: no queue either way */
 #define LOSSY_STRETCH 4.0    /* silence allowed grows by 4x the probe loss share, */
 #define LOSSY_MAX 2.0        /* up to twice the usual */
+#define STALL_PROBES 2       /* answers missing before a link counts as stalled */
+#define STALL_MARGIN 1.5     /* silence tolerated: this times the longest one survived */
+#define STALL_MEMORY_MAX_US 2000000.0 /* but never more than this before death */
+#define STALL_HALF_LIFE_US 30000000.0 /* how fast a survived silence is forgotten */
 
 bool braid__link_name_valid(const char *name)
 {
@@ -134,6 +139,45 @@ static void take_loss_sample(struct braid__sender_link *l, const struct braid_pr
 	rec->valid = false; /* a duplicated reply must not count twice */
 }
 
+static double stall_memory(const struct braid__sender_link *l, uint64_t now_us)
+{
+	if (l->stall_memory_us <= 0)
+		return 0;
+	double age = (double)(now_us - l->stall_memory_at_us);
+	return l->stall_memory_us * pow(0.5, age / STALL_HALF_LIFE_US);
+}
+
+void braid__sender_link_remember_silence(struct braid__sender_link *l, uint64_t silence_us,
+					 uint64_t now_us)
+{
+	double silence = (double)silence_us;
+	if (silence > STALL_MEMORY_MAX_US / STALL_MARGIN)
+		silence = STALL_MEMORY_MAX_US / STALL_MARGIN;
+	if (silence > stall_memory(l, now_us)) {
+		l->stall_memory_us = silence;
+		l->stall_memory_at_us = now_us;
+	}
+}
+
+uint64_t braid__sender_link_stall_after(const struct braid__sender_link *l,
+					const struct braid_health_settings *hs)
+{
+	return hs->probe_interval_us * STALL_PROBES + 4 * l->rtt.rttvar_us;
+}
+
+uint64_t braid__sender_link_stall_deadline(const struct braid__sender_link *l,
+					   const struct braid_health_settings *hs)
+{
+	if (!braid__sender_link_usable(l))
+		return UINT64_MAX;
+	return l->health.last_reply_us + braid__sender_link_stall_after(l, hs) + 1;
+}
+
+bool braid__sender_link_usable(const struct braid__sender_link *l)
+{
+	return l->used && l->acked && braid_link_state_live(l->health.state) && !l->stalled;
+}
+
 bool braid__sender_link_on_reply(struct braid__sender_link *l,
 				 const struct braid_health_settings *hs, uint64_t now_us,
 				 uint32_t echo_timestamp_us, const struct braid_probe_reply *reply)
@@ -142,6 +186,17 @@ bool braid__sender_link_on_reply(struct braid__sender_link *l,
 	if (rtt > MAX_RTT_US)
 		return false;
 	braid_rtt_update(&l->rtt, rtt);
+	/* Back from a stall, or from a short down: slow, not dead. Remember how long, and
+	 * measure its rate afresh (a window across the silence says nothing of what it
+	 * carries). A long outage is not a stall to wait out next time. */
+	uint64_t silence = now_us - l->health.last_reply_us;
+	bool silent = l->stalled || (l->health.state == BRAID_LINK_DOWN && l->health.ever_up);
+	if (silent && silence <= (uint64_t)STALL_MEMORY_MAX_US)
+		braid__sender_link_remember_silence(l, silence, now_us);
+	if (l->stalled) {
+		l->stalled = false;
+		braid__capacity_restart_window(&l->capacity);
+	}
 	/* Answers to the probes sent after the last one heard take an RTT to come back: half
 	 * of it beyond the probe rule leaves room for several (faster) probes to be answered
 	 * before a lossy link is taken for dead; a long queue's slow answers need SRTT +
@@ -152,6 +207,11 @@ bool braid__sender_link_on_reply(struct braid__sender_link *l,
 	after_probes = (uint64_t)((double)after_probes * (lossy < LOSSY_MAX ? lossy : LOSSY_MAX));
 	uint64_t slow = l->rtt.srtt_us + 4 * l->rtt.rttvar_us;
 	l->health.rtt_allowance_us = after_probes > slow ? after_probes : slow;
+	/* a link that came back from silences this long is slow, not dead, when it is silent
+	 * as long again */
+	uint64_t survived = (uint64_t)(stall_memory(l, now_us) * STALL_MARGIN);
+	if (survived > l->health.rtt_allowance_us)
+		l->health.rtt_allowance_us = survived;
 	if (reply)
 		take_loss_sample(l, reply, now_us);
 	else if (now_us - rtt > l->last_answered_probe_us)

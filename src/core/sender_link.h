@@ -57,6 +57,15 @@ struct braid__sender_link {
 	uint64_t forward_queue_us;        /* the latest answer's */
 	uint64_t forward_queue_smooth_us; /* smoothed with gain 1/8 */
 
+	/* Adaptive: silent for longer than its answers take, yet not given up for dead (a
+	 * cellular link goes quiet for hundreds of ms and comes back): it gets no new data
+	 * until it answers. How long its recent stalls lasted sets how long a silence must
+	 * last before it counts as death. */
+	bool stalled;
+	double stall_memory_us;      /* the longest recent silence it came back from */
+	uint64_t stall_memory_at_us; /* when that was */
+	uint32_t stalls;
+
 	uint64_t packets_sent, bytes_sent, packets_received, bytes_received;
 	uint32_t down_events;
 	uint32_t last_ack_echo; /* keyed: the newest HELLO_ACK's echo; older ones are copies */
@@ -96,6 +105,19 @@ bool braid__sender_link_on_reply(struct braid__sender_link *l,
  * down, while a dead one is still declared down on time. */
 uint64_t braid__sender_link_probe_gap(const struct braid__sender_link *l,
 				      const struct braid_health_settings *hs, uint64_t now_us);
+/* Adaptive: the silence after which the link counts as stalled (no new data for it, what
+ * it has not confirmed is sent again elsewhere), and when that is reached (UINT64_MAX: not
+ * live, or stalled already). */
+uint64_t braid__sender_link_stall_after(const struct braid__sender_link *l,
+					const struct braid_health_settings *hs);
+uint64_t braid__sender_link_stall_deadline(const struct braid__sender_link *l,
+					   const struct braid_health_settings *hs);
+/* Adaptive: live, registered and not stalled: a link new data may be given to. */
+bool braid__sender_link_usable(const struct braid__sender_link *l);
+/* A silence of silence_us ended with the link alive (a stall, or a down that was not
+ * death): remembered, so silences like it are not taken for death. */
+void braid__sender_link_remember_silence(struct braid__sender_link *l, uint64_t silence_us,
+					 uint64_t now_us);
 void braid__sender_link_stats(const struct braid__sender_link *l, struct braid_link_stats *out);
 
 #endif

@@ -15,7 +15,7 @@ static size_t resend_candidates(const struct braid_sender *s, struct braid__rese
 	*fastest_us = UINT64_MAX;
 	for (size_t i = 0; i < s->sched_count; i++) {
 		const struct braid__sender_link *l = &s->links[s->sched_slot[i]];
-		if (!braid_link_state_live(l->health.state) || !l->rtt.has_sample)
+		if (!braid__sender_eligible(s, l) || !l->rtt.has_sample)
 			continue;
 		uint64_t at = braid__sender_link_arrival(l, s->now, BRAID_MAX_PAYLOAD / 4);
 		uint64_t front_at = braid__capacity_front_arrival(&l->capacity, s->now,
@@ -39,8 +39,7 @@ static bool still_queued(const struct braid_sender *s, const struct braid__histo
 {
 	for (size_t slot = 0; slot < BRAID_MAX_LINKS; slot++) {
 		const struct braid__sender_link *l = &s->links[slot];
-		if (!(e->link_mask & ((uint64_t)1 << slot)) || !l->used ||
-		    !braid_link_state_live(l->health.state))
+		if (!(e->link_mask & ((uint64_t)1 << slot)) || !braid__sender_link_usable(l))
 			continue;
 		if (braid__paced_contains(&l->paced, e->seq))
 			return true;
@@ -59,8 +58,7 @@ static bool still_expected(const struct braid_sender *s, const struct braid__his
 	for (size_t slot = 0; slot < BRAID_MAX_LINKS; slot++) {
 		const struct braid__sender_link *l = &s->links[slot];
 		uint64_t arrival;
-		if (!(e->link_mask & ((uint64_t)1 << slot)) || !l->used ||
-		    !braid_link_state_live(l->health.state) ||
+		if (!(e->link_mask & ((uint64_t)1 << slot)) || !braid__sender_link_usable(l) ||
 		    !braid__capacity_expected(&l->capacity, e->seq, &arrival))
 			continue;
 		/* the queue's swing since the copy left may delay it further */
@@ -106,7 +104,7 @@ static void resend(struct braid_sender *s, struct braid__history_entry *e,
 			     : braid__sender_tx_push(s, BRAID_PKT_DATA, BRAID_FLAG_RETRANSMIT, picked[i], e->seq)) {
 			e->link_mask |= (uint64_t)1 << picked[i];
 			e->resent_us = s->now;
-			s->stats.retransmitted++;
+			braid__sender_count_resends(s, BRAID__SEND_NACK, 1);
 		}
 	}
 }

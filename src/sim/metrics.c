@@ -530,6 +530,12 @@ static void stream_figures(struct braid_sim *sim, struct braid_sim_metrics *m)
 	}
 	braid_sender_get_stats(sim->tx, &ts);
 	m->retransmitted = ts.retransmitted;
+	m->resent_nack = ts.resent_nack;
+	m->resent_failover = ts.resent_failover;
+	m->resent_timeout = ts.resent_timeout;
+	m->copies_hedge = ts.copies_hedge;
+	m->copies_redundancy = ts.copies_redundancy;
+	m->stalls = ts.stalls;
 	m->retransmission_rate = m->sent ? (double)ts.retransmitted / (double)m->sent : 0;
 }
 

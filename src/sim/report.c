@@ -33,6 +33,12 @@ static const struct field metric_fields[] = {
 	M("stream.throughput_mbps", throughput_mbps, F64),
 	M("retransmissions.count", retransmitted, U64),
 	M("retransmissions.rate", retransmission_rate, F64),
+	M("retransmissions.nack", resent_nack, U64),
+	M("retransmissions.failover", resent_failover, U64),
+	M("retransmissions.timeout", resent_timeout, U64),
+	M("copies.hedge", copies_hedge, U64),
+	M("copies.redundancy", copies_redundancy, U64),
+	M("failover.stalls", stalls, U64),
 	M("added_latency_ms.min", latency_min_ms, F64),
 	M("added_latency_ms.median", latency_median_ms, F64),
 	M("added_latency_ms.p99", latency_p99_ms, F64),
@@ -252,6 +258,10 @@ static void write_stream(FILE *f, const struct braid_sim_scenario *sc,
 	fprintf(f, "},\n \"retransmissions\":{\"count\":%llu,",
 		(unsigned long long)m->retransmitted);
 	num(f, "rate", m->retransmission_rate, 6);
+	fprintf(f, ",\"nack\":%llu,\"failover\":%llu,\"timeout\":%llu},\n \"copies\":{"
+		"\"hedge\":%llu,\"redundancy\":%llu", (unsigned long long)m->resent_nack,
+		(unsigned long long)m->resent_failover, (unsigned long long)m->resent_timeout,
+		(unsigned long long)m->copies_hedge, (unsigned long long)m->copies_redundancy);
 	fprintf(f, "},\n \"added_latency_ms\":{");
 	num(f, "min", m->latency_min_ms, 3);
 	fputc(',', f);
@@ -306,9 +316,10 @@ static void write_links(FILE *f, const struct braid_sim_scenario *sc,
 static void write_failovers(FILE *f, const struct braid_sim_metrics *m)
 {
 	fprintf(f, " \"failover\":{\"deaths\":%zu,\"detected\":%llu,\"undetected\":%llu,"
-		"\"spurious_downs\":%llu,", m->failover_count,
+		"\"spurious_downs\":%llu,\"stalls\":%llu,", m->failover_count,
 		(unsigned long long)m->failovers_detected,
-		(unsigned long long)m->failovers_undetected, (unsigned long long)m->spurious_downs);
+		(unsigned long long)m->failovers_undetected, (unsigned long long)m->spurious_downs,
+		(unsigned long long)m->stalls);
 	num(f, "max_detection_ms", m->max_detection_ms, 3);
 	fputc(',', f);
 	num(f, "mean_detection_ms", m->mean_detection_ms, 3);

@@ -123,6 +123,9 @@ struct braid_sim_metrics {
 	double throughput_mbps; /* media released / stream time */
 	uint64_t retransmitted;
 	double retransmission_rate; /* resends / media datagrams sent */
+	uint64_t resent_nack, resent_failover, resent_timeout; /* retransmitted, by cause */
+	uint64_t copies_hedge, copies_redundancy; /* second copies of new packets */
+	uint64_t stalls;
 	/* release time - send time, in ms */
 	double latency_min_ms, latency_median_ms, latency_p99_ms, latency_max_ms;
 	/* the same less the fastest path's delay (the least arrival - send time of a media
