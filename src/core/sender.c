@@ -432,6 +432,28 @@ static int on_hello_ack(struct braid_sender *s, size_t slot, const struct braid_
 	return 0;
 }
 
+/* Unkeyed: the receiver asks this link to prove its address. The HELLO with the cookie goes
+ * at once and the link is used right behind it, as if answered: that HELLO registers the
+ * link on its way, so data need not wait another round trip for the HELLO_ACK (should the
+ * HELLO be lost, the link goes quiet and says HELLO again). The echoed timestamp is the
+ * link's first RTT sample. */
+static void on_cookie(struct braid_sender *s, size_t slot, const struct braid_packet *p)
+{
+	struct braid__sender_link *l = &s->links[slot];
+	memcpy(l->cookie, p->body.cookie.cookie, BRAID_COOKIE_SIZE);
+	braid__sender_tx_push(s, BRAID_PKT_HELLO, 0, slot, 0);
+	enum braid_link_state old = l->health.state;
+	bool changed = braid__sender_link_on_reply(l, &s->settings.health, s->now,
+						   p->body.cookie.echo_timestamp_us, NULL);
+	if (!l->acked) {
+		l->acked = true;
+		rebuild_sched(s);
+	}
+	if (changed)
+		set_link_state(s, slot, old);
+	flush_pending(s);
+}
+
 static void on_probe_reply(struct braid_sender *s, size_t slot, const struct braid_packet *p)
 {
 	struct braid__sender_link *l = &s->links[slot];
@@ -563,9 +585,8 @@ int braid_sender_handle_datagram(struct braid_sender *s, uint16_t link_id, const
 	case BRAID_PKT_NACK:
 		braid__sender_on_nack(s, &p);
 		break;
-	case BRAID_PKT_COOKIE: /* unkeyed: prove this link's address, say HELLO again now */
-		memcpy(s->links[slot].cookie, p.body.cookie.cookie, BRAID_COOKIE_SIZE);
-		s->links[slot].next_probe_us = s->now;
+	case BRAID_PKT_COOKIE:
+		on_cookie(s, slot, &p);
 		break;
 	case BRAID_PKT_BYE: /* the receiver forgot us: register every link again */
 		for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
