@@ -188,6 +188,7 @@ static void end_session(struct braid_receiver *r, struct braid__rx_session *s, u
 	r->retired.lost += st.lost;
 	r->retired.retransmitted += st.retransmitted;
 	r->retired.bad_timestamps += st.bad_timestamps;
+	r->retired.nacks += st.nacks;
 	push_event(r, BRAID_EVENT_SESSION_END, now_us, s->id, NULL, BRAID_LINK_DOWN);
 	braid__rx_session_free(s);
 	while (r->in_use && !r->sessions[r->in_use - 1].used)
@@ -905,6 +906,7 @@ void braid_receiver_get_stats(const struct braid_receiver *r, struct braid_recei
 	out->lost = r->retired.lost;
 	out->retransmitted = r->retired.retransmitted;
 	out->bad_timestamps = r->retired.bad_timestamps;
+	out->nacks = r->retired.nacks;
 	for (size_t i = 0; i < r->in_use; i++) {
 		if (!r->sessions[i].used)
 			continue;
@@ -919,6 +921,7 @@ void braid_receiver_get_stats(const struct braid_receiver *r, struct braid_recei
 		out->lost += st.lost;
 		out->retransmitted += st.retransmitted;
 		out->bad_timestamps += st.bad_timestamps;
+		out->nacks += st.nacks;
 	}
 }
 
