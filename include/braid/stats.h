@@ -46,6 +46,8 @@ struct braid_drop_stats {
 	uint64_t links_full;      /* receiver: HELLO for a new link, every link slot of its
 				     session used */
 	uint64_t no_memory;       /* receiver: HELLO for a new session, no memory to set it up */
+	uint64_t latency_mismatch; /* a HELLO (receiver) or HELLO_ACK (sender) whose latency
+				      budget differs from this end's: the session is refused */
 };
 /* Every datagram dropped, whatever the cause. */
 uint64_t braid_drop_stats_total(const struct braid_drop_stats *d);

@@ -81,7 +81,7 @@ static void json_drops(FILE *f, const struct braid_drop_stats *d)
 		{ "held_full", d->held_full }, { "unknown_session", d->unknown_session },
 		{ "unknown_link", d->unknown_link }, { "sessions_full", d->sessions_full },
 		{ "links_full", d->links_full }, { "no_memory", d->no_memory },
-		{ "oversized", d->oversized },
+		{ "oversized", d->oversized }, { "latency_mismatch", d->latency_mismatch },
 	};
 	fputs("\"dropped\":{", f);
 	for (size_t i = 0; i < sizeof(causes) / sizeof(causes[0]); i++)
