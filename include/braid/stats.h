@@ -11,14 +11,15 @@ struct braid_link_stats {
 	uint16_t id;
 	char name[BRAID_LINK_NAME_MAX + 1];
 	enum braid_link_state state;
-	double rtt_ms;     /* smoothed; sender only (0 at the receiver) */
-	double loss;       /* fraction over the recent window */
+	double rtt_ms;     /* smoothed; at the receiver, what the sender's probes report */
+	double loss;       /* fraction over the recent window; at the receiver, of probes */
 	double jitter_ms;  /* RFC 3550 interarrival jitter of data on this link */
 	uint64_t packets_sent, bytes_sent;
 	uint64_t packets_received, bytes_received;
 	uint32_t down_events; /* times the link went from live to down */
 	double capacity_kbps;  /* sender: estimated capacity (adaptive mode's model) */
-	double delivered_kbps; /* sender: delivery rate the receiver reported, last window */
+	double delivered_kbps; /* sender: delivery rate the receiver reported, last window;
+				* receiver: not set (its reports give the rate received) */
 };
 
 /* Datagrams dropped before they reach a session, one counter per reason (docs/stats.md). */

@@ -56,6 +56,21 @@ void braid_report_rates_done(struct braid_report *r, uint64_t now_us)
 	r->rates.at_us = now_us;
 }
 
+/* The receiver has no capacity model: its link objects leave capacity_kbps out, and its
+ * delivered_kbps is the rate it received on the link. */
+static void json_rx_link(FILE *f, const struct braid_link_stats *l, double bps, bool first)
+{
+	fprintf(f,
+		"%s{\"id\":%u,\"name\":\"%s\",\"state\":\"%s\",\"rtt_ms\":%.2f,\"loss\":%.4f,"
+		"\"jitter_ms\":%.2f,\"packets_sent\":%llu,\"bytes_sent\":%llu,"
+		"\"packets_received\":%llu,\"bytes_received\":%llu,\"bitrate_kbps\":%.1f,"
+		"\"delivered_kbps\":%.1f,\"down_events\":%u}",
+		first ? "" : ",", l->id, l->name, braid_link_state_name(l->state), l->rtt_ms,
+		l->loss, l->jitter_ms, (unsigned long long)l->packets_sent,
+		(unsigned long long)l->bytes_sent, (unsigned long long)l->packets_received,
+		(unsigned long long)l->bytes_received, bps / 1000.0, bps / 1000.0, l->down_events);
+}
+
 static void json_link(FILE *f, const struct braid_link_stats *l, double bps, bool first)
 {
 	fprintf(f,
@@ -262,7 +277,7 @@ static void json_session(FILE *f, const struct braid_receiver *rx, uint32_t id, 
 		(unsigned long long)ss.nacks, (unsigned long long)ss.bad_timestamps);
 	for (size_t i = 0; i < n; i++) {
 		double bps = braid_report_bitrate(r, links[i].id, links[i].bytes_received, now_us);
-		json_link(f, &links[i], bps, i == 0);
+		json_rx_link(f, &links[i], bps, i == 0);
 		remember_link(r, id, &links[i]);
 		if (r->live)
 			live_link(r, &links[i], bps);
@@ -322,14 +337,14 @@ void braid_report_receiver(struct braid_report *r, const struct braid_receiver *
 	fprintf(f,
 		"],\"totals\":{\"in\":%llu,\"bytes_in\":%llu,\"out\":%llu,\"bytes_out\":%llu,"
 		"\"duplicates\":%llu,\"late\":%llu,\"beyond_window\":%llu,\"lost\":%llu,"
-		"\"retransmitted\":%llu,\"bad_timestamps\":%llu,\"cookies_sent\":%llu,"
-		"\"held_bytes\":%llu,",
+		"\"retransmitted\":%llu,\"nacks\":%llu,\"bad_timestamps\":%llu,"
+		"\"cookies_sent\":%llu,\"held_bytes\":%llu,",
 		(unsigned long long)st.packets_in, (unsigned long long)st.bytes_in,
 		(unsigned long long)st.packets_out, (unsigned long long)st.bytes_out,
 		(unsigned long long)st.duplicates, (unsigned long long)st.late,
 		(unsigned long long)st.beyond_window, (unsigned long long)st.lost,
-		(unsigned long long)st.retransmitted, (unsigned long long)st.bad_timestamps,
-		(unsigned long long)st.cookies_sent, (unsigned long long)st.held_bytes);
+		(unsigned long long)st.retransmitted, (unsigned long long)st.nacks,
+		(unsigned long long)st.bad_timestamps, (unsigned long long)st.cookies_sent, (unsigned long long)st.held_bytes);
 	json_drops(f, &st.drops);
 	fprintf(f, ",\"output\":{\"refused\":%llu,\"errors\":%llu}}}\n",
 		(unsigned long long)r->output_refused, (unsigned long long)r->output_errors);

@@ -766,6 +766,12 @@ int braid_receiver_handle_datagram(struct braid_receiver *r, const struct braid_
 		reply.body.probe_reply.received_bytes = (uint32_t)l->data_bytes;
 		reply.body.probe_reply.arrival_us = (uint32_t)now_us;
 		l->rtt_us = p.body.probe.rtt_us;
+		if (!l->probes_received)
+			l->first_probe_seq = p.body.probe.probe_seq;
+		l->probes_received++;
+		braid_loss_add(&l->probe_loss,
+			       (uint64_t)(uint32_t)(p.body.probe.probe_seq - l->first_probe_seq) + 1,
+			       l->probes_received);
 		l->health.rtt_allowance_us = l->rtt_us;
 		queue_packet(r, s, l, &reply);
 	} else if (proven) {
