@@ -53,6 +53,7 @@ struct harness {
 	uint8_t secret[32], public_key[32]; /* the harness's ephemeral key, as a sender */
 	uint64_t next_pn;
 	uint64_t now;
+	uint32_t latency_us; /* the receiver's budget, which the harness's HELLOs carry */
 	struct session_key keys[KEY_SLOTS];
 	size_t key_count, key_next;
 	struct braid_addr addrs[2];
@@ -184,6 +185,7 @@ static void say_hello(struct harness *h)
 	memcpy(p.body.hello.ephemeral, h->public_key, 32);
 	p.body.hello.wall_us = WALL_ANCHOR_US + (h->now - START_US);
 	p.body.hello.timestamp_us = (uint32_t)h->now;
+	p.body.hello.latency_us = h->latency_us; /* another budget is refused */
 	p.body.hello.name_len = 4;
 	memcpy(p.body.hello.name, "lte0", 5);
 	struct braid_wire_key key = { .mac_key = h->psk_key };
@@ -277,6 +279,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	set.wall_clock_us = WALL_ANCHOR_US;
 	h->psk = set.psk;
 	h->psk_len = set.psk_len;
+	h->latency_us = (uint32_t)set.latency_us;
 	braid__psk_key(PSK, sizeof(PSK) - 1, h->psk_key); /* signs even unkeyed: refused */
 	braid__ephemeral_keypair(SENDER_SEED, 0, h->secret, h->public_key);
 	h->now = START_US;

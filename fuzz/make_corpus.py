@@ -28,14 +28,18 @@ EPHEMERAL = bytes(range(0x80, 0xA0))
 WALL_US = 1700000000000000
 
 
-def hello(name, nonce, ts, link=0, session=RX_SESSION, wall=WALL_US):
-    return (header(HELLO, link, session) + nonce + EPHEMERAL + struct.pack(">QIB", wall, ts,
-                                                                           len(name)) + name)
+# The default latency budget both ends carry in the handshake; another one is refused.
+LATENCY_US = 1000000
 
 
-def hello_ack(sn, rn, echo, link=0, session=TX_SESSION):
+def hello(name, nonce, ts, link=0, session=RX_SESSION, wall=WALL_US, latency=LATENCY_US):
+    return (header(HELLO, link, session) + nonce + EPHEMERAL +
+            struct.pack(">QIIB", wall, ts, latency, len(name)) + name)
+
+
+def hello_ack(sn, rn, echo, link=0, session=TX_SESSION, latency=LATENCY_US):
     return (header(HELLO_ACK, link, session) + sn + rn + EPHEMERAL + EPHEMERAL[::-1] +
-            struct.pack(">I", echo))
+            struct.pack(">II", echo, latency))
 
 
 def probe(seq, ts, link=0, session=RX_SESSION, rtt=40000, sent_through=0):
@@ -75,7 +79,7 @@ def wire_seeds():
     write("wire", "data-keyed", sealed[:8] + struct.pack(">Q", 5) + sealed[8:] + bytes(16))
     write("wire", "hello", hello(b"lte0", b"nonce-01", 99))
     write("wire", "hello-keyed", header(HELLO, 1, 2, KEYED) + b"nonce-01" + EPHEMERAL +
-          struct.pack(">QIB", WALL_US, 5, 2) + b"wl" + bytes(16))
+          struct.pack(">QIIB", WALL_US, 5, LATENCY_US, 2) + b"wl" + bytes(16))
     write("wire", "hello-ack", hello_ack(b"nonce-01", b"nonce-02", 99))
     write("wire", "probe", probe(3, 4))
     write("wire", "probe-reply", probe_reply(3, 4, 100, 250))

@@ -87,6 +87,9 @@ struct braid_receiver_stats {
 	uint64_t packets_in, bytes_in;   /* every datagram received */
 	uint64_t packets_out, bytes_out, duplicates, late, lost, retransmitted, bad_timestamps;
 	uint64_t beyond_window;          /* summed over sessions, as the seven before */
+	uint64_t nacks;                  /* NACK packets sent, summed over sessions */
+	uint64_t refused_latency_us;     /* the latency budget of the last sender refused
+					  * because it differs from ours (0: none refused) */
 	struct braid_drop_stats drops;
 };
 void braid_receiver_get_stats(const struct braid_receiver *r, struct braid_receiver_stats *out);

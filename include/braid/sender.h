@@ -118,6 +118,8 @@ struct braid_sender_stats {
 	unsigned live_links;
 	int operational;                      /* live_links >= health.min_operational */
 	double available_bps;                 /* what the bond can sustain now (for encoders) */
+	uint64_t refused_latency_us;          /* the receiver refused the session: its latency
+						 budget, which differs from ours (0: never) */
 };
 void braid_sender_get_stats(const struct braid_sender *s, struct braid_sender_stats *out);
 /* Writes up to max link stats; returns the number of links. */

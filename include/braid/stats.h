@@ -11,14 +11,15 @@ struct braid_link_stats {
 	uint16_t id;
 	char name[BRAID_LINK_NAME_MAX + 1];
 	enum braid_link_state state;
-	double rtt_ms;     /* smoothed; sender only (0 at the receiver) */
-	double loss;       /* fraction over the recent window */
+	double rtt_ms;     /* smoothed; at the receiver, what the sender's probes report */
+	double loss;       /* fraction over the recent window; at the receiver, of probes */
 	double jitter_ms;  /* RFC 3550 interarrival jitter of data on this link */
 	uint64_t packets_sent, bytes_sent;
 	uint64_t packets_received, bytes_received;
 	uint32_t down_events; /* times the link went from live to down */
 	double capacity_kbps;  /* sender: estimated capacity (adaptive mode's model) */
-	double delivered_kbps; /* sender: delivery rate the receiver reported, last window */
+	double delivered_kbps; /* sender: delivery rate the receiver reported, last window;
+				* receiver: not set (its reports give the rate received) */
 };
 
 /* Datagrams dropped before they reach a session, one counter per reason (docs/stats.md). */
@@ -46,6 +47,8 @@ struct braid_drop_stats {
 	uint64_t links_full;      /* receiver: HELLO for a new link, every link slot of its
 				     session used */
 	uint64_t no_memory;       /* receiver: HELLO for a new session, no memory to set it up */
+	uint64_t latency_mismatch; /* a HELLO (receiver) or HELLO_ACK (sender) whose latency
+				      budget differs from this end's: the session is refused */
 };
 /* Every datagram dropped, whatever the cause. */
 uint64_t braid_drop_stats_total(const struct braid_drop_stats *d);

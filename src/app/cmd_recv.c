@@ -123,6 +123,32 @@ static void on_signal(struct braid_loop *loop, int signo, void *arg)
 	braid_loop_stop(loop);
 }
 
+/* Says once per budget why a sender is refused: its stream would be released at another
+ * time than it plans for. */
+struct recv_watch {
+	struct braid_recv_node *node;
+	struct braid_timer timer;
+	uint64_t latency_us;
+	uint64_t refusals_seen;
+	uint64_t said_us; /* the refused budget last said */
+};
+
+static void on_watch(struct braid_loop *loop, void *arg)
+{
+	struct recv_watch *w = arg;
+	struct braid_receiver_stats st;
+	braid_receiver_get_stats(braid_recv_node_receiver(w->node), &st);
+	if (st.drops.latency_mismatch > w->refusals_seen && st.refused_latency_us != w->said_us) {
+		fprintf(stderr, "braid recv: refused a sender whose latency budget is %llu ms; this "
+			"gateway's is %llu ms: give both ends the same --latency\n",
+			(unsigned long long)(st.refused_latency_us / 1000),
+			(unsigned long long)(w->latency_us / 1000));
+		w->said_us = st.refused_latency_us;
+	}
+	w->refusals_seen = st.drops.latency_mismatch;
+	braid_timer_start(loop, &w->timer, braid_loop_now(loop) + 500000);
+}
+
 int braid_cmd_recv(int argc, char **argv)
 {
 	static struct braid_recv_config cfg;
@@ -157,7 +183,12 @@ int braid_cmd_recv(int argc, char **argv)
 	if (!cfg.core.psk)
 		fprintf(stderr, "braid recv: no --psk: accepting unencrypted streams from anyone; "
 			"give a key file with --psk on untrusted networks\n");
+	static struct recv_watch watch;
+	watch = (struct recv_watch){ .node = node, .latency_us = cfg.core.latency_us };
+	braid_timer_init(&watch.timer, on_watch, &watch);
+	braid_timer_start(loop, &watch.timer, braid_loop_now(loop) + 500000);
 	int rc = braid_loop_run(loop);
+	braid_timer_stop(loop, &watch.timer);
 	/* Release what is still held before the final figures, so they count it. */
 	braid_recv_node_flush(node);
 	braid_recv_node_report(node, true);

@@ -123,6 +123,47 @@ static void on_signal(struct braid_loop *loop, int signo, void *arg)
 	braid_loop_stop(loop);
 }
 
+#define WATCH_INTERVAL_US 500000
+#define SILENCE_WARNING_US 3000000
+
+/* Says in one line why no link comes up, which the links' states alone do not tell. */
+struct send_watch {
+	struct braid_send_node *node;
+	struct braid_timer timer;
+	uint64_t last_answer_us;   /* when a link was last live (or the start) */
+	bool silence_said;
+	uint64_t latency_us;       /* ours */
+	uint64_t refusal_said_us;  /* the gateway's budget last said, 0 = none */
+	char to[64];
+};
+
+static void on_watch(struct braid_loop *loop, void *arg)
+{
+	struct send_watch *w = arg;
+	uint64_t now = braid_loop_now(loop);
+	struct braid_sender_stats st;
+	braid_sender_get_stats(braid_send_node_sender(w->node), &st);
+	if (st.refused_latency_us && st.refused_latency_us != w->refusal_said_us) {
+		fprintf(stderr, "braid send: the gateway refuses this stream: its latency budget "
+			"is %llu ms, this sender's %llu ms; give both ends the same --latency\n",
+			(unsigned long long)(st.refused_latency_us / 1000),
+			(unsigned long long)(w->latency_us / 1000));
+		w->refusal_said_us = st.refused_latency_us;
+	}
+	if (st.live_links) {
+		w->last_answer_us = now;
+		w->silence_said = false;
+	} else if (!w->silence_said && !w->refusal_said_us &&
+		   now - w->last_answer_us >= SILENCE_WARNING_US) {
+		fprintf(stderr, "braid send: no answer from the gateway %s on any link for %llu s: "
+			"it is not running or not reachable (address, port, firewall), or its "
+			"--psk key does not match this one\n", w->to,
+			(unsigned long long)((now - w->last_answer_us) / 1000000));
+		w->silence_said = true;
+	}
+	braid_timer_start(loop, &w->timer, now + WATCH_INTERVAL_US);
+}
+
 int braid_cmd_send(int argc, char **argv)
 {
 	static struct braid_send_config cfg;
@@ -154,7 +195,17 @@ int braid_cmd_send(int argc, char **argv)
 		fprintf(stderr, "braid send: input on %s, %zu links, mode %s\n",
 			braid_addr_format(&bound, a, sizeof(a)), cfg.link_count,
 			braid_mode_name(cfg.core.mode));
+	static struct send_watch watch;
+	watch = (struct send_watch){ .node = node, .latency_us = cfg.core.latency_us,
+				     .last_answer_us = braid_loop_now(loop) };
+	if (cfg.to.len)
+		braid_addr_format(&cfg.to, watch.to, sizeof(watch.to));
+	else
+		snprintf(watch.to, sizeof(watch.to), "(each link's to=)");
+	braid_timer_init(&watch.timer, on_watch, &watch);
+	braid_timer_start(loop, &watch.timer, braid_loop_now(loop) + WATCH_INTERVAL_US);
 	int rc = braid_loop_run(loop);
+	braid_timer_stop(loop, &watch.timer);
 	braid_send_node_report(node, true);
 	braid_send_node_close(node);
 	braid_loop_free(loop);

@@ -56,6 +56,21 @@ void braid_report_rates_done(struct braid_report *r, uint64_t now_us)
 	r->rates.at_us = now_us;
 }
 
+/* The receiver has no capacity model: its link objects leave capacity_kbps out, and its
+ * delivered_kbps is the rate it received on the link. */
+static void json_rx_link(FILE *f, const struct braid_link_stats *l, double bps, bool first)
+{
+	fprintf(f,
+		"%s{\"id\":%u,\"name\":\"%s\",\"state\":\"%s\",\"rtt_ms\":%.2f,\"loss\":%.4f,"
+		"\"jitter_ms\":%.2f,\"packets_sent\":%llu,\"bytes_sent\":%llu,"
+		"\"packets_received\":%llu,\"bytes_received\":%llu,\"bitrate_kbps\":%.1f,"
+		"\"delivered_kbps\":%.1f,\"down_events\":%u}",
+		first ? "" : ",", l->id, l->name, braid_link_state_name(l->state), l->rtt_ms,
+		l->loss, l->jitter_ms, (unsigned long long)l->packets_sent,
+		(unsigned long long)l->bytes_sent, (unsigned long long)l->packets_received,
+		(unsigned long long)l->bytes_received, bps / 1000.0, bps / 1000.0, l->down_events);
+}
+
 static void json_link(FILE *f, const struct braid_link_stats *l, double bps, bool first)
 {
 	fprintf(f,
@@ -81,7 +96,7 @@ static void json_drops(FILE *f, const struct braid_drop_stats *d)
 		{ "held_full", d->held_full }, { "unknown_session", d->unknown_session },
 		{ "unknown_link", d->unknown_link }, { "sessions_full", d->sessions_full },
 		{ "links_full", d->links_full }, { "no_memory", d->no_memory },
-		{ "oversized", d->oversized },
+		{ "oversized", d->oversized }, { "latency_mismatch", d->latency_mismatch },
 	};
 	fputs("\"dropped\":{", f);
 	for (size_t i = 0; i < sizeof(causes) / sizeof(causes[0]); i++)
@@ -127,6 +142,48 @@ static void live_link(struct braid_report *r, const struct braid_link_stats *l, 
 		l->name, colour[l->state], braid_link_state_name(l->state), l->rtt_ms,
 		l->loss * 100.0, l->jitter_ms, bps / 1e6);
 	r->live_lines++;
+}
+
+static const char *plural(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+static double share_pct(uint64_t part, uint64_t whole)
+{
+	return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+/* The sender's last word: what it took, sent, resent and gave up, link by link. */
+static void summary_sender(struct braid_report *r, const struct braid_sender_stats *st,
+			   const struct braid_link_stats *links, size_t n, uint64_t now_us)
+{
+	uint64_t gave_up = st->resend_over_budget + st->resend_undeliverable + st->expired +
+			   st->undeliverable + st->tx_queue_drops + st->pacer_drops;
+	uint32_t downs = 0;
+	for (size_t i = 0; i < n; i++)
+		downs += links[i].down_events;
+	fprintf(stderr, "braid send: summary after %.1f s\n", (double)(now_us - r->start_us) / 1e6);
+	fprintf(stderr, "  stream in      %llu packets, %.1f MB\n",
+		(unsigned long long)st->packets_in, (double)st->bytes_in / 1e6);
+	fprintf(stderr, "  sent           %llu datagrams on the links, %.1f MB\n",
+		(unsigned long long)st->packets_out, (double)st->bytes_out / 1e6);
+	fprintf(stderr, "  resent         %llu (nack %llu, failover %llu, timeout %llu), "
+		"%llu asked for\n", (unsigned long long)st->retransmitted,
+		(unsigned long long)st->resent_nack, (unsigned long long)st->resent_failover,
+		(unsigned long long)st->resent_timeout, (unsigned long long)st->nacked);
+	fprintf(stderr, "  not sent       %llu (resend budget %llu, too late %llu, "
+		"queues full %llu)\n", (unsigned long long)gave_up,
+		(unsigned long long)st->resend_over_budget,
+		(unsigned long long)(st->resend_undeliverable + st->expired + st->undeliverable),
+		(unsigned long long)(st->tx_queue_drops + st->pacer_drops));
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "  link %-12s %llu packets, %.1f MB, %s, down %u %s\n", links[i].name,
+			(unsigned long long)links[i].packets_sent, (double)links[i].bytes_sent / 1e6,
+			braid_link_state_name(links[i].state), links[i].down_events,
+			plural(links[i].down_events, "time", "times"));
+	fprintf(stderr, "  link events    %u down, %u %s\n", downs, st->failovers,
+		plural(st->failovers, "failover", "failovers"));
 }
 
 void braid_report_sender(struct braid_report *r, const struct braid_sender *s, uint64_t now_us,
@@ -178,6 +235,26 @@ void braid_report_sender(struct braid_report *r, const struct braid_sender *s, u
 			(unsigned long long)(st.copies_hedge + st.copies_redundancy), st.live_links, n);
 		r->live_lines++;
 	}
+	if (final)
+		summary_sender(r, &st, links, n, now_us);
+}
+
+static void remember_link(struct braid_report *r, uint32_t session_id,
+			  const struct braid_link_stats *l)
+{
+	struct braid_link_memory *m = NULL;
+	for (size_t i = 0; i < r->seen_count && !m; i++)
+		if (r->seen[i].session_id == session_id && strcmp(r->seen[i].name, l->name) == 0)
+			m = &r->seen[i];
+	if (!m && r->seen_count == BRAID_REPORT_MAX_LINKS)
+		return; /* the summary names the first ones; the totals still count all */
+	if (!m)
+		m = &r->seen[r->seen_count++];
+	m->session_id = session_id;
+	strcpy(m->name, l->name);
+	m->packets = l->packets_received;
+	m->bytes = l->bytes_received;
+	m->down_events = l->down_events;
 }
 
 static void json_session(FILE *f, const struct braid_receiver *rx, uint32_t id, bool first,
@@ -200,11 +277,40 @@ static void json_session(FILE *f, const struct braid_receiver *rx, uint32_t id, 
 		(unsigned long long)ss.nacks, (unsigned long long)ss.bad_timestamps);
 	for (size_t i = 0; i < n; i++) {
 		double bps = braid_report_bitrate(r, links[i].id, links[i].bytes_received, now_us);
-		json_link(f, &links[i], bps, i == 0);
+		json_rx_link(f, &links[i], bps, i == 0);
+		remember_link(r, id, &links[i]);
 		if (r->live)
 			live_link(r, &links[i], bps);
 	}
 	fputs("]}", f);
+}
+
+/* The receiver's last word: what came in, what left, what was lost, repaired, removed,
+ * and each session's links as last seen. */
+static void summary_receiver(struct braid_report *r, const struct braid_receiver_stats *st,
+			     uint64_t now_us)
+{
+	fprintf(stderr, "braid recv: summary after %.1f s\n", (double)(now_us - r->start_us) / 1e6);
+	fprintf(stderr, "  received       %llu datagrams, %.1f MB\n",
+		(unsigned long long)st->packets_in, (double)st->bytes_in / 1e6);
+	fprintf(stderr, "  stream out     %llu packets, %.1f MB\n",
+		(unsigned long long)st->packets_out, (double)st->bytes_out / 1e6);
+	fprintf(stderr, "  residual loss  %llu packets (%.4f %%)\n", (unsigned long long)st->lost,
+		share_pct(st->lost, st->packets_out + st->lost));
+	fprintf(stderr, "  resends        %llu arrived, %llu NACKs sent\n",
+		(unsigned long long)st->retransmitted, (unsigned long long)st->nacks);
+	fprintf(stderr, "  duplicates     %llu removed, %llu late, %llu dropped\n",
+		(unsigned long long)st->duplicates, (unsigned long long)st->late,
+		(unsigned long long)drops_total(&st->drops));
+	if (r->output_refused || r->output_errors)
+		fprintf(stderr, "  output         %llu refused, %llu failed\n",
+			(unsigned long long)r->output_refused, (unsigned long long)r->output_errors);
+	for (size_t i = 0; i < r->seen_count; i++) {
+		const struct braid_link_memory *m = &r->seen[i];
+		fprintf(stderr, "  session %08x link %-12s %llu datagrams, %.1f MB, down %u %s\n",
+			m->session_id, m->name, (unsigned long long)m->packets,
+			(double)m->bytes / 1e6, m->down_events, plural(m->down_events, "time", "times"));
+	}
 }
 
 void braid_report_receiver(struct braid_report *r, const struct braid_receiver *rx,
@@ -231,14 +337,14 @@ void braid_report_receiver(struct braid_report *r, const struct braid_receiver *
 	fprintf(f,
 		"],\"totals\":{\"in\":%llu,\"bytes_in\":%llu,\"out\":%llu,\"bytes_out\":%llu,"
 		"\"duplicates\":%llu,\"late\":%llu,\"beyond_window\":%llu,\"lost\":%llu,"
-		"\"retransmitted\":%llu,\"bad_timestamps\":%llu,\"cookies_sent\":%llu,"
-		"\"held_bytes\":%llu,",
+		"\"retransmitted\":%llu,\"nacks\":%llu,\"bad_timestamps\":%llu,"
+		"\"cookies_sent\":%llu,\"held_bytes\":%llu,",
 		(unsigned long long)st.packets_in, (unsigned long long)st.bytes_in,
 		(unsigned long long)st.packets_out, (unsigned long long)st.bytes_out,
 		(unsigned long long)st.duplicates, (unsigned long long)st.late,
 		(unsigned long long)st.beyond_window, (unsigned long long)st.lost,
-		(unsigned long long)st.retransmitted, (unsigned long long)st.bad_timestamps,
-		(unsigned long long)st.cookies_sent, (unsigned long long)st.held_bytes);
+		(unsigned long long)st.retransmitted, (unsigned long long)st.nacks,
+		(unsigned long long)st.bad_timestamps, (unsigned long long)st.cookies_sent, (unsigned long long)st.held_bytes);
 	json_drops(f, &st.drops);
 	fprintf(f, ",\"output\":{\"refused\":%llu,\"errors\":%llu}}}\n",
 		(unsigned long long)r->output_refused, (unsigned long long)r->output_errors);
@@ -253,6 +359,8 @@ void braid_report_receiver(struct braid_report *r, const struct braid_receiver *
 		r->live_lines++;
 	}
 	r->live = r->live || (live != (r->live && !final));
+	if (final)
+		summary_receiver(r, &st, now_us);
 }
 
 static const char *event_name(enum braid_event_kind kind)

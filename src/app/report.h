@@ -14,6 +14,15 @@
 
 #define BRAID_REPORT_MAX_LINKS 32
 
+/* The last figures seen of each session's links, so that the receiver's final summary
+ * still names the links of a session that ended before it. */
+struct braid_link_memory {
+	uint32_t session_id;
+	char name[BRAID_LINK_NAME_MAX + 1];
+	uint64_t packets, bytes;
+	uint32_t down_events;
+};
+
 /* Byte counters of each link at the previous report, to turn totals into bitrates. */
 struct braid_rate_memory {
 	uint16_t ids[BRAID_REPORT_MAX_LINKS];
@@ -33,6 +42,8 @@ struct braid_report {
 	/* recv: released media the output refused (another session held it) or failed to
 	 * take; kept by the caller, shown in the totals */
 	uint64_t output_refused, output_errors;
+	struct braid_link_memory seen[BRAID_REPORT_MAX_LINKS];
+	size_t seen_count;
 };
 
 /* path: a file, "-" for stdout, or NULL. live: draw the terminal view (when stderr is a
@@ -46,6 +57,8 @@ double braid_report_bitrate(struct braid_report *r, uint16_t link_id, uint64_t b
 			    uint64_t now_us);
 void braid_report_rates_done(struct braid_report *r, uint64_t now_us);
 
+/* report_sender / report_receiver with final set also print a summary on stderr: what
+ * came in and went out, what was lost or resent, each link's totals and events. */
 void braid_report_sender(struct braid_report *r, const struct braid_sender *s, uint64_t now_us,
 			 bool final);
 void braid_report_receiver(struct braid_report *r, const struct braid_receiver *rx,

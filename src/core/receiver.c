@@ -188,6 +188,7 @@ static void end_session(struct braid_receiver *r, struct braid__rx_session *s, u
 	r->retired.lost += st.lost;
 	r->retired.retransmitted += st.retransmitted;
 	r->retired.bad_timestamps += st.bad_timestamps;
+	r->retired.nacks += st.nacks;
 	push_event(r, BRAID_EVENT_SESSION_END, now_us, s->id, NULL, BRAID_LINK_DOWN);
 	braid__rx_session_free(s);
 	while (r->in_use && !r->sessions[r->in_use - 1].used)
@@ -280,6 +281,11 @@ static int drop(struct braid_receiver *r, int reason)
 	return reason;
 }
 
+static uint32_t latency32(const struct braid_receiver *r)
+{
+	return r->settings.latency_us > UINT32_MAX ? UINT32_MAX : (uint32_t)r->settings.latency_us;
+}
+
 /* Answers a HELLO with the exchange it belongs to, to where the HELLO came from. */
 static size_t answer_hello(struct braid_receiver *r, struct braid__rx_session *s,
 			 const struct braid_addr *to, const struct braid_packet *hello,
@@ -296,7 +302,29 @@ static size_t answer_hello(struct braid_receiver *r, struct braid__rx_session *s
 		memcpy(a->receiver_ephemeral, ex->receiver_public, BRAID_EPHEMERAL_SIZE);
 	}
 	a->echo_timestamp_us = hello->body.hello.timestamp_us;
+	a->latency_us = latency32(r);
 	return queue_to(r, s, to, &ack);
+}
+
+/* A sender whose latency budget differs would have its stream released at another time
+ * than it plans for (and its resends timed for another deadline): no session, and an
+ * answer that says why. The answer echoes the HELLO's nonce, key and timestamp, as any
+ * HELLO_ACK, so the sender knows it answers its own HELLO (keyed: under the PSK's MAC). */
+static int refuse_latency(struct braid_receiver *r, const struct braid_addr *from,
+			  const struct braid_packet *hello)
+{
+	struct braid_packet ack = { .header = { .type = BRAID_PKT_HELLO_ACK,
+						.link_id = hello->header.link_id,
+						.session_id = hello->header.session_id } };
+	struct braid_hello_ack *a = &ack.body.hello_ack;
+	memcpy(a->sender_nonce, hello->body.hello.sender_nonce, BRAID_NONCE_SIZE);
+	memcpy(a->sender_ephemeral, hello->body.hello.ephemeral, BRAID_EPHEMERAL_SIZE);
+	a->echo_timestamp_us = hello->body.hello.timestamp_us;
+	a->latency_us = latency32(r);
+	queue_to(r, NULL, from, &ack);
+	r->stats.drops.latency_mismatch++;
+	r->stats.refused_latency_us = hello->body.hello.latency_us;
+	return BRAID_ERR_INVAL;
 }
 
 /* Registers (or re-registers) the HELLO's link in its session and answers it. A known
@@ -392,6 +420,8 @@ static int on_plain_hello(struct braid_receiver *r, const struct braid_addr *fro
 	struct braid__rx_session *s = find_session(r, p->header.session_id);
 	if (!plain_hello_proven(r, s, from, p, now_us))
 		return send_cookie(r, from, p, now_us);
+	if (p->body.hello.latency_us != latency32(r))
+		return refuse_latency(r, from, p);
 	if (s && memcmp(s->sender_nonce, p->body.hello.sender_nonce, BRAID_NONCE_SIZE) != 0) {
 		if (now_us - s->last_heard_us < RESTART_SILENCE_US) {
 			r->stats.drops.session_conflict++;
@@ -544,6 +574,8 @@ static int on_keyed_hello(struct braid_receiver *r, const struct braid_addr *fro
 	int rc = hello_fresh(r, p, now_us);
 	if (rc < 0)
 		return rc;
+	if (p->body.hello.latency_us != latency32(r))
+		return refuse_latency(r, from, p);
 	struct braid__rx_session *s = find_session(r, p->header.session_id);
 	if (s)
 		return on_session_hello(r, s, from, p, len, now_us);
@@ -734,6 +766,12 @@ int braid_receiver_handle_datagram(struct braid_receiver *r, const struct braid_
 		reply.body.probe_reply.received_bytes = (uint32_t)l->data_bytes;
 		reply.body.probe_reply.arrival_us = (uint32_t)now_us;
 		l->rtt_us = p.body.probe.rtt_us;
+		if (!l->probes_received)
+			l->first_probe_seq = p.body.probe.probe_seq;
+		l->probes_received++;
+		braid_loss_add(&l->probe_loss,
+			       (uint64_t)(uint32_t)(p.body.probe.probe_seq - l->first_probe_seq) + 1,
+			       l->probes_received);
 		l->health.rtt_allowance_us = l->rtt_us;
 		queue_packet(r, s, l, &reply);
 	} else if (proven) {
@@ -905,6 +943,7 @@ void braid_receiver_get_stats(const struct braid_receiver *r, struct braid_recei
 	out->lost = r->retired.lost;
 	out->retransmitted = r->retired.retransmitted;
 	out->bad_timestamps = r->retired.bad_timestamps;
+	out->nacks = r->retired.nacks;
 	for (size_t i = 0; i < r->in_use; i++) {
 		if (!r->sessions[i].used)
 			continue;
@@ -919,6 +958,7 @@ void braid_receiver_get_stats(const struct braid_receiver *r, struct braid_recei
 		out->lost += st.lost;
 		out->retransmitted += st.retransmitted;
 		out->bad_timestamps += st.bad_timestamps;
+		out->nacks += st.nacks;
 	}
 }
 

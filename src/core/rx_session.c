@@ -304,6 +304,8 @@ void braid__rx_link_stats(const struct braid__rx_link *l, struct braid_link_stat
 	strcpy(out->name, l->name);
 	out->state = l->health.state;
 	out->jitter_ms = l->jitter.jitter_us / 1000.0;
+	out->rtt_ms = l->rtt_us / 1000.0;
+	out->loss = braid_loss_fraction(&l->probe_loss);
 	out->packets_sent = l->packets_sent;
 	out->bytes_sent = l->bytes_sent;
 	out->packets_received = l->packets_received;

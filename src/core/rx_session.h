@@ -32,6 +32,11 @@ struct braid__rx_link {
 	uint64_t data_received; /* reported back in probe replies */
 	uint64_t data_bytes;    /* payload bytes of those */
 	uint32_t rtt_us;        /* the sender's RTT of this link, from its probes */
+	/* Loss as the gateway sees it: probes carry a sequence number per link, so the
+	 * ones that never came tell, without the sender's word. */
+	struct braid_loss probe_loss;
+	uint32_t first_probe_seq;
+	uint64_t probes_received;
 	uint64_t packets_received, bytes_received, packets_sent, bytes_sent;
 	uint32_t down_events;
 };

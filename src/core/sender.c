@@ -407,6 +407,13 @@ static int on_hello_ack(struct braid_sender *s, size_t slot, const struct braid_
 		s->stats.drops.unknown_session++;
 		return BRAID_ERR_SESSION;
 	}
+	if (ack->latency_us != s->settings.latency_us) {
+		/* The receiver would release at another time than the encoder is told: it
+		 * refuses the session, and this link stays unanswered until one end changes. */
+		s->stats.drops.latency_mismatch++;
+		s->stats.refused_latency_us = ack->latency_us;
+		return BRAID_ERR_INVAL;
+	}
 	if (s->crypto.enabled) {
 		int rc = braid__sender_accept_ack(s, l, ack);
 		if (rc < 0)

@@ -68,6 +68,8 @@ void braid__sender_rekey_tick(struct braid_sender *s)
 void braid__sender_fill_hello(const struct braid_sender *s, struct braid_hello *h)
 {
 	const struct braid__sender_crypto *c = &s->crypto;
+	h->latency_us = s->settings.latency_us > UINT32_MAX ? UINT32_MAX
+							    : (uint32_t)s->settings.latency_us;
 	if (!c->enabled)
 		return; /* unkeyed: the key's place holds the cookie; the wall clock is 0 */
 	memcpy(h->ephemeral, c->public_key, BRAID_EPHEMERAL_SIZE);

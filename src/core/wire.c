@@ -13,9 +13,10 @@
 enum {
 	PROBE_BODY = 16,
 	PROBE_REPLY_BODY = 24,
-	/* nonce, ephemeral key, wall clock, timestamp, name length */
-	HELLO_FIXED_BODY = 8 + BRAID_EPHEMERAL_SIZE + 8 + 4 + 1,
-	HELLO_ACK_BODY = 8 + 8 + 2 * BRAID_EPHEMERAL_SIZE + 4,
+	/* nonce, ephemeral key, wall clock, timestamp, latency, name length */
+	HELLO_FIXED_BODY = 8 + BRAID_EPHEMERAL_SIZE + 8 + 4 + 4 + 1,
+	/* two nonces, two ephemeral keys, echoed timestamp, latency */
+	HELLO_ACK_BODY = 8 + 8 + 2 * BRAID_EPHEMERAL_SIZE + 4 + 4,
 	DATA_BODY = 8,
 	NACK_RANGE_SIZE = 6,
 	COOKIE_BODY = BRAID_COOKIE_SIZE + 4,
@@ -113,7 +114,8 @@ static int decode_hello(const uint8_t *body, size_t len, struct braid_hello *h)
 	memcpy(h->ephemeral, body + 8, BRAID_EPHEMERAL_SIZE);
 	h->wall_us = get64(body + 40);
 	h->timestamp_us = get32(body + 48);
-	h->name_len = body[52];
+	h->latency_us = get32(body + 52);
+	h->name_len = body[56];
 	if (h->name_len > BRAID_LINK_NAME_MAX)
 		return BRAID_ERR_MALFORMED;
 	if (len != HELLO_FIXED_BODY + (size_t)h->name_len)
@@ -175,6 +177,7 @@ static int decode_body(uint8_t type, const uint8_t *body, size_t len, struct bra
 			memcpy(a->sender_ephemeral, body + 16, BRAID_EPHEMERAL_SIZE);
 			memcpy(a->receiver_ephemeral, body + 48, BRAID_EPHEMERAL_SIZE);
 			a->echo_timestamp_us = get32(body + 80);
+			a->latency_us = get32(body + 84);
 		}
 		return rc;
 	case BRAID_PKT_PROBE:
@@ -314,7 +317,8 @@ static void encode_body(const struct braid_packet *pkt, uint8_t *b)
 		memcpy(b + 8, pkt->body.hello.ephemeral, BRAID_EPHEMERAL_SIZE);
 		put64(b + 40, pkt->body.hello.wall_us);
 		put32(b + 48, pkt->body.hello.timestamp_us);
-		b[52] = pkt->body.hello.name_len;
+		put32(b + 52, pkt->body.hello.latency_us);
+		b[56] = pkt->body.hello.name_len;
 		memcpy(b + HELLO_FIXED_BODY, pkt->body.hello.name, pkt->body.hello.name_len);
 		break;
 	case BRAID_PKT_HELLO_ACK:
@@ -323,6 +327,7 @@ static void encode_body(const struct braid_packet *pkt, uint8_t *b)
 		memcpy(b + 16, pkt->body.hello_ack.sender_ephemeral, BRAID_EPHEMERAL_SIZE);
 		memcpy(b + 48, pkt->body.hello_ack.receiver_ephemeral, BRAID_EPHEMERAL_SIZE);
 		put32(b + 80, pkt->body.hello_ack.echo_timestamp_us);
+		put32(b + 84, pkt->body.hello_ack.latency_us);
 		break;
 	case BRAID_PKT_PROBE:
 		put32(b, pkt->body.probe.probe_seq);

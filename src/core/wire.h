@@ -67,6 +67,7 @@ struct braid_hello {
 	uint8_t ephemeral[BRAID_EPHEMERAL_SIZE];
 	uint64_t wall_us;       /* the sender's wall clock (µs since 1970) when it was sent */
 	uint32_t timestamp_us;
+	uint32_t latency_us;    /* the sender's latency budget: the receiver refuses another */
 	uint8_t name_len;
 	char name[BRAID_LINK_NAME_MAX + 1]; /* NUL-terminated copy */
 };
@@ -77,6 +78,8 @@ struct braid_hello_ack {
 	uint8_t sender_ephemeral[BRAID_EPHEMERAL_SIZE];   /* of the HELLO answered */
 	uint8_t receiver_ephemeral[BRAID_EPHEMERAL_SIZE];
 	uint32_t echo_timestamp_us;
+	uint32_t latency_us;    /* the receiver's latency budget; when it differs from the
+				 * HELLO's, this answer refuses the session */
 };
 
 struct braid_probe {

@@ -45,6 +45,7 @@ static size_t make_hello(uint8_t *buf, size_t cap, const char *psk)
 {
 	struct braid_packet p = { .header = { .type = BRAID_PKT_HELLO, .session_id = 0x1234 } };
 	memset(p.body.hello.sender_nonce, 0x5a, BRAID_NONCE_SIZE);
+	p.body.hello.latency_us = 1000000; /* the receiver's default budget */
 	p.body.hello.name_len = 4;
 	memcpy(p.body.hello.name, "lte0", 5);
 	uint8_t mac_key[32];

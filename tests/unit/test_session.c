@@ -1015,6 +1015,7 @@ static void test_drops_by_cause(void)
 	struct braid_packet p = { .header = { .type = BRAID_PKT_HELLO, .session_id = sid } };
 	put_le32(p.body.hello.sender_nonce, sid * 2654435761u);
 	put_le32(p.body.hello.sender_nonce + 4, ~sid);
+	p.body.hello.latency_us = 300 * MS; /* the receiver's budget: refused otherwise */
 	for (uint16_t i = 0; i < BRAID__RX_MAX_LINKS; i++) {
 		p.header.link_id = (uint16_t)(1000 + i);
 		hello_with_cookie(sim, &a->links[0].addr, &p);
@@ -1396,8 +1397,39 @@ static void test_hostile_datagrams(void)
 	sim_free(sim);
 }
 
+/* A sender whose latency budget is not the receiver's is refused: no session, a drop on
+ * both ends, and each end learns the other's budget (keyed, under the PSK's MAC). */
+static void test_latency_mismatch(void)
+{
+	const char *keys[] = { NULL, "latency-psk" };
+	for (size_t k = 0; k < 2; k++) {
+		struct sim *sim = sim_new(0, 300 * MS, keys[k]);
+		CHECK(sim != NULL);
+		if (!sim)
+			return;
+		sim->latency_us = 1000 * MS; /* the sender's budget, not the receiver's */
+		const uint64_t delays[] = { 10 * MS };
+		struct sim_sender *a = sim_add_sender(sim, 0x1a7e, BRAID_MODE_BROADCAST, delays, 1,
+						      NULL);
+		sim_run_until(sim, 1000 * MS);
+		struct braid_receiver_stats rs;
+		struct braid_sender_stats ts;
+		braid_receiver_get_stats(sim->rx, &rs);
+		braid_sender_get_stats(a->tx, &ts);
+		CHECK_EQ(rx_sessions(sim), 0);
+		CHECK(rs.drops.latency_mismatch > 0);
+		CHECK_EQ_U64(rs.refused_latency_us, 1000 * MS);
+		CHECK(ts.drops.latency_mismatch > 0);
+		CHECK_EQ_U64(ts.refused_latency_us, 300 * MS);
+		if (keys[k])
+			CHECK_EQ(ts.live_links, 0); /* keyed: no keys without an accepted answer */
+		sim_free(sim);
+	}
+}
+
 int main(void)
 {
+	RUN_TEST(test_latency_mismatch);
 	RUN_TEST(test_handshake);
 	RUN_TEST(test_broadcast);
 	RUN_TEST(test_lossy_link);

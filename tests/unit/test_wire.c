@@ -52,6 +52,7 @@ static struct braid_packet sample(uint8_t type)
 			p.body.hello.ephemeral[i] = (uint8_t)(0x80 + i);
 		p.body.hello.wall_us = 0x0001020304050607;
 		p.body.hello.timestamp_us = 0x11223344;
+		p.body.hello.latency_us = 1000000;
 		p.body.hello.name_len = 4;
 		memcpy(p.body.hello.name, "lte0", 5);
 		break;
@@ -65,6 +66,7 @@ static struct braid_packet sample(uint8_t type)
 			p.body.hello_ack.receiver_ephemeral[i] = (uint8_t)(0xa0 + i);
 		}
 		p.body.hello_ack.echo_timestamp_us = 0x55667788;
+		p.body.hello_ack.latency_us = 300000;
 		break;
 	case BRAID_PKT_PROBE:
 		p.body.probe.probe_seq = 0x0000abcd;
@@ -119,12 +121,14 @@ static int same_packet(const struct braid_packet *a, const struct braid_packet *
 			      BRAID_EPHEMERAL_SIZE) == 0 &&
 		       a->body.hello.wall_us == b->body.hello.wall_us &&
 		       a->body.hello.timestamp_us == b->body.hello.timestamp_us &&
+		       a->body.hello.latency_us == b->body.hello.latency_us &&
 		       a->body.hello.name_len == b->body.hello.name_len &&
 		       strcmp(a->body.hello.name, b->body.hello.name) == 0;
 	case BRAID_PKT_HELLO_ACK:
 		return memcmp(&a->body.hello_ack, &b->body.hello_ack,
 			      2 * BRAID_NONCE_SIZE + 2 * BRAID_EPHEMERAL_SIZE) == 0 &&
-		       a->body.hello_ack.echo_timestamp_us == b->body.hello_ack.echo_timestamp_us;
+		       a->body.hello_ack.echo_timestamp_us == b->body.hello_ack.echo_timestamp_us &&
+		       a->body.hello_ack.latency_us == b->body.hello_ack.latency_us;
 	case BRAID_PKT_PROBE:
 		return a->body.probe.probe_seq == b->body.probe.probe_seq &&
 		       a->body.probe.timestamp_us == b->body.probe.timestamp_us &&
@@ -280,7 +284,9 @@ static void test_control_layouts(void)
 	};
 	static const uint8_t hello_tail[] = {
 		0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, /* wall clock */
-		0x11, 0x22, 0x33, 0x44, 0x04, 'l', 't', 'e', '0',
+		0x11, 0x22, 0x33, 0x44, /* timestamp */
+		0x00, 0x0f, 0x42, 0x40, /* latency: 1 s */
+		0x04, 'l', 't', 'e', '0',
 	};
 	uint8_t hello[sizeof(hello_head) + 32 + sizeof(hello_tail)];
 	memcpy(hello, hello_head, sizeof(hello_head));
@@ -291,11 +297,12 @@ static void test_control_layouts(void)
 		0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48,
 		0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68,
 	};
-	uint8_t ack[sizeof(ack_head) + 64 + 4];
+	uint8_t ack[sizeof(ack_head) + 64 + 4 + 4];
 	memcpy(ack, ack_head, sizeof(ack_head));
 	put_key_run(ack + 24, 0x80);
 	put_key_run(ack + 56, 0xa0);
 	ack[88] = 0x55, ack[89] = 0x66, ack[90] = 0x77, ack[91] = 0x88;
+	ack[92] = 0x00, ack[93] = 0x04, ack[94] = 0x93, ack[95] = 0xe0; /* latency: 300 ms */
 	static const uint8_t probe[] = {
 		0x23, 0x00, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef,
 		0x00, 0x00, 0xab, 0xcd, 0xfe, 0xdc, 0xba, 0x98, 0x00, 0x01, 0x23, 0x45,
@@ -385,7 +392,7 @@ static void test_round_trip_every_type(void)
 		in.body.hello.name[i] = (char)(0x21 + i * 3);
 	in.body.hello.name[BRAID_LINK_NAME_MAX] = '\0';
 	n = braid_wire_encode(&in, NULL, buf, sizeof(buf));
-	CHECK_EQ(n, 8 + 53 + BRAID_LINK_NAME_MAX);
+	CHECK_EQ(n, 8 + 57 + BRAID_LINK_NAME_MAX);
 	CHECK(decodes_to(buf, (size_t)n, &in));
 	in = sample(BRAID_PKT_NACK);
 	in.body.nack.range_count = BRAID_NACK_MAX_RANGES;
@@ -510,7 +517,7 @@ static void test_hello_name_rejections(void)
 	uint8_t buf[256];
 	struct braid_packet out;
 	int n = encode_sample(BRAID_PKT_HELLO, 0, buf, sizeof(buf));
-	size_t name_at = 8 + 53;
+	size_t name_at = 8 + 57;
 	static const uint8_t bad_chars[] = { 0x00, 0x09, 0x1f, 0x20, 0x7f, 0x80, 0xff };
 	for (size_t i = 0; i < sizeof(bad_chars); i++) {
 		for (size_t pos = 0; pos < 4; pos++) {
@@ -526,7 +533,7 @@ static void test_hello_name_rejections(void)
 	CHECK(strcmp(out.body.hello.name, "!te~") == 0);
 
 	/* A name longer than 32, even when every byte is there and printable. */
-	uint8_t longer[8 + 53 + BRAID_LINK_NAME_MAX + 1];
+	uint8_t longer[8 + 57 + BRAID_LINK_NAME_MAX + 1];
 	memcpy(longer, buf, name_at);
 	memset(longer + name_at, 'x', BRAID_LINK_NAME_MAX + 1);
 	longer[name_at - 1] = BRAID_LINK_NAME_MAX + 1;
@@ -625,7 +632,7 @@ static void test_encode_rejections(void)
 	hello.body.hello.name[0] = '\0';
 	CHECK(cn < braid_wire_encode(&hello, NULL, buf, sizeof(buf)));
 	p = sample(BRAID_PKT_HELLO);
-	CHECK_EQ(braid_wire_encode(&p, &KEY, buf, sizeof(buf)), 8 + 53 + 4 + 16);
+	CHECK_EQ(braid_wire_encode(&p, &KEY, buf, sizeof(buf)), 8 + 57 + 4 + 16);
 }
 
 /* Flips every bit of a keyed datagram in turn: each copy must fail the tag check. */
