@@ -167,21 +167,18 @@ static double starting_rate(const struct braid_sender *s)
 	return waiting_bits / ((double)s->settings.latency_us / 2e6 + 1e-6);
 }
 
-/* When the receiver was last known to hear the stream: the newest probe any link had
- * answered, less a round trip (what was on its way then may not have arrived). */
+/* When the receiver was last known to hear the stream: the newest probe a PROBE_REPLY
+ * answered (a COOKIE or HELLO_ACK may come from the new instance), less a round trip
+ * (what was on its way then may not have arrived). */
 static uint64_t last_heard_through(const struct braid_sender *s)
 {
-	uint64_t newest = 0, margin = s->settings.health.probe_interval_us;
+	uint64_t margin = s->settings.health.probe_interval_us;
 	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
 		const struct braid__sender_link *l = &s->links[i];
-		if (!l->used || !l->answered_any)
-			continue;
-		if (l->last_answered_probe_us > newest)
-			newest = l->last_answered_probe_us;
-		if (l->rtt.has_sample && l->rtt.srtt_us > margin)
+		if (l->used && l->rtt.has_sample && l->rtt.srtt_us > margin)
 			margin = l->rtt.srtt_us;
 	}
-	return newest > margin ? newest - margin : 0;
+	return s->probe_answered_us > margin ? s->probe_answered_us - margin : 0;
 }
 
 /* A new receiver instance took over (the old one restarted): what the sender sent after
@@ -505,6 +502,8 @@ static void on_probe_reply(struct braid_sender *s, size_t slot, const struct bra
 	if (braid__sender_link_on_reply(l, &s->settings.health, s->now,
 					p->body.probe_reply.echo_timestamp_us, &p->body.probe_reply))
 		set_link_state(s, slot, old);
+	if (l->last_answered_probe_us > s->probe_answered_us)
+		s->probe_answered_us = l->last_answered_probe_us;
 	if (braid_link_state_live(l->health.state))
 		braid__sender_rehome_late(s, slot);
 }

@@ -67,6 +67,7 @@ struct braid_sender {
 	 * last probe the old one answered) goes again once a link is live. */
 	bool restart_resend;
 	uint64_t restart_since_us;
+	uint64_t probe_answered_us; /* send time of the newest probe any PROBE_REPLY answered */
 	uint64_t now;
 	bool closing;
 
