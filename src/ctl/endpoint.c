@@ -5,11 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
+#include "io/tcp.h"
 #include "io/udp.h"
 
 static bool parse_literal(const char *text, uint16_t port, struct braid_addr *out)
@@ -122,13 +119,11 @@ int ctl_udp_bind(const struct braid_addr *addr, const char *interface, enum ctl_
 	return fd;
 }
 
-static int bind_failed(int fd, const struct braid_addr *addr, const char *interface,
+static int bind_failed(const struct braid_addr *addr, const char *interface,
 		       enum ctl_code *code, char *err, size_t err_len)
 {
 	char text[80];
 	int saved = errno;
-	if (fd >= 0)
-		close(fd);
 	*code = ctl_code_for_errno(saved);
 	snprintf(err, err_len, "cannot bind %s%s%s: %s", braid_addr_format(addr, text, sizeof(text)),
 		 interface[0] ? " on " : "", interface, strerror(saved));
@@ -138,18 +133,9 @@ static int bind_failed(int fd, const struct braid_addr *addr, const char *interf
 int ctl_tcp_bind(const struct braid_addr *addr, const char *interface, bool listening,
 		 enum ctl_code *code, char *err, size_t err_len)
 {
-	int one = 1;
-	int fd = socket(addr->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = braid_tcp_open(addr, interface[0] ? interface : NULL, listening);
 	if (fd < 0)
-		return bind_failed(fd, addr, interface, code, err, err_len);
-	/* A listener made again after a restart must not wait for old connections'
-	 * TIME_WAIT; a live listener on the port still makes bind fail. */
-	if ((listening && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) ||
-	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
-	    (interface[0] && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, interface,
-					(socklen_t)strlen(interface)) < 0) ||
-	    bind(fd, &addr->u.sa, addr->len) < 0 || (listening && listen(fd, 8) < 0))
-		return bind_failed(fd, addr, interface, code, err, err_len);
+		return bind_failed(addr, interface, code, err, err_len);
 	return fd;
 }
 

@@ -4,10 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "braid/rtcp.h"
@@ -16,6 +13,7 @@
 #include "ctl/endpoint.h"
 #include "ctl/policy.h"
 #include "ctl/tcp_stream.h"
+#include "io/tcp.h"
 #include "io/udp.h"
 
 #define BATCH 16
@@ -351,16 +349,14 @@ static void on_accept(struct braid_loop *loop, int fd, uint32_t events, void *ar
 	struct ctl_proxy *p = listener->proxy;
 	struct proxy_socket *src = &p->sockets[SOURCE_SIDE][listener->channel];
 	struct proxy_socket *dst = &p->sockets[DEST_SIDE][listener->channel];
-	int one = 1;
 	(void)events;
-	int conn = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int conn = braid_tcp_accept(fd);
 	if (conn < 0)
 		return;
 	if (src->stream || p->failed) {
 		close(conn);
 		return;
 	}
-	setsockopt(conn, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	src->stream = ctl_stream_new(loop, conn, false, &stream_handlers, src);
 	if (!src->stream) {
 		close(conn);
@@ -368,8 +364,9 @@ static void on_accept(struct braid_loop *loop, int fd, uint32_t events, void *ar
 		return;
 	}
 	int out = dst->fd;
-	bool connecting = connect(out, &p->dest[dst->channel].u.sa, p->dest[dst->channel].len) < 0;
-	if (connecting && errno != EINPROGRESS) {
+	int started = braid_tcp_connect(out, &p->dest[dst->channel]);
+	bool connecting = started == 1;
+	if (started < 0) {
 		fail(p, "cannot connect to the destination", errno);
 		return;
 	}

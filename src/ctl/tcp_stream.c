@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "ctl/framing.h"
+#include "io/tcp.h"
 
 struct ctl_stream {
 	struct braid_loop *loop;
@@ -45,13 +45,13 @@ static void shut(struct ctl_stream *s, const char *what, int err)
 	s->h.closed(s->arg, why);
 }
 
-/* Writes what the socket takes now; MSG_NOSIGNAL: a peer gone is an error, not SIGPIPE. */
+/* Writes what the socket takes now. */
 static void flush(struct ctl_stream *s)
 {
 	size_t len;
 	const uint8_t *front = ctl_byte_queue_front(&s->out, &len);
 	while (len && !s->connecting && !s->closed) {
-		ssize_t n = send(s->fd, front, len, MSG_NOSIGNAL);
+		ssize_t n = braid_tcp_send(s->fd, front, len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -70,10 +70,7 @@ static void flush(struct ctl_stream *s)
 
 static void finish_connect(struct ctl_stream *s)
 {
-	int err = 0;
-	socklen_t len = sizeof(err);
-	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		err = errno;
+	int err = braid_tcp_connect_result(s->fd);
 	if (err) {
 		shut(s, "cannot connect", err);
 		return;
@@ -87,7 +84,7 @@ static void read_frames(struct ctl_stream *s)
 {
 	size_t room;
 	uint8_t *space = ctl_frame_reader_space(&s->reader, &room);
-	ssize_t n = recv(s->fd, space, room, 0);
+	ssize_t n = braid_tcp_recv(s->fd, space, room);
 	if (n == 0) {
 		shut(s, "the peer closed the connection", 0);
 		return;
