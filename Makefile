@@ -52,6 +52,7 @@ test-fuzz: deps $(FUZZ_BUILD)/build.ninja
 bench: build
 	bash bench/run.sh $(BUILD)
 	bash bench/sim_speed.sh
+	/usr/bin/python3 bench/braidd.py --build $(BUILD)
 	$(MAKE) --no-print-directory bench-traces
 
 # Sender modes against the clairvoyant bound on recorded cellular traces (../shared/traces

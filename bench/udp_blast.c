@@ -3,7 +3,9 @@
  * "send" paces N datagrams at a rate (or sends them as fast as sendmmsg goes), each
  * starting with a magic word and its sequence number; "sink" counts what arrives of those
  * N: unique, duplicated, reordered and lost, and the rate between first and last. Each
- * prints one line of key=value pairs on stdout for bench/run.sh. */
+ * prints one line of key=value pairs on stdout for bench/run.sh. With --format rtp the
+ * datagrams are RTP (a 12-byte header before the magic word), for relays that pass only
+ * RTP, such as braidd's RTP proxy (bench/braidd.py). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 
 #define CHUNK 64 /* datagrams per sendmmsg / recvmmsg */
 #define HEADER_BYTES 16
+#define RTP_HEADER_BYTES 12
 #define SLOT_BYTES 9216
 #define MAX_SIZE 9000
 #define MAX_RATE 10000000
@@ -25,7 +28,9 @@ static const uint8_t magic[8] = { 'B', 'R', 'D', 'B', 'E', 'N', 'C', 'H' };
 
 static const char usage[] =
 	"usage: udp_blast send --to ADDR:PORT --count N [--rate PPS] [--size BYTES]\n"
+	"                      [--format plain|rtp]\n"
 	"       udp_blast sink --listen ADDR:PORT --count N [--idle-ms MS] [--wait-ms MS]\n"
+	"                      [--format plain|rtp]\n"
 	"  send: N datagrams of BYTES (default 1316) at PPS (default 0: as fast as possible)\n"
 	"  sink: counts the N; stops when all came, MS after the last one (default 500), or\n"
 	"        when none came within --wait-ms (default 10000)\n";
@@ -34,6 +39,7 @@ struct options {
 	struct bench_addr addr;
 	bool have_addr;
 	uint64_t count, rate, size, idle_ms, wait_ms;
+	size_t offset; /* where the magic word starts: after the RTP header with rtp */
 };
 
 struct batch {
@@ -59,11 +65,27 @@ static bool batch_init(struct batch *b, size_t len)
 
 /* ---- send ---- */
 
-static void stamp(uint8_t *buf, uint64_t seq)
+/* RTP version 2, dynamic payload type 96, 90 kHz timestamps 3000 apart, one SSRC. */
+static void rtp_header(uint8_t *buf, uint64_t seq)
 {
-	memcpy(buf, magic, sizeof(magic));
+	uint32_t ts = (uint32_t)(seq * 3000), ssrc = 0x42454e43;
+	buf[0] = 0x80;
+	buf[1] = 96;
+	buf[2] = (uint8_t)(seq >> 8);
+	buf[3] = (uint8_t)seq;
+	for (int i = 0; i < 4; i++) {
+		buf[4 + i] = (uint8_t)(ts >> (24 - 8 * i));
+		buf[8 + i] = (uint8_t)(ssrc >> (24 - 8 * i));
+	}
+}
+
+static void stamp(uint8_t *buf, size_t offset, uint64_t seq)
+{
+	if (offset)
+		rtp_header(buf, seq);
+	memcpy(buf + offset, magic, sizeof(magic));
 	for (int i = 0; i < 8; i++)
-		buf[8 + i] = (uint8_t)(seq >> (56 - 8 * i));
+		buf[offset + 8 + i] = (uint8_t)(seq >> (56 - 8 * i));
 }
 
 /* How many of the datagrams should have left `elapsed_ns` after the first. */
@@ -126,7 +148,7 @@ static int cmd_send(const struct options *o)
 		}
 		unsigned n = due - sent < CHUNK ? (unsigned)(due - sent) : CHUNK;
 		for (unsigned i = 0; i < n; i++)
-			stamp(b.iov[i].iov_base, sent + i);
+			stamp(b.iov[i].iov_base, o->offset, sent + i);
 		went += send_chunk(fd, &b, n, &failed);
 		sent += n;
 	}
@@ -151,10 +173,11 @@ static void account(struct tally *t, const struct options *o, const uint8_t *buf
 	uint64_t seq = 0;
 
 	t->received++;
-	if (len < HEADER_BYTES || memcmp(buf, magic, sizeof(magic)) != 0) {
+	if (len < o->offset + HEADER_BYTES || memcmp(buf + o->offset, magic, sizeof(magic)) != 0) {
 		t->foreign++;
 		return;
 	}
+	buf += o->offset;
 	for (int i = 0; i < 8; i++)
 		seq = seq << 8 | buf[8 + i];
 	if (seq >= o->count) {
@@ -251,6 +274,10 @@ static bool parse_option(const char *name, const char *v, bool sink, struct opti
 		return bench_parse_u64(v, MAX_RATE, &o->rate);
 	if (!sink && strcmp(name, "--size") == 0)
 		return bench_parse_u64(v, MAX_SIZE, &o->size) && o->size >= HEADER_BYTES;
+	if (strcmp(name, "--format") == 0) {
+		o->offset = strcmp(v, "rtp") == 0 ? RTP_HEADER_BYTES : 0;
+		return strcmp(v, "rtp") == 0 || strcmp(v, "plain") == 0;
+	}
 	if (sink && strcmp(name, "--idle-ms") == 0)
 		return bench_parse_u64(v, 3600000, &o->idle_ms);
 	if (sink && strcmp(name, "--wait-ms") == 0)
@@ -273,7 +300,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!o.have_addr || !o.count) {
+	if (!o.have_addr || !o.count || o.size < o.offset + HEADER_BYTES) {
 		fputs(usage, stderr);
 		return 2;
 	}

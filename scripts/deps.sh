@@ -22,6 +22,8 @@ packages=(
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev libsqlite3-dev libmicrohttpd-dev
   protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-grpc-tools
   python3-prometheus-client
+  # braidd's TLS test makes a self-signed certificate
+  openssl
 )
 
 missing=()

@@ -65,6 +65,8 @@ EVENT_LOOP = {
 SOCKETS = {
     'socket', 'bind', 'setsockopt', 'getsockname', 'sendto', 'sendmmsg', 'recvmmsg',
     'getaddrinfo', 'freeaddrinfo', 'inet_ntop', 'in6addr_any', 'close', 'strerror',
+    # TCP (braidd's RTP proxy over RFC 4571)
+    'listen', 'accept4', 'connect', 'getsockopt', 'send', 'recv',
 }
 SYSTEM_RANDOMNESS = {'getrandom'}
 # The core's cryptography, named function by function so nothing else of libsodium slips

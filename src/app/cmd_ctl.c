@@ -15,8 +15,8 @@ static const char ctl_usage[] =
 	"  list [--kind bond_receive|rtp_proxy] [--state created|connecting|active|error|closed]\n"
 	"  show ID\n"
 	"  create rtp_proxy --destination ADDR:PORT [--listen [ADDR]:PORT] [--forward ADDR[:PORT]]\n"
-	"         [--forward-interface IF] [--listen-interface IF] [--rtcp] [--max-packet-rate N]\n"
-	"         [--max-bitrate BPS] [--idle-timeout MS]\n"
+	"         [--forward-interface IF] [--listen-interface IF] [--rtcp] [--tcp]\n"
+	"         [--max-packet-rate N] [--max-bitrate BPS] [--idle-timeout MS]\n"
 	"  create bond_receive --output udp://ADDR:PORT|file://PATH [--listen [ADDR]:PORT]\n"
 	"         [--latency MS] [--psk FILE] [--idle-timeout MS]\n"
 	"  destroy ID\n"
@@ -88,6 +88,8 @@ static bool parse_create_option(int argc, char **argv, int *i, struct ctl_spec *
 	const char *v;
 	if (strcmp(argv[*i], "--rtcp") == 0) {
 		spec->rtcp = true;
+	} else if (strcmp(argv[*i], "--tcp") == 0) {
+		spec->transport = CTL_TRANSPORT_TCP; /* RFC 4571 framing on both legs */
 	} else if ((v = braid_cli_option("ctl", argc, argv, i, "--listen"))) {
 		parse_endpoint("--listen", v, true, &spec->listen);
 	} else if ((v = braid_cli_option("ctl", argc, argv, i, "--destination"))) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/tcp.h"
 #include "io/udp.h"
 
 static bool parse_literal(const char *text, uint16_t port, struct braid_addr *out)
@@ -115,6 +116,26 @@ int ctl_udp_bind(const struct braid_addr *addr, const char *interface, enum ctl_
 			 interface, strerror(saved));
 		return -1;
 	}
+	return fd;
+}
+
+static int bind_failed(const struct braid_addr *addr, const char *interface,
+		       enum ctl_code *code, char *err, size_t err_len)
+{
+	char text[80];
+	int saved = errno;
+	*code = ctl_code_for_errno(saved);
+	snprintf(err, err_len, "cannot bind %s%s%s: %s", braid_addr_format(addr, text, sizeof(text)),
+		 interface[0] ? " on " : "", interface, strerror(saved));
+	return -1;
+}
+
+int ctl_tcp_bind(const struct braid_addr *addr, const char *interface, bool listening,
+		 enum ctl_code *code, char *err, size_t err_len)
+{
+	int fd = braid_tcp_open(addr, interface[0] ? interface : NULL, listening);
+	if (fd < 0)
+		return bind_failed(addr, interface, code, err, err_len);
 	return fd;
 }
 

@@ -22,6 +22,10 @@ void ctl_endpoint_from_addr(const struct braid_addr *addr, const struct ctl_endp
  * interface this host does not have. */
 int ctl_udp_bind(const struct braid_addr *addr, const char *interface, enum ctl_code *code,
 		 char *err, size_t err_len);
+/* A non-blocking TCP socket bound to addr (and the interface), listening when asked;
+ * failures as ctl_udp_bind's. */
+int ctl_tcp_bind(const struct braid_addr *addr, const char *interface, bool listening,
+		 enum ctl_code *code, char *err, size_t err_len);
 /* The code for a failed bind's errno. */
 enum ctl_code ctl_code_for_errno(int err);
 

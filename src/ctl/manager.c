@@ -205,10 +205,6 @@ static enum ctl_code check_proxy(const struct ctl_manager *m, const struct ctl_s
 				 char *err, size_t err_len)
 {
 	struct braid_addr dest;
-	if (spec->transport == CTL_TRANSPORT_TCP) {
-		snprintf(err, err_len, "TCP transport is not supported yet");
-		return CTL_INVALID;
-	}
 	enum ctl_code code = ctl_endpoint_addr(&spec->destination, false, 0, &dest, err, err_len);
 	if (code) {
 		char why[CTL_ERROR_MAX];

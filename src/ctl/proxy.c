@@ -12,6 +12,8 @@
 #include "braid/rtp.h"
 #include "ctl/endpoint.h"
 #include "ctl/policy.h"
+#include "ctl/tcp_stream.h"
+#include "io/tcp.h"
 #include "io/udp.h"
 
 #define BATCH 16
@@ -22,11 +24,15 @@
 enum side { SOURCE_SIDE, DEST_SIDE };
 enum channel { RTP_CHANNEL, RTCP_CHANNEL };
 
+/* A socket, or (TCP) a connection, of one side and channel, and the callbacks' argument.
+ * TCP: the source side's fd listens; the destination side's is bound, and connected when
+ * the source's connection comes (it then belongs to the stream). */
 struct proxy_socket {
 	struct ctl_proxy *proxy;
 	enum side side;
 	enum channel channel;
 	int fd;
+	struct ctl_stream *stream;
 };
 
 /* SRs passed on, by the middle bits of their NTP time, to match the LSR of the answers. */
@@ -40,6 +46,7 @@ struct sr_memory {
 struct ctl_proxy {
 	struct braid_loop *loop;
 	struct ctl_spec spec;
+	bool tcp;
 	ctl_proxy_changed_fn changed;
 	void *changed_arg;
 	struct proxy_socket sockets[2][2]; /* [side][channel] */
@@ -74,13 +81,20 @@ uint32_t ctl_rtp_clock_rate(uint8_t payload_type)
 	return 90000; /* MPA, video and MP2T types, and every dynamic one */
 }
 
-static void fail(struct ctl_proxy *p, const char *what, int err)
+static void fail_because(struct ctl_proxy *p, const char *why)
 {
 	if (p->failed)
 		return;
 	p->failed = true;
-	snprintf(p->error, sizeof(p->error), "%s: %s", what, strerror(err));
+	snprintf(p->error, sizeof(p->error), "%s", why);
 	p->changed(p->changed_arg);
+}
+
+static void fail(struct ctl_proxy *p, const char *what, int err)
+{
+	char why[CTL_ERROR_MAX];
+	snprintf(why, sizeof(why), "%s: %s", what, strerror(err));
+	fail_because(p, why);
 }
 
 static bool valid_datagram(enum channel channel, const uint8_t *buf, size_t len)
@@ -199,57 +213,83 @@ static void mark_active(struct ctl_proxy *p, uint64_t now)
 	}
 }
 
-static void relay(struct ctl_proxy *p, int fd, const struct braid_addr *to,
-		  const struct braid_datagram *d, uint64_t now)
+/* TCP: a frame queued on the connection; when that connection is congested, the one
+ * feeding it stops reading until it drains, so that TCP slows the sender. */
+static bool send_tcp(struct ctl_proxy *p, enum side to, enum channel c, const uint8_t *buf,
+		     size_t len)
 {
-	p->stats.packets_received++;
-	p->stats.bytes_received += d->len;
-	if (braid_udp_send(fd, to, d->buf, d->len) < 0) {
+	struct ctl_stream *out = p->sockets[to][c].stream;
+	struct ctl_stream *in = p->sockets[!to][c].stream;
+	if (!out || !ctl_stream_send(out, buf, len))
+		return false;
+	if (in && ctl_stream_congested(out))
+		ctl_stream_pause(in, true);
+	return true;
+}
+
+static bool send_udp(struct ctl_proxy *p, enum side to, enum channel c, const uint8_t *buf,
+		     size_t len)
+{
+	const struct braid_addr *addr = to == DEST_SIDE ? &p->dest[c] : &p->source[c];
+	if (braid_udp_send(p->sockets[to][c].fd, addr, buf, len) < 0) {
 		if (errno != EAGAIN && errno != ENOBUFS && errno != ECONNREFUSED)
 			fail(p, "cannot send", errno);
-		return;
+		return false;
 	}
+	return true;
+}
+
+static void relay(struct ctl_proxy *p, enum side to, enum channel c, const uint8_t *buf,
+		  size_t len, uint64_t now)
+{
+	p->stats.packets_received++;
+	p->stats.bytes_received += len;
+	if (!(p->tcp ? send_tcp(p, to, c, buf, len) : send_udp(p, to, c, buf, len)))
+		return;
 	p->stats.packets_sent++;
-	p->stats.bytes_sent += d->len;
+	p->stats.bytes_sent += len;
 	note_latency(p, now);
 }
 
-static void from_source_side(struct ctl_proxy *p, enum channel c, struct braid_datagram *d,
-			     uint64_t now)
+/* A packet from the source side. `from` is its address over UDP, NULL over TCP, where
+ * the accepted connection is the source and nothing is latched. */
+static void from_source_side(struct ctl_proxy *p, enum channel c, const uint8_t *buf,
+			     size_t len, const struct braid_addr *from, uint64_t now)
 {
-	if (d->truncated || !valid_datagram(c, d->buf, d->len) || !from_source(p, c, &d->addr, now)) {
+	if (!valid_datagram(c, buf, len) || (from && !from_source(p, c, from, now))) {
 		p->stats.packets_invalid++;
 		return;
 	}
-	bool rtcp = braid_rtp_looks_like_rtcp(d->buf, d->len);
-	if (!rtcp && !within_rate(p, d->len, now)) {
+	bool rtcp = braid_rtp_looks_like_rtcp(buf, len);
+	if (!rtcp && !within_rate(p, len, now)) {
 		p->stats.packets_rate_limited++;
 		return;
 	}
-	p->source[c] = d->addr;
+	if (from)
+		p->source[c] = *from;
 	p->source_heard_us[c] = now;
 	if (rtcp)
-		on_rtcp(p, SOURCE_SIDE, d->buf, d->len, now);
+		on_rtcp(p, SOURCE_SIDE, buf, len, now);
 	else
-		on_source_rtp(p, d->buf, d->len, now);
+		on_source_rtp(p, buf, len, now);
 	mark_active(p, now);
-	relay(p, p->sockets[DEST_SIDE][c].fd, &p->dest[c], d, now);
+	relay(p, DEST_SIDE, c, buf, len, now);
 }
 
-static void from_dest_side(struct ctl_proxy *p, enum channel c, struct braid_datagram *d,
-			   uint64_t now)
+/* A packet from the destination side; `from` as above. */
+static void from_dest_side(struct ctl_proxy *p, enum channel c, const uint8_t *buf,
+			   size_t len, const struct braid_addr *from, uint64_t now)
 {
-	if (d->truncated || !braid_addr_equal(&d->addr, &p->dest[c]) ||
-	    !valid_datagram(c, d->buf, d->len)) {
+	if ((from && !braid_addr_equal(from, &p->dest[c])) || !valid_datagram(c, buf, len)) {
 		p->stats.packets_invalid++;
 		return;
 	}
-	if (braid_rtp_looks_like_rtcp(d->buf, d->len))
-		on_rtcp(p, DEST_SIDE, d->buf, d->len, now);
-	if (!p->source_heard_us[c])
+	if (braid_rtp_looks_like_rtcp(buf, len))
+		on_rtcp(p, DEST_SIDE, buf, len, now);
+	if (from && !p->source_heard_us[c])
 		return; /* nobody to answer yet */
 	mark_active(p, now);
-	relay(p, p->sockets[SOURCE_SIDE][c].fd, &p->source[c], d, now);
+	relay(p, SOURCE_SIDE, c, buf, len, now);
 }
 
 static void on_readable(struct braid_loop *loop, int fd, uint32_t events, void *arg)
@@ -260,11 +300,82 @@ static void on_readable(struct braid_loop *loop, int fd, uint32_t events, void *
 	int got = braid_udp_recv_batch(fd, p->rx, BATCH);
 	uint64_t now = braid_loop_now(loop);
 	for (int i = 0; i < got; i++) {
-		if (s->side == SOURCE_SIDE)
-			from_source_side(p, s->channel, &p->rx[i], now);
+		struct braid_datagram *d = &p->rx[i];
+		if (d->truncated)
+			p->stats.packets_invalid++;
+		else if (s->side == SOURCE_SIDE)
+			from_source_side(p, s->channel, d->buf, d->len, &d->addr, now);
 		else
-			from_dest_side(p, s->channel, &p->rx[i], now);
+			from_dest_side(p, s->channel, d->buf, d->len, &d->addr, now);
 	}
+}
+
+static void on_frame(void *arg, const uint8_t *payload, size_t len, uint64_t now)
+{
+	struct proxy_socket *s = arg;
+	if (s->side == SOURCE_SIDE)
+		from_source_side(s->proxy, s->channel, payload, len, NULL, now);
+	else
+		from_dest_side(s->proxy, s->channel, payload, len, NULL, now);
+}
+
+static void on_stream_closed(void *arg, const char *why)
+{
+	struct proxy_socket *s = arg;
+	char text[CTL_ERROR_MAX];
+	snprintf(text, sizeof(text), "%s %s connection: %s",
+		 s->side == SOURCE_SIDE ? "source" : "destination",
+		 s->channel == RTP_CHANNEL ? "RTP" : "RTCP", why);
+	fail_because(s->proxy, text);
+}
+
+static void on_stream_drained(void *arg)
+{
+	struct proxy_socket *s = arg;
+	struct ctl_stream *feeder = s->proxy->sockets[!s->side][s->channel].stream;
+	if (feeder)
+		ctl_stream_pause(feeder, false);
+}
+
+static const struct ctl_stream_handlers stream_handlers = {
+	.frame = on_frame, .closed = on_stream_closed, .drained = on_stream_drained,
+};
+
+/* The source's connection, and the connection to the destination it calls for. One
+ * source per channel: later connections are closed at once. */
+static void on_accept(struct braid_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct proxy_socket *listener = arg;
+	struct ctl_proxy *p = listener->proxy;
+	struct proxy_socket *src = &p->sockets[SOURCE_SIDE][listener->channel];
+	struct proxy_socket *dst = &p->sockets[DEST_SIDE][listener->channel];
+	(void)events;
+	int conn = braid_tcp_accept(fd);
+	if (conn < 0)
+		return;
+	if (src->stream || p->failed) {
+		close(conn);
+		return;
+	}
+	src->stream = ctl_stream_new(loop, conn, false, &stream_handlers, src);
+	if (!src->stream) {
+		close(conn);
+		fail_because(p, "cannot watch the source's connection");
+		return;
+	}
+	int out = dst->fd;
+	int started = braid_tcp_connect(out, &p->dest[dst->channel]);
+	bool connecting = started == 1;
+	if (started < 0) {
+		fail(p, "cannot connect to the destination", errno);
+		return;
+	}
+	dst->stream = ctl_stream_new(loop, out, connecting, &stream_handlers, dst);
+	if (!dst->stream) {
+		fail_because(p, "cannot watch the destination's connection");
+		return;
+	}
+	dst->fd = -1; /* the stream's now */
 }
 
 static struct braid_addr with_port(const struct braid_addr *a, uint16_t port)
@@ -277,14 +388,24 @@ static struct braid_addr with_port(const struct braid_addr *a, uint16_t port)
 	return out;
 }
 
+enum socket_role { UDP_SOCKET, TCP_LISTENER, TCP_CLIENT };
+
+static int bind_one(const struct braid_addr *addr, const char *interface,
+		    enum socket_role role, enum ctl_code *code, char *err, size_t err_len)
+{
+	if (role == UDP_SOCKET)
+		return ctl_udp_bind(addr, interface, code, err, err_len);
+	return ctl_tcp_bind(addr, interface, role == TCP_LISTENER, code, err, err_len);
+}
+
 /* RTP on the address asked for, RTCP on the port after it; with port 0, pairs are tried
  * until both ports are free. */
-static int bind_pair(struct braid_addr addr, const char *interface, bool rtcp, int fds[2],
-		     enum ctl_code *code, char *err, size_t err_len)
+static int bind_pair(struct braid_addr addr, const char *interface, enum socket_role role,
+		     bool rtcp, int fds[2], enum ctl_code *code, char *err, size_t err_len)
 {
 	bool any_port = braid_addr_port(&addr) == 0;
 	for (int attempt = 0; attempt < (any_port ? RTCP_PORT_TRIES : 1); attempt++) {
-		fds[0] = ctl_udp_bind(&addr, interface, code, err, err_len);
+		fds[0] = bind_one(&addr, interface, role, code, err, err_len);
 		if (fds[0] < 0 || !rtcp)
 			return fds[0] < 0 ? -1 : 0;
 		struct braid_addr bound;
@@ -292,7 +413,7 @@ static int bind_pair(struct braid_addr addr, const char *interface, bool rtcp, i
 		uint16_t port = braid_addr_port(&bound);
 		if (port < 65535) {
 			struct braid_addr next = with_port(&addr, (uint16_t)(port + 1));
-			fds[1] = ctl_udp_bind(&next, interface, code, err, err_len);
+			fds[1] = bind_one(&next, interface, role, code, err, err_len);
 			if (fds[1] >= 0)
 				return 0;
 		} else {
@@ -322,10 +443,10 @@ static int open_sockets(struct ctl_proxy *p, enum ctl_code *code, char *err, siz
 	if (*code)
 		return -1;
 	int fds[2][2] = { { -1, -1 }, { -1, -1 } };
-	if (bind_pair(listen, s->listen.interface, s->rtcp, fds[SOURCE_SIDE], code, err,
-		      err_len) < 0 ||
-	    bind_pair(forward, s->forward.interface, s->rtcp, fds[DEST_SIDE], code, err,
-		      err_len) < 0) {
+	if (bind_pair(listen, s->listen.interface, p->tcp ? TCP_LISTENER : UDP_SOCKET, s->rtcp,
+		      fds[SOURCE_SIDE], code, err, err_len) < 0 ||
+	    bind_pair(forward, s->forward.interface, p->tcp ? TCP_CLIENT : UDP_SOCKET, s->rtcp,
+		      fds[DEST_SIDE], code, err, err_len) < 0) {
 		for (int i = 0; i < 2; i++)
 			if (fds[SOURCE_SIDE][i] >= 0)
 				close(fds[SOURCE_SIDE][i]);
@@ -334,11 +455,15 @@ static int open_sockets(struct ctl_proxy *p, enum ctl_code *code, char *err, siz
 	for (int side = 0; side < 2; side++)
 		for (int c = 0; c < 2; c++)
 			p->sockets[side][c] = (struct proxy_socket){ p, (enum side)side,
-								      (enum channel)c, fds[side][c] };
+								      (enum channel)c, fds[side][c],
+								      NULL };
 	for (int side = 0; side < 2; side++) {
 		for (int c = 0; c < 2; c++) {
-			if (fds[side][c] >= 0 &&
-			    braid_loop_add_fd(p->loop, fds[side][c], EPOLLIN, on_readable,
+			/* TCP: the destination side's sockets wait, unwatched, for connect() */
+			if (fds[side][c] < 0 || (p->tcp && side == DEST_SIDE))
+				continue;
+			if (braid_loop_add_fd(p->loop, fds[side][c], EPOLLIN,
+					      p->tcp ? on_accept : on_readable,
 					      &p->sockets[side][c]) < 0) {
 				*code = CTL_INTERNAL;
 				snprintf(err, err_len, "cannot watch a socket");
@@ -364,6 +489,7 @@ struct ctl_proxy *ctl_proxy_open(struct braid_loop *loop, const struct ctl_spec 
 	}
 	p->loop = loop;
 	p->spec = *spec;
+	p->tcp = spec->transport == CTL_TRANSPORT_TCP;
 	p->changed = changed;
 	p->changed_arg = arg;
 	for (int side = 0; side < 2; side++)
@@ -388,11 +514,13 @@ void ctl_proxy_close(struct ctl_proxy *p)
 		return;
 	for (int side = 0; side < 2; side++) {
 		for (int c = 0; c < 2; c++) {
-			int fd = p->sockets[side][c].fd;
-			if (fd < 0)
+			struct proxy_socket *s = &p->sockets[side][c];
+			ctl_stream_free(s->stream);
+			if (s->fd < 0)
 				continue;
-			braid_loop_del_fd(p->loop, fd);
-			close(fd);
+			if (!(p->tcp && side == DEST_SIDE))
+				braid_loop_del_fd(p->loop, s->fd);
+			close(s->fd);
 		}
 	}
 	free(p->buffers);

@@ -12,7 +12,13 @@
  * dynamic types), the time a datagram spends inside the proxy, and the round trip seen
  * from RTCP: an SR the proxy passed on, answered by a report block whose LSR names it,
  * gives that leg's RTT (arrival - forwarding - DLSR); the two legs add up to the ends'
- * round trip less the time inside the proxy. */
+ * round trip less the time inside the proxy.
+ *
+ * With the TCP transport each leg is one RFC 4571-framed connection per channel: the
+ * first connection accepted on a listen port is the source (later ones are closed), and
+ * it makes the proxy connect to the destination. A frame is handled as a datagram would
+ * be; a side whose outgoing queue is congested pauses reading of the other; a peer that
+ * closes puts the proxy in ERROR. */
 #ifndef BRAID_CTL_PROXY_H
 #define BRAID_CTL_PROXY_H
 

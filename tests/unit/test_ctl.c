@@ -2,10 +2,12 @@
  * file and flags, endpoints and output URLs. */
 #include <arpa/inet.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "harness.h"
 #include "ctl/config.h"
 #include "ctl/endpoint.h"
+#include "ctl/framing.h"
 #include "ctl/policy.h"
 #include "ctl/session.h"
 
@@ -174,8 +176,73 @@ static void test_names_and_counters(void)
 	CHECK_NEAR(total.jitter_ms, 2, 1e-9); /* a gauge: the live value */
 }
 
+/* Feeds bytes to the reader `piece` at a time and collects the frames' lengths and first
+ * payload bytes. */
+static size_t read_in_pieces(struct ctl_frame_reader *r, const uint8_t *bytes, size_t len,
+			     size_t piece, size_t *lengths, uint8_t *firsts, size_t max)
+{
+	size_t frames = 0;
+	for (size_t at = 0, n; at < len; at += n) {
+		size_t room;
+		uint8_t *space = ctl_frame_reader_space(r, &room);
+		CHECK(room > 0); /* never stuck: a whole frame always fits */
+		n = len - at < piece ? len - at : piece;
+		n = n < room ? n : room;
+		memcpy(space, bytes + at, n);
+		ctl_frame_reader_filled(r, n);
+		const uint8_t *payload;
+		size_t plen;
+		while (frames < max && ctl_frame_reader_next(r, &payload, &plen)) {
+			lengths[frames] = plen;
+			firsts[frames++] = plen ? payload[0] : 0;
+		}
+	}
+	return frames;
+}
+
+static void test_framing(void)
+{
+	static struct ctl_frame_reader r;
+	struct ctl_byte_queue q = { 0 };
+	uint8_t big[CTL_FRAME_MAX], small[3] = { 7, 8, 9 };
+	memset(big, 0xAB, sizeof(big));
+	CHECK(ctl_byte_queue_push_frame(&q, small, sizeof(small), 1 << 20));
+	CHECK(ctl_byte_queue_push_frame(&q, small, 0, 1 << 20)); /* empty: a frame too */
+	CHECK(ctl_byte_queue_push_frame(&q, big, sizeof(big), 1 << 20));
+	CHECK(!ctl_byte_queue_push_frame(&q, big, sizeof(big) + 1, 1 << 20)); /* no 16 bits */
+	CHECK(!ctl_byte_queue_push_frame(&q, small, 3, ctl_byte_queue_len(&q) + 4));
+	CHECK_EQ(ctl_byte_queue_len(&q), 5 + 2 + 2 + CTL_FRAME_MAX);
+	size_t len, lengths[8];
+	uint8_t firsts[8];
+	const uint8_t *bytes = ctl_byte_queue_front(&q, &len);
+	CHECK_EQ(bytes[0], 0);
+	CHECK_EQ(bytes[1], 3);
+	/* one byte at a time, then in pieces that cut headers and payloads */
+	const size_t pieces[] = { 1, 2, 1000, 65537, 70000 };
+	for (size_t i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+		memset(&r, 0, sizeof(r));
+		size_t n = read_in_pieces(&r, bytes, len, pieces[i], lengths, firsts, 8);
+		CHECK_EQ(n, 3);
+		CHECK_EQ(lengths[0], 3);
+		CHECK_EQ(firsts[0], 7);
+		CHECK_EQ(lengths[1], 0);
+		CHECK_EQ(lengths[2], CTL_FRAME_MAX);
+		CHECK_EQ(firsts[2], 0xAB);
+	}
+	/* written in part: the rest stays, in order */
+	ctl_byte_queue_consume(&q, 4);
+	bytes = ctl_byte_queue_front(&q, &len);
+	CHECK_EQ(bytes[0], 9);
+	ctl_byte_queue_consume(&q, len);
+	CHECK_EQ(ctl_byte_queue_len(&q), 0);
+	CHECK(ctl_byte_queue_push(&q, small, 2, 2));
+	CHECK(!ctl_byte_queue_push(&q, small, 1, 2));
+	ctl_byte_queue_free(&q);
+}
+
 int main(void)
 {
+	RUN_TEST(test_framing);
 	RUN_TEST(test_prefixes);
 	RUN_TEST(test_allowlist);
 	RUN_TEST(test_bucket);
