@@ -12,7 +12,7 @@
 set -euo pipefail
 
 build=${1:-build}
-braid=$build/src/app/braid
+braid=$build/src/braid
 fwd=$build/bench/udp_forward
 blast=$build/bench/udp_blast
 cpu_ns=$build/bench/cpu_ns
