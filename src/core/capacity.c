@@ -18,6 +18,19 @@
 #define BUSY_GAIN 1.0        /* the least gain while data waits and the queue is shallow */
 #define DEEP_QUEUE 3         /* times the queue probing may build */
 #define SATURATED_FRESH_US 3000000 /* an estimate the link was filled at this recently stands */
+#define HEADROOM_GAIN 2.0    /* the least gain on a link no window has filled lately */
+#define BOOST_MIN_US 2000    /* data waiting for every link doubles the pace at most this */
+#define BOOST_MAX_BPS 10e9   /* often, each confirmed by a probe's answer, up to this */
+
+/* Whether a window ever filled the link (since its estimate was last reset): its estimate
+ * is then what it carries, and the probing cycle finds more. Else the estimate is only
+ * what it was given (an input slower than the link), not a ceiling. (Not only lately: a
+ * link kept just below its capacity fills no window for long stretches, and pacing it
+ * with headroom then overflows it.) */
+static bool known_full(const struct braid__capacity *c)
+{
+	return c->saturated_ever;
+}
 
 /* One probing cycle, a gain per window: a window above the estimate to find more, one
  * below to drain what that queued, then cruise. */
@@ -147,6 +160,37 @@ static void start_window(struct braid__capacity *c, uint64_t now_us,
 	c->window_probe_us = fb->probe_sent_us;
 }
 
+bool braid__capacity_boost(struct braid__capacity *c, uint64_t now_us)
+{
+	/* a link not measured yet paces at what the input needs (seed), doubling per window:
+	 * a boost now would be a guess on a guess */
+	if (c->startup || !c->sample_count || known_full(c) || c->boost_unconfirmed ||
+	    c->rate_bps >= BOOST_MAX_BPS)
+		return false;
+	if (c->boosted_ever && now_us - c->boosted_us < BOOST_MIN_US)
+		return false;
+	c->boosted_ever = true;
+	c->boost_unconfirmed = true;
+	c->boosted_us = now_us;
+	c->rate_bps *= 2;
+	return true;
+}
+
+/* The first answer to a probe sent after a boost: no queue, and the link may be boosted
+ * again; a queue, and the boost found the link's ceiling: undo it, the link is full. */
+static void confirm_boost(struct braid__capacity *c, uint64_t now_us,
+			  const struct braid__capacity_feedback *fb)
+{
+	if (!c->boost_unconfirmed || fb->probe_sent_us < c->boosted_us)
+		return;
+	c->boost_unconfirmed = false;
+	if (!queue_building(fb->forward_queue_us, fb->min_rtt_us, fb->predicted_queue_us))
+		return;
+	c->rate_bps /= 2;
+	c->saturated_us = now_us;
+	c->saturated_ever = true;
+}
+
 void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 				 const struct braid__capacity_feedback *fb)
 {
@@ -154,6 +198,7 @@ void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 	uint64_t min_rtt_us = fb->min_rtt_us;
 	uint64_t predicted_queue_us = fb->predicted_queue_us, window_us = fb->window_us;
 	c->delivered_bytes = delivered_bytes;
+	confirm_boost(c, now_us, fb);
 	if (!c->window_open || delivered_bytes < c->window_bytes) {
 		start_window(c, now_us, fb);
 		c->window_open = true;
@@ -217,7 +262,19 @@ void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
 			c->gain = BUSY_GAIN;
 		}
 	}
+	double before_bps = c->rate_bps;
 	c->rate_bps = c->bottleneck_bps * c->gain;
+	/* A link never filled lately carried all it was given: pacing at that (or below it, to
+	 * drain a queue that is not there) would hold back every burst and any growth of the
+	 * input. Pace well above it; a queue in the network, if the link is slower than
+	 * that, shows within a window and makes it known full. While data waits here and no
+	 * queue shows, keep what a boost gave (the window measured the slower pace). */
+	if (!known_full(c)) {
+		if (c->rate_bps < c->bottleneck_bps * HEADROOM_GAIN)
+			c->rate_bps = c->bottleneck_bps * HEADROOM_GAIN;
+		if (backlogged && !c->queue_seen && c->rate_bps < before_bps)
+			c->rate_bps = before_bps;
+	}
 	/* A queue that outlasts a window stands: the link carries less than the estimate
 	 * (it slowed, or the estimate was a lucky window), and pacing at the estimate keeps
 	 * it standing. Below what it just delivered, the queue drains; keep at that until
@@ -307,9 +364,15 @@ void braid__capacity_unassign(struct braid__capacity *c, size_t bytes)
 	c->queued_bytes = c->queued_bytes > bytes ? c->queued_bytes - bytes : 0;
 }
 
+uint64_t braid__capacity_send_at(const struct braid__capacity *c)
+{
+	return c->next_send_us > BRAID__PACER_SLACK_US ? c->next_send_us - BRAID__PACER_SLACK_US
+							: 0;
+}
+
 bool braid__capacity_may_send(const struct braid__capacity *c, uint64_t now_us)
 {
-	return c->next_send_us <= now_us;
+	return braid__capacity_send_at(c) <= now_us;
 }
 
 void braid__capacity_sent(struct braid__capacity *c, uint64_t now_us, size_t bytes)

@@ -49,6 +49,9 @@ struct braid__capacity {
 	uint64_t window_min_queue_us; /* the least forward queue an answer of the window showed */
 	uint64_t saturated_us;    /* when a window last filled it (loaded, a queue built) */
 	bool saturated_ever;
+	uint64_t boosted_us;      /* when data waiting for every link last doubled the pace */
+	bool boosted_ever;
+	bool boost_unconfirmed;   /* no probe sent since the last boost answered yet */
 	uint64_t next_send_us;    /* the pacer: when the next packet may leave */
 	uint64_t window_at_us;    /* delivery-rate window start */
 	uint64_t window_bytes;    /* receiver's byte counter at that start */
@@ -103,6 +106,13 @@ void braid__capacity_on_feedback(struct braid__capacity *c, uint64_t now_us,
  * first second short). */
 void braid__capacity_seed(struct braid__capacity *c, double share_bps);
 
+/* Data waits for every link (all are paced full) and no window filled this one lately:
+ * double its pace now (an input that steps up from idle must not wait for windows to find
+ * the rate). Returns true when it did: the caller then sends a probe at once, and the
+ * next boost waits for its answer. An answer that shows a queue undoes the boost and
+ * marks the link full; one without lets it double again, a few milliseconds on. */
+bool braid__capacity_boost(struct braid__capacity *c, uint64_t now_us);
+
 /* The estimate may be stale (taken while the link was given little) and the link is about
  * to be given more (another failed): find its rate again by doubling, as at the start. */
 void braid__capacity_probe_again(struct braid__capacity *c);
@@ -130,6 +140,13 @@ uint64_t braid__capacity_backlog(const struct braid__capacity *c, uint64_t now_u
 /* A packet was queued for the link / taken back off it (the link failed). */
 void braid__capacity_assign(struct braid__capacity *c, size_t bytes);
 void braid__capacity_unassign(struct braid__capacity *c, size_t bytes);
+/* The pacer lets a packet leave up to this before its time: what falls due within it
+ * leaves in one turn of the event loop (one system call, one wake-up) rather than one
+ * wake-up per packet, which at loopback rates costs more than the sending. A millisecond
+ * is under a packet at a few Mbit/s: slow links still see one packet at a time. */
+#define BRAID__PACER_SLACK_US 1000
+/* When the next packet may leave (its time less the slack). */
+uint64_t braid__capacity_send_at(const struct braid__capacity *c);
 /* Whether the pacer lets a packet leave now, and that one did. */
 bool braid__capacity_may_send(const struct braid__capacity *c, uint64_t now_us);
 void braid__capacity_sent(struct braid__capacity *c, uint64_t now_us, size_t bytes);

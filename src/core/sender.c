@@ -228,8 +228,11 @@ static void flush_pending(struct braid_sender *s)
 	double share = live ? starting_rate(s) / (double)live : 0;
 	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
 		s->links[i].capacity.demand = demand;
-		if (live && braid__sender_eligible(s, &s->links[i]))
+		if (live && braid__sender_eligible(s, &s->links[i])) {
 			braid__capacity_seed(&s->links[i].capacity, share);
+			if (braid__capacity_boost(&s->links[i].capacity, s->now))
+				s->links[i].next_probe_us = s->now; /* its answer confirms it */
+		}
 	}
 }
 
@@ -762,8 +765,8 @@ uint64_t braid_sender_next_timeout(const struct braid_sender *s)
 		if (l->next_probe_us < next)
 			next = l->next_probe_us;
 
-		if (braid__paced_peek(&l->paced) && l->capacity.next_send_us < next)
-			next = l->capacity.next_send_us;
+		if (braid__paced_peek(&l->paced) && braid__capacity_send_at(&l->capacity) < next)
+			next = braid__capacity_send_at(&l->capacity);
 		/* adaptive, packets waiting in the history: when this link has room again */
 		uint64_t room = braid__sender_link_room_at(s, i);
 		if (room < next)

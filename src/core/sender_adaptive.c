@@ -315,14 +315,17 @@ static bool too_late_to_leave(const struct braid_sender *s, const struct braid__
 	return s->now + one_way > braid__sender_release_deadline(s, e);
 }
 
-/* The link whose pacer lets its next packet leave first (at or before now), or -1. */
+/* The link whose pacer lets its next packet leave first (due now, within the slack), or
+ * -1. */
 static int due_paced_link(const struct braid_sender *s)
 {
 	int due = -1;
-	uint64_t when = s->now;
+	uint64_t when = UINT64_MAX;
 	for (int i = 0; i < BRAID_MAX_LINKS; i++) {
 		const struct braid__sender_link *l = &s->links[i];
-		if (l->used && braid__paced_peek(&l->paced) && l->capacity.next_send_us <= when) {
+		if (l->used && braid__paced_peek(&l->paced) &&
+		    braid__capacity_may_send(&l->capacity, s->now) &&
+		    l->capacity.next_send_us < when) {
 			due = i;
 			when = l->capacity.next_send_us;
 		}

@@ -34,6 +34,8 @@ struct sim_link {
 	unsigned drop_every;                  /* 0: none; 1: all; k: every k-th datagram */
 	bool duplicate;                       /* delivers each datagram twice, 1 ms apart */
 	uint64_t dead_from_us, dead_until_us; /* lost when sent or due in [from, until) */
+	double rate_bps;                      /* 0: unlimited; else a FIFO of this rate */
+	uint64_t busy_until_us;               /* when it has sent all it was given */
 	uint64_t offered;                     /* datagrams put on it, for drop_every */
 	struct braid_addr addr;               /* the sender's address as the receiver sees it */
 	uint64_t sent, data_sent;             /* datagrams the sender put on it; DATA ones */
@@ -160,8 +162,14 @@ static void sim_send(struct sim *sim, bool to_receiver, size_t snd, size_t link,
 	l->offered++;
 	if (link_dead(l, sim->now) || (l->drop_every && l->offered % l->drop_every == 0))
 		return;
+	uint64_t leaves = sim->now;
+	if (l->rate_bps > 0 && to_receiver) {
+		leaves = l->busy_until_us > sim->now ? l->busy_until_us : sim->now;
+		leaves += (uint64_t)((double)len * 8e6 / l->rate_bps);
+		l->busy_until_us = leaves;
+	}
 	for (int copy = 0; copy <= l->duplicate; copy++) {
-		struct flight f = { .at = sim->now + l->delay_us + (uint64_t)copy * MS,
+		struct flight f = { .at = leaves + l->delay_us + (uint64_t)copy * MS,
 				    .order = sim->order++, .to_receiver = to_receiver, .snd = snd,
 				    .link = link, .len = len, .buf = malloc(len ? len : 1) };
 		if (!f.buf)
@@ -922,15 +930,17 @@ static void test_adaptive_burst_overflow(void)
 	sim_free(sim);
 }
 
-/* Adaptive, a stream far faster than the links' estimates with a 100 ms budget: what no
- * live link could deliver in time is dropped as undeliverable when scheduled, never as
- * expired (nothing waited too long), and every packet is either released or counted. */
+/* Adaptive, a stream far faster than the links carry (10 Mbit/s each, the stream some
+ * 500) with a 100 ms budget: what no live link could deliver in time is dropped as
+ * undeliverable when scheduled, never as expired (nothing waited too long), and every
+ * packet is either released or counted. */
 static void test_adaptive_undeliverable(void)
 {
 	const uint64_t delays[] = { 20 * MS, 30 * MS };
 	struct sim *sim = sim_new(0, 100 * MS, NULL);
 	struct sim_sender *s = sim_add_sender(sim, 0x7118, BRAID_MODE_ADAPTIVE, delays, 2, NULL);
 	struct braid_sender_stats st;
+	s->links[0].rate_bps = s->links[1].rate_bps = 10e6;
 	sim_run_until(sim, 200 * MS);
 	sim_stream(sim, s, 3000, 20);
 	sim_run_until(sim, 1500 * MS);
