@@ -102,6 +102,9 @@ static void hello_base(struct braid_packet *p, uint32_t session_id, uint16_t lin
 					   .session_id = session_id };
 	p->body.hello.wall_us = wall_us();
 	p->body.hello.timestamp_us = (uint32_t)mono_us();
+	/* braid recv's default budget: a HELLO with another is refused before anything else
+	 * it could cost, and the attack would test nothing */
+	p->body.hello.latency_us = 1000000;
 	p->body.hello.name_len = 5;
 	memcpy(p->body.hello.name, "flood", 6);
 }
