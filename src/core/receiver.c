@@ -8,6 +8,7 @@
 
 #include "braid/error.h"
 #include "base/rng.h"
+#include "core/drops.h"
 #include "core/event_ring.h"
 #include "core/gate.h"
 #include "core/pktq.h"
@@ -269,16 +270,7 @@ static void link_heard(struct braid_receiver *r, struct braid__rx_session *s,
 
 static int drop(struct braid_receiver *r, int reason)
 {
-	struct braid_drop_stats *d = &r->stats.drops;
-	switch (reason) {
-	case BRAID_ERR_TOO_BIG: d->oversized++; break;
-	case BRAID_ERR_AUTH: d->auth++; break;
-	case BRAID_ERR_REPLAY: d->replay++; break;
-	case BRAID_ERR_SESSION: d->unknown_session++; break;
-	case BRAID_ERR_LINK: d->unknown_link++; break;
-	default: d->malformed++; break;
-	}
-	return reason;
+	return braid__drop_count(&r->stats.drops, reason);
 }
 
 static uint32_t latency32(const struct braid_receiver *r)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "braid/error.h"
+#include "core/drops.h"
 #include "core/sender_internal.h"
 
 static int next_transmit(struct braid_sender *s, uint16_t *link_id, uint8_t *buf, size_t cap);
@@ -554,16 +555,7 @@ static void on_reverse(struct braid_sender *s, const struct braid_packet *p)
 
 static int count_drop(struct braid_sender *s, int rc)
 {
-	struct braid_drop_stats *d = &s->stats.drops;
-	switch (rc) {
-	case BRAID_ERR_TOO_BIG: d->oversized++; break;
-	case BRAID_ERR_AUTH: d->auth++; break;
-	case BRAID_ERR_REPLAY: d->replay++; break;
-	case BRAID_ERR_SESSION: d->unknown_session++; break;
-	case BRAID_ERR_LINK: d->unknown_link++; break;
-	default: d->malformed++; break;
-	}
-	return rc;
+	return braid__drop_count(&s->stats.drops, rc);
 }
 
 /* Keyed: a sealed datagram is opened (into s->opened); a HELLO_ACK keeps its MAC for
