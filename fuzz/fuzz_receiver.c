@@ -98,6 +98,11 @@ static void learn_key(struct harness *h, const struct braid_packet *ack)
 	const struct braid_hello_ack *a = &ack->body.hello_ack;
 	if (memcmp(a->sender_ephemeral, h->public_key, 32) != 0)
 		return;
+	bool exchange = false;
+	for (int i = 0; i < 32; i++)
+		exchange |= a->receiver_ephemeral[i] != 0;
+	if (!exchange)
+		return; /* a refusal (another latency budget): no key of the receiver's */
 	struct session_key *slot = &h->keys[h->key_next];
 	h->key_next = (h->key_next + 1) % KEY_SLOTS;
 	if (h->key_count < KEY_SLOTS)
@@ -177,6 +182,22 @@ static void set_addr(struct braid_addr *a, uint32_t ip, uint16_t port)
 	a->len = sizeof(a->u.in4);
 }
 
+/* The COOKIE the receiver queued for the harness's first address, into cookie. */
+static void take_cookie(struct harness *h, uint8_t cookie[BRAID_COOKIE_SIZE])
+{
+	struct braid_addr to;
+	size_t n;
+	bool found = false;
+	while (braid_receiver_poll_transmit(h->r, h->now, &to, h->out, sizeof(h->out), &n) == 1) {
+		struct braid_packet c;
+		if (braid_wire_decode(h->out, n, &c) == 0 && c.header.type == BRAID_PKT_COOKIE) {
+			memcpy(cookie, c.body.cookie.cookie, BRAID_COOKIE_SIZE);
+			found = true;
+		}
+	}
+	FUZZ_REQUIRE(found);
+}
+
 static void say_hello(struct harness *h)
 {
 	struct braid_packet p = { .header = { .type = BRAID_PKT_HELLO, .link_id = 0,
@@ -191,8 +212,15 @@ static void say_hello(struct harness *h)
 	struct braid_wire_key key = { .mac_key = h->psk_key };
 	int n = braid_wire_encode(&p, h->psk ? &key : NULL, h->in, sizeof(h->in));
 	FUZZ_REQUIRE(n > 0);
-	FUZZ_REQUIRE(braid_receiver_handle_datagram(h->r, &h->addrs[0], h->in, (size_t)n, 0,
-						    h->now) == 0);
+	int rc = braid_receiver_handle_datagram(h->r, &h->addrs[0], h->in, (size_t)n, 0, h->now);
+	if (!h->psk) { /* unkeyed: the address proves itself with the COOKIE it gets back */
+		FUZZ_REQUIRE(rc == BRAID_ERR_AGAIN);
+		take_cookie(h, p.body.hello.ephemeral);
+		n = braid_wire_encode(&p, NULL, h->in, sizeof(h->in));
+		rc = braid_receiver_handle_datagram(h->r, &h->addrs[0], h->in, (size_t)n, 0,
+						    h->now);
+	}
+	FUZZ_REQUIRE(rc == 0);
 	drain(h);
 }
 

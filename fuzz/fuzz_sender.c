@@ -66,6 +66,7 @@ struct harness {
 	struct braid__exchange_keys keys;
 	uint64_t next_pn;
 	uint64_t now;
+	uint32_t latency_us; /* the sender's budget: the HELLO_ACKs carry the same */
 	struct link_view links[LINKS];
 	unsigned names_used;
 	uint8_t in[FUZZ_BUF_SIZE];
@@ -212,6 +213,7 @@ static void handshake(struct harness *h)
 		memcpy(ack.body.hello_ack.sender_ephemeral, h->links[i].hello_ephemeral, 32);
 		memcpy(ack.body.hello_ack.receiver_ephemeral, h->public_key, 32);
 		ack.body.hello_ack.echo_timestamp_us = h->links[i].hello_ts;
+		ack.body.hello_ack.latency_us = h->latency_us; /* another budget is a refusal */
 		struct braid_wire_key key = { .mac_key = h->psk_key };
 		int n = braid_wire_encode(&ack, h->psk ? &key : NULL, h->in, sizeof(h->in));
 		FUZZ_REQUIRE(n > 0);
@@ -273,6 +275,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	braid_sender_settings_default(&set);
 	set.mode = (enum braid_mode)((data[0] >> 1) % BRAID_MODE_COUNT);
 	set.latency_us = LATENCIES[(data[0] >> 4) & 3];
+	h->latency_us = (uint32_t)set.latency_us;
 	set.psk = keyed ? PSK : NULL;
 	set.psk_len = keyed ? sizeof(PSK) - 1 : 0;
 	set.session_id = SESSION_ID;

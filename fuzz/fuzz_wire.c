@@ -31,6 +31,7 @@ static bool same_body(const struct braid_packet *a, const struct braid_packet *b
 			      BRAID_EPHEMERAL_SIZE) == 0 &&
 		       a->body.hello.wall_us == b->body.hello.wall_us &&
 		       a->body.hello.timestamp_us == b->body.hello.timestamp_us &&
+		       a->body.hello.latency_us == b->body.hello.latency_us &&
 		       a->body.hello.name_len == b->body.hello.name_len &&
 		       strcmp(a->body.hello.name, b->body.hello.name) == 0 &&
 		       strlen(a->body.hello.name) == a->body.hello.name_len;
@@ -50,6 +51,8 @@ static bool same_body(const struct braid_packet *a, const struct braid_packet *b
 			    a->body.nack.ranges[i].count != b->body.nack.ranges[i].count)
 				return false;
 		return true;
+	case BRAID_PKT_COOKIE:
+		return memcmp(&a->body.cookie, &b->body.cookie, sizeof(a->body.cookie)) == 0;
 	default:
 		return true;
 	}
@@ -109,7 +112,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	if (braid_wire_is_sealed(&h)) {
-		FUZZ_REQUIRE(rc == BRAID_ERR_AUTH); /* a sealed body is never decoded unopened */
+		/* a sealed body is never decoded unopened; a COOKIE is never sealed */
+		FUZZ_REQUIRE(h.type == BRAID_PKT_COOKIE ? rc == BRAID_ERR_MALFORMED
+							 : rc == BRAID_ERR_AUTH);
 		return 0;
 	}
 	if (rc < 0) {
@@ -132,6 +137,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_REQUIRE(memcmp(buf + 2, data + 2, (size_t)n - 2) == 0);
 
 	reencode(&plain, false, buf, sizeof(buf));
-	reencode(&plain, true, buf, sizeof(buf));
+	if (plain.header.type == BRAID_PKT_COOKIE) { /* never keyed: the encoder refuses */
+		struct braid_wire_key key = { MAC_KEY, AEAD_KEY, 1 };
+		FUZZ_REQUIRE(braid_wire_encode(&plain, &key, buf, sizeof(buf)) == BRAID_ERR_INVAL);
+	} else {
+		reencode(&plain, true, buf, sizeof(buf));
+	}
 	return 0;
 }
