@@ -496,8 +496,11 @@ static void do_events(struct call *c, const ProtobufCMessage *in)
 		finish(c, GRPC_STATUS_INVALID_ARGUMENT, "session_id too long", NULL);
 		return;
 	}
-	if (req->stats_interval_ms && req->stats_interval_ms < 100) {
-		finish(c, GRPC_STATUS_INVALID_ARGUMENT, "stats_interval_ms below 100", NULL);
+	if (req->stats_interval_ms && (req->stats_interval_ms < 100 ||
+				       req->stats_interval_ms > 86400000)) {
+		/* the upper bound keeps interval_us and now + interval_us from wrapping */
+		finish(c, GRPC_STATUS_INVALID_ARGUMENT,
+		       "stats_interval_ms must be 100 to 86400000", NULL);
 		return;
 	}
 	if (!ctl_manager_subscribe(s->manager, on_session_event, c)) {

@@ -12,6 +12,8 @@
 #define MAX_LISTENERS 256
 #define DEFAULT_CHECK_US 200000
 #define MAX_IDLE_MS UINT64_C(86400000)
+#define MAX_PACKET_RATE UINT64_C(100000000)     /* packets per second */
+#define MAX_BITRATE UINT64_C(1000000000000)     /* bits per second: 1 Tbit/s */
 #define MIN_LATENCY_MS 20
 #define MAX_LATENCY_MS 60000
 
@@ -270,6 +272,12 @@ static enum ctl_code check_spec(const struct ctl_manager *m, const struct ctl_sp
 	}
 	if (spec->transport > CTL_TRANSPORT_TCP) {
 		snprintf(err, err_len, "unknown transport %d", (int)spec->transport);
+		return CTL_INVALID;
+	}
+	/* beyond these the token buckets' arithmetic would wrap; no link carries more */
+	if (spec->max_packet_rate > MAX_PACKET_RATE || spec->max_bitrate > MAX_BITRATE) {
+		snprintf(err, err_len, "max_packet_rate above %llu or max_bitrate above %llu",
+			 (unsigned long long)MAX_PACKET_RATE, (unsigned long long)MAX_BITRATE);
 		return CTL_INVALID;
 	}
 	if (spec->kind == CTL_KIND_RTP_PROXY)

@@ -232,7 +232,11 @@ static bool send_udp(struct ctl_proxy *p, enum side to, enum channel c, const ui
 {
 	const struct braid_addr *addr = to == DEST_SIDE ? &p->dest[c] : &p->source[c];
 	if (braid_udp_send(p->sockets[to][c].fd, addr, buf, len) < 0) {
-		if (errno != EAGAIN && errno != ENOBUFS && errno != ECONNREFUSED)
+		/* The latched source is whoever sent valid RTP: an address the kernel will not
+		 * send to (port 0, broadcast, unreachable) costs that datagram, not the
+		 * session. Only the configured destination failing is the session's error. */
+		if (to == DEST_SIDE && errno != EAGAIN && errno != ENOBUFS &&
+		    errno != ECONNREFUSED)
 			fail(p, "cannot send", errno);
 		return false;
 	}

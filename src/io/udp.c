@@ -424,6 +424,17 @@ static enum send_outcome classify_send_error(int err)
 		/* An earlier datagram's ICMP error, now cleared: this one was never sent. */
 	case EINTR:
 		return SEND_RETRY;
+	case EINVAL:        /* an address the kernel refuses (port 0, another family) */
+	case EACCES:        /* broadcast */
+	case EPERM:         /* a firewall rule */
+	case ENETUNREACH:
+	case EHOSTUNREACH:
+	case EADDRNOTAVAIL:
+	case EAFNOSUPPORT:
+	case EMSGSIZE:
+		/* This datagram's destination or size, not the socket: drop it alone, or one
+		 * stranger's unsendable address would lose the whole batch behind it. */
+		return SEND_DROPPED;
 	default:
 		return SEND_FAILED;
 	}

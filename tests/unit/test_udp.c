@@ -390,6 +390,42 @@ out:
 		close(dead_fd);
 }
 
+/* A datagram the kernel will not send (to port 0: EINVAL) costs that datagram alone: the
+ * batch's others, before and after it, leave. A stranger's unsendable source address
+ * must not lose the answers queued behind its own. */
+static void test_unsendable_destination(void)
+{
+	uint8_t bufs[3][8], buf[16];
+	struct braid_datagram tx[3], rx = { .buf = buf, .cap = sizeof(buf) };
+	struct braid_addr rx_addr, port0;
+	int rx_fd = open_bound("127.0.0.1", 0), tx_fd = open_bound("127.0.0.1", 0);
+
+	CHECK(rx_fd >= 0 && tx_fd >= 0);
+	if (rx_fd < 0 || tx_fd < 0)
+		goto out;
+	CHECK_EQ(braid_udp_local(rx_fd, &rx_addr), 0);
+	port0 = rx_addr;
+	port0.u.in4.sin_port = 0;
+	memset(tx, 0, sizeof(tx));
+	for (size_t i = 0; i < 3; i++) {
+		tx[i].buf = bufs[i];
+		tx[i].len = sizeof(bufs[i]);
+		tx[i].addr = i == 1 ? port0 : rx_addr;
+		fill_payload(bufs[i], sizeof(bufs[i]), i);
+	}
+	CHECK_EQ(braid_udp_send_batch(tx_fd, tx, 3), 3);
+	CHECK_EQ(recv_all(rx_fd, &rx, 1), 1);
+	CHECK(memcmp(buf, bufs[0], sizeof(bufs[0])) == 0);
+	CHECK_EQ(recv_all(rx_fd, &rx, 1), 1);
+	CHECK(memcmp(buf, bufs[2], sizeof(bufs[2])) == 0);
+	CHECK_EQ(braid_udp_send(tx_fd, &port0, bufs[0], sizeof(bufs[0])), 0);
+out:
+	if (rx_fd >= 0)
+		close(rx_fd);
+	if (tx_fd >= 0)
+		close(tx_fd);
+}
+
 static void test_open_options(void)
 {
 	struct braid_udp_options opt = { .family = AF_INET, .buffer_bytes = 4096 };
@@ -431,6 +467,7 @@ int main(void)
 	RUN_TEST(test_local_source);
 	RUN_TEST(test_dual_stack);
 	RUN_TEST(test_connected_and_refused);
+	RUN_TEST(test_unsendable_destination);
 	RUN_TEST(test_open_options);
 	return braid_test_finish();
 }
