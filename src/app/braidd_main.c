@@ -24,7 +24,7 @@
 static const char usage[] =
 	"usage: braidd [--config FILE] [--grpc ADDR:PORT] [--metrics ADDR:PORT]\n"
 	"              [--db PATH [--create-db]] [--token-file FILE] [--allow CIDR]...\n"
-	"              [--tls-cert FILE --tls-key FILE] [--max-sessions N]\n"
+	"              [--tls-cert FILE --tls-key FILE] [--output-dir DIR] [--max-sessions N]\n"
 	"\n"
 	"  --config        settings as 'key = value' lines (docs/braidd.md); flags override\n"
 	"  --grpc          the control API (default " CTL_DEFAULT_GRPC "; port 0: any)\n"
@@ -32,6 +32,8 @@ static const char usage[] =
 	"  --db            keep sessions in this SQLite file and recreate them at start\n"
 	"  --create-db     create the database when it does not exist (first start)\n"
 	"  --token-file    the bearer token every call must carry (needed off loopback)\n"
+	"  --output-dir    the directory file:// outputs of bond sessions must be in (none:\n"
+	"                  file outputs are refused)\n"
 	"  --allow         a destination prefix sessions may send to (repeatable;\n"
 	"                  default: loopback only)\n"
 	"  --tls-cert/key  serve the API over TLS with this PEM certificate and key\n"
@@ -113,7 +115,7 @@ static void load_config_file(int argc, char **argv, struct ctl_daemon_config *cf
 static void parse_flags(int argc, char **argv, struct ctl_daemon_config *cfg)
 {
 	static const char *const flags[] = { "grpc", "metrics", "db", "token_file", "allow",
-					     "tls_cert", "tls_key", "max_sessions" };
+					     "tls_cert", "tls_key", "output_dir", "max_sessions" };
 	char key[32], err[512];
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -255,7 +257,8 @@ static int start(struct daemon *d)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	struct ctl_manager_config mc = { .max_sessions = d->cfg.max_sessions,
-					 .allow = d->cfg.allow, .bond = &braidd_bond_ops };
+					 .allow = d->cfg.allow, .output_dir = d->cfg.output_dir,
+					 .bond = &braidd_bond_ops };
 	d->manager = ctl_manager_new(d->loop, &mc);
 	if (!d->manager) {
 		fprintf(stderr, "braidd: out of memory\n");

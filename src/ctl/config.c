@@ -95,6 +95,9 @@ bool ctl_config_set(struct ctl_daemon_config *cfg, const char *key, const char *
 		return copy_value(cfg->tls_cert, sizeof(cfg->tls_cert), key, value, err, err_len);
 	if (strcmp(key, "tls_key") == 0)
 		return copy_value(cfg->tls_key, sizeof(cfg->tls_key), key, value, err, err_len);
+	if (strcmp(key, "output_dir") == 0)
+		return copy_value(cfg->output_dir, sizeof(cfg->output_dir), key, value, err,
+				  err_len);
 	if (strcmp(key, "allow") == 0)
 		return set_allow(cfg, value, from_flag, err, err_len);
 	if (strcmp(key, "max_sessions") == 0)

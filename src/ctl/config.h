@@ -25,6 +25,8 @@ struct ctl_daemon_config {
 	bool create_db;                /* a missing database may be created */
 	char token_file[CTL_PATH_MAX]; /* "": no token (loopback only) */
 	char tls_cert[CTL_PATH_MAX], tls_key[CTL_PATH_MAX];
+	char output_dir[CTL_PATH_MAX]; /* file:// outputs of bond sessions: only below it;
+				       * "": file outputs are refused */
 	struct ctl_allowlist allow;    /* destinations; loopback when none is given */
 	enum ctl_allow_origin allow_origin;
 	uint64_t max_sessions;
@@ -33,7 +35,7 @@ struct ctl_daemon_config {
 
 void ctl_config_defaults(struct ctl_daemon_config *cfg);
 /* Sets one key ("grpc", "metrics", "db", "create_db", "token_file", "allow", "tls_cert",
- * "tls_key", "max_sessions", "save_interval_ms"). `allow` adds to the list; from_flag says
+ * "tls_key", "output_dir", "max_sessions", "save_interval_ms"). `allow` adds to the list; from_flag says
  * the value came from the command line, whose first `allow` replaces the file's list. On error writes one
  * line naming the key and the problem to err. */
 bool ctl_config_set(struct ctl_daemon_config *cfg, const char *key, const char *value,

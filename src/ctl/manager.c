@@ -231,6 +231,21 @@ static enum ctl_code check_proxy(const struct ctl_manager *m, const struct ctl_s
 	return CTL_OK;
 }
 
+/* A file path strictly below dir, with no ".." component: an API caller may write recordings
+ * only where the operator said, never elsewhere on the gateway. */
+static bool path_below(const char *path, const char *dir)
+{
+	size_t n = dir ? strlen(dir) : 0;
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n == 0 || strncmp(path, dir, n) != 0 || path[n] != '/' || !path[n + 1])
+		return false;
+	for (const char *c = path + n; (c = strstr(c, "/..")) != NULL; c += 3)
+		if (c[3] == '/' || c[3] == '\0')
+			return false;
+	return true;
+}
+
 static enum ctl_code check_bond(const struct ctl_manager *m, const struct ctl_spec *spec,
 				char *err, size_t err_len)
 {
@@ -258,6 +273,11 @@ static enum ctl_code check_bond(const struct ctl_manager *m, const struct ctl_sp
 		return code;
 	if (out.udp && !ctl_allowlist_match(&m->cfg.allow, &out.addr)) {
 		snprintf(err, err_len, "output %.200s is not in the allowlist", spec->output);
+		return CTL_DENIED;
+	}
+	if (!out.udp && !path_below(out.path, m->cfg.output_dir)) {
+		snprintf(err, err_len, "output %.200s is not a file below the output_dir",
+			 spec->output);
 		return CTL_DENIED;
 	}
 	return CTL_OK;

@@ -33,6 +33,7 @@ struct ctl_bond_ops {
 struct ctl_manager_config {
 	size_t max_sessions;
 	struct ctl_allowlist allow;
+	const char *output_dir;          /* file:// outputs only below it; NULL or "": none */
 	const struct ctl_bond_ops *bond; /* NULL: bond sessions are refused */
 	void *bond_arg;
 	uint64_t check_interval_us;      /* idle checks; 0: 200 ms */

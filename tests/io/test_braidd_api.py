@@ -157,6 +157,12 @@ def check_errors(c, cl, pb):
                                           output="udp://192.0.2.1:5000")
     c.check(cl.code_of("CreateSession", denied_bond) == grpc.StatusCode.PERMISSION_DENIED,
             "a bond output outside the allowlist: PERMISSION_DENIED")
+    # this braidd has no --output-dir: no file output at all, and never one outside it
+    for path in ("/tmp/anywhere.ts", "/etc/../tmp/x.ts"):
+        denied_file = pb.CreateSessionRequest(kind=pb.KIND_BOND_RECEIVE,
+                                              output=f"file://{path}")
+        c.check(cl.code_of("CreateSession", denied_file) == grpc.StatusCode.PERMISSION_DENIED,
+                f"a file output ({path}) without --output-dir: PERMISSION_DENIED")
     missing = pb.GetSessionStatusRequest(session_id="0123456789abcdef")
     c.check(cl.code_of("GetSessionStatus", missing) == grpc.StatusCode.NOT_FOUND,
             "GetSessionStatus of an unknown id: NOT_FOUND")

@@ -5,6 +5,8 @@ through the API; /metrics, parsed with python3-prometheus-client, has the sessio
 links' families, and its counters move with the traffic."""
 
 import os
+
+import grpc
 import sys
 import tempfile
 import time
@@ -47,12 +49,18 @@ def main():
             ts = os.path.join(workdir, "in.ts")
             bitrate = bt.make_ts(ts, seconds=4, video_kbit=2000)
             out = os.path.join(workdir, "out.ts")
-            d = bd.start_braidd(procs, braidd, extra=["--metrics", "127.0.0.1:0"])
+            d = bd.start_braidd(procs, braidd, extra=["--metrics", "127.0.0.1:0",
+                                                      "--output-dir", workdir])
             mport = int(procs.wait_stderr(d, r"metrics on http://\S+:(\d+)/metrics").group(1))
             cl = bd.Client(pb, pbg, hpb, hpbg, d.grpc_port)
             s = cl.call("CreateSession", pb.CreateSessionRequest(
                 kind=pb.KIND_BOND_RECEIVE, listen=pb.Endpoint(address="127.0.0.1"),
                 output=f"file://{out}", psk=PSK, latency_ms=400))
+            escape = pb.CreateSessionRequest(
+                kind=pb.KIND_BOND_RECEIVE, listen=pb.Endpoint(address="127.0.0.1"),
+                output=f"file://{workdir}/../escape.ts", psk=PSK, latency_ms=400)
+            c.check(cl.code_of("CreateSession", escape) == grpc.StatusCode.PERMISSION_DENIED,
+                    "a file output climbing out of --output-dir: PERMISSION_DENIED")
             ctype, before = scrape(mport)
             c.check(ctype.startswith("text/plain") and "version=0.0.4" in ctype,
                     f"/metrics: the Prometheus text format ({ctype})")
