@@ -333,6 +333,8 @@ static int register_link(struct braid_receiver *r, struct braid__rx_session *s,
 		return BRAID_ERR_FULL;
 	}
 	link_heard(r, s, l, r->keyed && l->addr.len ? NULL : from, now_us);
+	braid__rx_session_hello_time(s, p->body.hello.timestamp_us, r->settings.latency_us,
+				     now_us);
 	l->packets_received++;
 	l->bytes_received += len;
 	l->packets_sent++;

@@ -173,16 +173,23 @@ void braid__rx_session_data(struct braid__rx_session *s, struct braid__rx_link *
 	const struct braid_data *d = &p->body.data;
 	l->data_received++; /* it came over the link, believed or not */
 	l->data_bytes += d->payload_len;
-	uint64_t ts = s->seen_data ? braid_extend32(d->timestamp_us, s->ts_highest)
-				   : WRAP_BASE + d->timestamp_us;
+	uint64_t ts = s->ts_known ? braid_extend32(d->timestamp_us, s->ts_highest)
+				  : WRAP_BASE + d->timestamp_us;
+	if (s->clock_from_hello && !(p->header.flags & BRAID_FLAG_RETRANSMIT)) {
+		braid__clock_init(&s->clock);
+		s->clock_from_hello = false;
+	}
 	/* checked before anything else is touched: a forged time must not become the
 	 * reference that later timestamps are extended from */
 	if (braid__clock_observe(&s->clock, ts, now_us, latency_us) != BRAID__CLOCK_OK) {
 		s->stats.bad_timestamps++;
 		return;
 	}
-	if (!s->seen_data) {
+	if (!s->ts_known) {
 		s->ts_highest = ts;
+		s->ts_known = true;
+	}
+	if (!s->seen_data) {
 		s->seq_highest = WRAP_BASE + d->seq;
 		s->seen_data = true;
 	}
@@ -211,6 +218,19 @@ void braid__rx_session_data(struct braid__rx_session *s, struct braid__rx_link *
 		for (uint64_t missing = first; missing < seq; missing++)
 			braid__nack_missing(&s->nack, missing, ask_at, release_at);
 	}
+}
+
+void braid__rx_session_hello_time(struct braid__rx_session *s, uint32_t timestamp_us,
+				  uint64_t latency_us, uint64_t now_us)
+{
+	if (s->ts_known)
+		return;
+	uint64_t ts = WRAP_BASE + timestamp_us;
+	if (braid__clock_observe(&s->clock, ts, now_us, latency_us) != BRAID__CLOCK_OK)
+		return;
+	s->ts_highest = ts;
+	s->ts_known = true;
+	s->clock_from_hello = true;
 }
 
 void braid__rx_session_sent_through(struct braid__rx_session *s, uint32_t sent_through,

@@ -76,7 +76,9 @@ struct braid__rx_session {
 	struct braid_rxbuf *rxbuf;
 	struct braid__clock clock; /* the offset: release = sender timestamp + offset + budget */
 	uint64_t ts_highest, seq_highest; /* extended; start at 2^32 so older values fit below */
-	bool seen_data;
+	bool ts_known;  /* ts_highest holds a first timestamp (a HELLO's or a DATA's) */
+	bool clock_from_hello; /* the clock holds a HELLO's transit alone, not yet a DATA's */
+	bool seen_data; /* seq_highest holds a first sequence number */
 	uint64_t last_data_us; /* when the newest DATA arrived */
 	uint64_t tail_asked;   /* numbers below this were registered from a PROBE already */
 	uint64_t last_heard_us;
@@ -93,6 +95,13 @@ struct braid__rx_link *braid__rx_session_link(struct braid__rx_session *s, uint1
 /* Finds or adds a link. NULL when the session has no room left. */
 struct braid__rx_link *braid__rx_session_add_link(struct braid__rx_session *s, uint16_t link_id,
 						  const char *name, uint64_t now_us);
+/* A HELLO the session accepted: before any data, its timestamp (taken when it was sent,
+ * never held back) starts the clock. Data that comes first may be old packets sent again
+ * (after a receiver restart), whose transit says nothing of the path. The first fresh
+ * DATA starts the clock over: a HELLO is small and may take another link, so its transit
+ * is only a stand-in for the data path's. */
+void braid__rx_session_hello_time(struct braid__rx_session *s, uint32_t timestamp_us,
+				  uint64_t latency_us, uint64_t now_us);
 /* The far side was heard on a link: liveness, NAT rebinding. True when its state changed. */
 bool braid__rx_link_heard(struct braid__rx_link *l, const struct braid_health_settings *hs,
 			  const struct braid_addr *from, uint64_t now_us);

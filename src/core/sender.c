@@ -168,39 +168,49 @@ static double starting_rate(const struct braid_sender *s)
 	return waiting_bits / ((double)s->settings.latency_us / 2e6 + 1e-6);
 }
 
-/* When the receiver was last known to hear the stream: the newest probe a PROBE_REPLY
- * answered (a COOKIE or HELLO_ACK may come from the new instance), less a round trip
- * (what was on its way then may not have arrived). */
-static uint64_t last_heard_through(const struct braid_sender *s)
-{
-	uint64_t margin = s->settings.health.probe_interval_us;
-	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
-		const struct braid__sender_link *l = &s->links[i];
-		if (l->used && l->rtt.has_sample && l->rtt.srtt_us > margin)
-			margin = l->rtt.srtt_us;
-	}
-	return s->probe_answered_us > margin ? s->probe_answered_us - margin : 0;
-}
-
-/* A new receiver instance took over (the old one restarted): what the sender sent after
- * the last probe the old one answered reached nobody. Sent again, oldest first, while it
- * can still be released in time and the resend budget allows; the new instance starts
- * its sequence at the lowest number it gets before its first release. */
+/* A new receiver instance took over (the old one restarted): it lost everything it held
+ * unreleased, which is everything the sender still holds (a packet leaves the history's
+ * useful part when its release time has passed, and the old instance released nothing
+ * later than that). All of it is sent again with RETRANSMIT, oldest first, as long as a
+ * link can still deliver it in time. This is bounded (at most one budget of the stream,
+ * once per new instance, which only an answer to this sender's own HELLO can announce),
+ * so it does not draw on the resend budget, which is sized for repairs within a stream
+ * and would cover a fraction of it. The new instance takes its clock from the HELLO it
+ * answered, so old packets get their own release times, and starts its sequence at the
+ * lowest number it receives before its first release. */
 static void resend_to_new_receiver(struct braid_sender *s)
 {
 	s->restart_resend = false;
 	uint64_t first = s->next_unsent;
 	while (first > 0) {
 		struct braid__history_entry *e = braid__history_get(&s->history, first - 1);
-		if (!e || e->pushed_us < s->restart_since_us || braid__sender_expired(s, e))
+		if (!e || braid__sender_expired(s, e))
 			break;
 		first--;
 	}
 	for (uint64_t seq = first; seq < s->next_unsent; seq++) {
 		struct braid__history_entry *e = braid__history_get(&s->history, seq);
-		if (e && !braid__sender_resend_entry(s, e, -1, BRAID__SEND_FAILOVER))
-			break; /* the budget is spent */
+		if (e)
+			braid__sender_schedule_entry(s, e, BRAID_FLAG_RETRANSMIT, -1,
+						     BRAID__SEND_FAILOVER);
 	}
+}
+
+/* The resend to a new receiver instance waits for every link to be usable again (each
+ * does its own handshake and needs a few replies, the last ones a few ms after the first),
+ * or one probe interval after the first: a second of stream given to the first link alone
+ * would mostly miss its deadline behind that link's queue. */
+static bool restart_resend_due(struct braid_sender *s)
+{
+	size_t live = braid__sender_live_links(s), used = 0;
+	if (!live)
+		return false;
+	for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
+		used += s->links[i].used;
+	if (!s->restart_first_live_us)
+		s->restart_first_live_us = s->now ? s->now : 1;
+	return live == used ||
+	       s->now - s->restart_first_live_us >= s->settings.health.probe_interval_us;
 }
 
 /* Media pushed before any link finished its handshake waits here; send what is still
@@ -209,7 +219,7 @@ static void flush_pending(struct braid_sender *s)
 {
 	if (!s->sched_count)
 		return;
-	if (s->restart_resend && braid__sender_live_links(s) > 0)
+	if (s->restart_resend && restart_resend_due(s))
 		resend_to_new_receiver(s);
 	for (; s->next_unsent < s->next_seq; s->next_unsent++) {
 		struct braid__history_entry *e = braid__history_get(&s->history, s->next_unsent);
@@ -464,7 +474,7 @@ static int on_hello_ack(struct braid_sender *s, size_t slot, const struct braid_
 		/* A new receiver instance (or the first answer): its clock starts afresh. */
 		if (s->handshake_done) {
 			s->restart_resend = true;
-			s->restart_since_us = last_heard_through(s);
+			s->restart_first_live_us = 0;
 		}
 		memcpy(s->receiver_nonce, ack->receiver_nonce, BRAID_NONCE_SIZE);
 		for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
@@ -513,8 +523,6 @@ static void on_probe_reply(struct braid_sender *s, size_t slot, const struct bra
 	if (braid__sender_link_on_reply(l, &s->settings.health, s->now,
 					p->body.probe_reply.echo_timestamp_us, &p->body.probe_reply))
 		set_link_state(s, slot, old);
-	if (l->last_answered_probe_us > s->probe_answered_us)
-		s->probe_answered_us = l->last_answered_probe_us;
 	if (braid_link_state_live(l->health.state))
 		braid__sender_rehome_late(s, slot);
 }
@@ -840,3 +848,4 @@ size_t braid_sender_get_link_stats(const struct braid_sender *s, struct braid_li
 	}
 	return n;
 }
+

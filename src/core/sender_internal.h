@@ -63,11 +63,10 @@ struct braid_sender {
 	uint8_t opened[BRAID_MAX_DATAGRAM]; /* the plain datagram a sealed one carried */
 	bool handshake_done; /* a receiver answered: its nonce is known (and keys agreed) */
 	uint8_t receiver_nonce[BRAID_NONCE_SIZE];
-	/* A new receiver instance answered: what was sent since restart_since_us (after the
-	 * last probe the old one answered) goes again once a link is live. */
+	/* A new receiver instance answered: what the sender still holds goes again once a
+	 * link is live (the old instance lost it). */
 	bool restart_resend;
-	uint64_t restart_since_us;
-	uint64_t probe_answered_us; /* send time of the newest probe any PROBE_REPLY answered */
+	uint64_t restart_first_live_us; /* when a link was first usable again, or 0 */
 	uint64_t now;
 	bool closing;
 
