@@ -51,7 +51,7 @@ bool braid__sender_tx_push(struct braid_sender *s, uint8_t type, uint8_t flags, 
 static void rebuild_sched(struct braid_sender *s)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
+	for (size_t i = 0; i < s->links_in_use; i++) {
 		struct braid__sender_link *l = &s->links[i];
 		if (!l->used || !l->acked)
 			continue;
@@ -205,7 +205,7 @@ static bool restart_resend_due(struct braid_sender *s)
 	size_t live = braid__sender_live_links(s), used = 0;
 	if (!live)
 		return false;
-	for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
+	for (size_t i = 0; i < s->links_in_use; i++)
 		used += s->links[i].used;
 	if (!s->restart_first_live_us)
 		s->restart_first_live_us = s->now ? s->now : 1;
@@ -237,7 +237,7 @@ static void flush_pending(struct braid_sender *s)
 	bool demand = s->next_unsent < s->next_seq;
 	size_t live = demand ? braid__sender_usable_links(s) : 0;
 	double share = live ? starting_rate(s) / (double)live : 0;
-	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
+	for (size_t i = 0; i < s->links_in_use; i++) {
 		s->links[i].capacity.demand = demand;
 		if (live && braid__sender_eligible(s, &s->links[i])) {
 			braid__capacity_seed(&s->links[i].capacity, share);
@@ -282,7 +282,7 @@ void braid_sender_free(struct braid_sender *s)
 		return;
 	braid__history_free(&s->history);
 	braid__pktq_free(&s->output);
-	for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
+	for (size_t i = 0; i < s->links_in_use; i++)
 		braid__paced_free(&s->links[i].paced);
 	free(s->tx);
 	braid__sender_crypto_free(s);
@@ -291,7 +291,7 @@ void braid_sender_free(struct braid_sender *s)
 
 static int slot_of(const struct braid_sender *s, uint16_t link_id)
 {
-	for (int i = 0; i < BRAID_MAX_LINKS; i++)
+	for (int i = 0; i < (int)s->links_in_use; i++)
 		if (s->links[i].used && s->links[i].id == link_id)
 			return i;
 	return -1;
@@ -318,6 +318,8 @@ int braid_sender_add_link(struct braid_sender *s, const struct braid_link_config
 		l->used = false;
 		return BRAID_ERR_NOMEM;
 	}
+	if ((size_t)free_slot >= s->links_in_use)
+		s->links_in_use = (size_t)free_slot + 1;
 	return l->id;
 }
 
@@ -329,7 +331,7 @@ static void failover(struct braid_sender *s, size_t slot)
 	uint64_t margin = l->rtt.has_sample ? l->rtt.srtt_us : s->settings.health.probe_interval_us;
 	uint64_t since = l->last_answered_probe_us > margin ? l->last_answered_probe_us - margin : 0;
 	uint64_t live_mask = 0;
-	for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
+	for (size_t i = 0; i < s->links_in_use; i++)
 		if (i != slot && s->links[i].used && s->links[i].acked &&
 		    braid_link_state_live(s->links[i].health.state))
 			live_mask |= (uint64_t)1 << i;
@@ -405,7 +407,7 @@ static void take_over(struct braid_sender *s, size_t slot)
 {
 	double known = 0;
 	size_t live = 0;
-	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
+	for (size_t i = 0; i < s->links_in_use; i++) {
 		const struct braid__sender_link *l = &s->links[i];
 		if (i == slot || !braid__sender_link_usable(l))
 			continue;
@@ -414,7 +416,7 @@ static void take_over(struct braid_sender *s, size_t slot)
 	}
 	double needed = s->resend.input_bps * TAKE_OVER_MARGIN;
 	double extra = live && needed > known ? (needed - known) / (double)live : 0;
-	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
+	for (size_t i = 0; i < s->links_in_use; i++) {
 		struct braid__sender_link *l = &s->links[i];
 		if (i == slot || !braid__sender_link_usable(l))
 			continue;
@@ -477,7 +479,7 @@ static int on_hello_ack(struct braid_sender *s, size_t slot, const struct braid_
 			s->restart_first_live_us = 0;
 		}
 		memcpy(s->receiver_nonce, ack->receiver_nonce, BRAID_NONCE_SIZE);
-		for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
+		for (size_t i = 0; i < s->links_in_use; i++)
 			braid__sender_link_forget_path(&s->links[i]);
 		s->handshake_done = true;
 	}
@@ -642,7 +644,7 @@ int braid_sender_handle_datagram(struct braid_sender *s, uint16_t link_id, const
 		on_cookie(s, slot, &p);
 		break;
 	case BRAID_PKT_BYE: /* the receiver forgot us: register every link again */
-		for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
+		for (size_t i = 0; i < s->links_in_use; i++)
 			s->links[i].acked = false;
 		s->handshake_done = false;
 		braid__sender_new_exchange(s);
@@ -755,7 +757,7 @@ uint64_t braid_sender_next_timeout(const struct braid_sender *s)
 	uint64_t next = UINT64_MAX;
 	if (s->settings.mode == BRAID_MODE_ADAPTIVE && !s->closing)
 		next = braid__sender_stall_timeout(s);
-	for (size_t i = 0; i < BRAID_MAX_LINKS && !s->closing; i++) {
+	for (size_t i = 0; i < s->links_in_use && !s->closing; i++) {
 		const struct braid__sender_link *l = &s->links[i];
 		if (!l->used)
 			continue;
@@ -784,7 +786,7 @@ void braid_sender_handle_timeout(struct braid_sender *s, uint64_t now_us)
 	if (s->closing)
 		return;
 	braid__sender_rekey_tick(s);
-	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
+	for (size_t i = 0; i < s->links_in_use; i++) {
 		struct braid__sender_link *l = &s->links[i];
 		if (!l->used)
 			continue;
@@ -810,7 +812,7 @@ void braid_sender_close(struct braid_sender *s, uint64_t now_us)
 {
 	advance_clock(s, now_us);
 	s->closing = true;
-	for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
+	for (size_t i = 0; i < s->links_in_use; i++)
 		if (s->links[i].used && s->links[i].acked)
 			braid__sender_tx_push(s, BRAID_PKT_BYE, 0, i, 0);
 }
@@ -819,7 +821,7 @@ void braid_sender_get_stats(const struct braid_sender *s, struct braid_sender_st
 {
 	*out = s->stats;
 	out->live_links = 0;
-	for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
+	for (size_t i = 0; i < s->links_in_use; i++)
 		if (s->links[i].used && s->links[i].acked &&
 		    braid_link_state_live(s->links[i].health.state))
 			out->live_links++;
@@ -827,7 +829,7 @@ void braid_sender_get_stats(const struct braid_sender *s, struct braid_sender_st
 	/* What the bond sustains: each live link's capacity less its loss, with a tenth
 	 * kept for resends and for the estimates' own swing. */
 	double available = 0;
-	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
+	for (size_t i = 0; i < s->links_in_use; i++) {
 		const struct braid__sender_link *l = &s->links[i];
 		if (l->used && l->acked && braid_link_state_live(l->health.state))
 			available += l->capacity.bottleneck_bps * (1.0 - braid_loss_fraction(&l->loss));
@@ -839,7 +841,7 @@ size_t braid_sender_get_link_stats(const struct braid_sender *s, struct braid_li
 				   size_t max)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
+	for (size_t i = 0; i < s->links_in_use; i++) {
 		if (!s->links[i].used)
 			continue;
 		if (n < max)

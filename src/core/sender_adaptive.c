@@ -138,7 +138,7 @@ size_t braid__sender_usable_links(const struct braid_sender *s)
 static uint64_t timeout_lead(const struct braid_sender *s)
 {
 	uint64_t rtt = 0;
-	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
+	for (size_t i = 0; i < s->links_in_use; i++) {
 		const struct braid__sender_link *l = &s->links[i];
 		if (braid__sender_link_usable(l) && l->rtt.srtt_us > rtt)
 			rtt = l->rtt.srtt_us;
@@ -153,7 +153,7 @@ static void resend_overdue(struct braid_sender *s)
 {
 	uint64_t stalled_mask = 0, usable_mask = 0, since[BRAID_MAX_LINKS] = { 0 };
 	uint64_t oldest = UINT64_MAX;
-	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
+	for (size_t i = 0; i < s->links_in_use; i++) {
 		const struct braid__sender_link *l = &s->links[i];
 		if (braid__sender_link_usable(l))
 			usable_mask |= (uint64_t)1 << i;
@@ -176,7 +176,7 @@ static void resend_overdue(struct braid_sender *s)
 		if (!stranded || (e->link_mask & usable_mask))
 			continue;
 		bool unconfirmed = false;
-		for (size_t i = 0; i < BRAID_MAX_LINKS && !unconfirmed; i++)
+		for (size_t i = 0; i < s->links_in_use && !unconfirmed; i++)
 			unconfirmed = (stranded >> i & 1) && e->pushed_us >= since[i];
 		if (!unconfirmed || braid__sender_release_deadline(s, e) > s->now + lead)
 			continue;
@@ -188,7 +188,7 @@ static void resend_overdue(struct braid_sender *s)
 void braid__sender_check_stalls(struct braid_sender *s)
 {
 	bool any = false;
-	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
+	for (size_t i = 0; i < s->links_in_use; i++) {
 		struct braid__sender_link *l = &s->links[i];
 		if (s->now >= braid__sender_link_stall_deadline(l, &s->settings.health)) {
 			l->stalled = true;
@@ -208,7 +208,7 @@ void braid__sender_check_stalls(struct braid_sender *s)
 uint64_t braid__sender_stall_timeout(const struct braid_sender *s)
 {
 	uint64_t next = UINT64_MAX;
-	for (size_t i = 0; i < BRAID_MAX_LINKS; i++) {
+	for (size_t i = 0; i < s->links_in_use; i++) {
 		const struct braid__sender_link *l = &s->links[i];
 		uint64_t t = braid__sender_link_stall_deadline(l, &s->settings.health);
 		if (l->used && l->stalled && braid_link_state_live(l->health.state))
@@ -321,7 +321,7 @@ static int due_paced_link(const struct braid_sender *s)
 {
 	int due = -1;
 	uint64_t when = UINT64_MAX;
-	for (int i = 0; i < BRAID_MAX_LINKS; i++) {
+	for (int i = 0; i < (int)s->links_in_use; i++) {
 		const struct braid__sender_link *l = &s->links[i];
 		if (l->used && braid__paced_peek(&l->paced) &&
 		    braid__capacity_may_send(&l->capacity, s->now) &&

@@ -71,6 +71,9 @@ struct braid_sender {
 	bool closing;
 
 	struct braid__sender_link links[BRAID_MAX_LINKS];
+	/* One past the highest slot ever used: the per-link loops, run on every event and
+	 * timeout, stop there instead of walking all BRAID_MAX_LINKS slots. */
+	size_t links_in_use;
 	uint16_t next_link_id;
 	struct braid_sched sched;
 	struct braid_sched_link sched_links[BRAID_MAX_LINKS];

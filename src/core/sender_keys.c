@@ -137,7 +137,7 @@ bool braid__sender_wire_key(struct braid_sender *s, uint8_t type, struct braid_w
  * HELLOs start a fresh exchange (an answer to the old one is then a replay). */
 void braid__sender_links_lost(struct braid_sender *s)
 {
-	for (size_t i = 0; i < BRAID_MAX_LINKS; i++)
+	for (size_t i = 0; i < s->links_in_use; i++)
 		if (s->links[i].used && s->links[i].acked &&
 		    braid_link_state_live(s->links[i].health.state))
 			return;

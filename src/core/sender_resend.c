@@ -37,7 +37,7 @@ static size_t resend_candidates(const struct braid_sender *s, struct braid__rese
  * the links' time on a copy (the receiver asks again if it really goes missing). */
 static bool still_queued(const struct braid_sender *s, const struct braid__history_entry *e)
 {
-	for (size_t slot = 0; slot < BRAID_MAX_LINKS; slot++) {
+	for (size_t slot = 0; slot < s->links_in_use; slot++) {
 		const struct braid__sender_link *l = &s->links[slot];
 		if (!(e->link_mask & ((uint64_t)1 << slot)) || !braid__sender_link_usable(l))
 			continue;
@@ -55,7 +55,7 @@ static bool still_expected(const struct braid_sender *s, const struct braid__his
 			   uint64_t fastest_us)
 {
 	uint64_t asked_at = s->now > fastest_us ? s->now - fastest_us : 0;
-	for (size_t slot = 0; slot < BRAID_MAX_LINKS; slot++) {
+	for (size_t slot = 0; slot < s->links_in_use; slot++) {
 		const struct braid__sender_link *l = &s->links[slot];
 		uint64_t arrival;
 		if (!(e->link_mask & ((uint64_t)1 << slot)) || !braid__sender_link_usable(l) ||
