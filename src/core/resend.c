@@ -12,6 +12,10 @@ void braid__resend_budget_init(struct braid__resend_budget *b, double share, uin
 
 void braid__resend_budget_input(struct braid__resend_budget *b, size_t bytes, uint64_t now_us)
 {
+	/* the first window opens with the first input: a sender idle since it started
+	 * (links up, no stream yet) must not measure its first burst over the silence */
+	if (!b->started && !b->input_bytes)
+		b->rate_at_us = now_us;
 	b->input_bytes += bytes;
 	uint64_t elapsed = now_us - b->rate_at_us;
 	if (elapsed < RATE_WINDOW_US)

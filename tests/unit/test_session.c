@@ -930,26 +930,35 @@ static void test_adaptive_burst_overflow(void)
 	sim_free(sim);
 }
 
-/* Adaptive, a stream far faster than the links carry (10 Mbit/s each, the stream some
- * 500) with a 100 ms budget: what no live link could deliver in time is dropped as
- * undeliverable when scheduled, never as expired (nothing waited too long), and every
- * packet is either released or counted. */
+/* Adaptive, links carrying a light stream, then a burst far faster than they carry (10
+ * Mbit/s each, the burst some 170 for 60 ms) with a 100 ms budget: what no live link
+ * could deliver in time by the sender's estimates is dropped as undeliverable when
+ * scheduled. The estimates were never tested against the links' ceiling and the burst is
+ * over before the first answer can show a queue, so part of what was sent arrives late,
+ * and some waits in the sender until it expires: every packet not released is counted,
+ * as undeliverable or expired by the sender or as late by the receiver. */
 static void test_adaptive_undeliverable(void)
 {
 	const uint64_t delays[] = { 20 * MS, 30 * MS };
 	struct sim *sim = sim_new(0, 100 * MS, NULL);
 	struct sim_sender *s = sim_add_sender(sim, 0x7118, BRAID_MODE_ADAPTIVE, delays, 2, NULL);
 	struct braid_sender_stats st;
+	struct braid_session_stats ss;
 	s->links[0].rate_bps = s->links[1].rate_bps = 10e6;
 	sim_run_until(sim, 200 * MS);
+	sim_stream(sim, s, 1000, 1000); /* 3.4 Mbit/s for a second */
+	sim_run_until(sim, 1400 * MS);
+	CHECK_EQ(s->out_count, 1000);
 	sim_stream(sim, s, 3000, 20);
-	sim_run_until(sim, 1500 * MS);
+	sim_run_until(sim, 2600 * MS);
 	braid_sender_get_stats(s->tx, &st);
-	printf("undeliverable: %llu of 3000 dropped when scheduled, %u released\n",
-	       (unsigned long long)st.undeliverable, s->out_count);
+	CHECK_EQ(braid_receiver_session_stats(sim->rx, 0x7118, &ss, NULL, 0, NULL), 0);
+	printf("undeliverable: %llu of 3000 dropped when scheduled, %llu expired, %llu late, "
+	       "%u released\n", (unsigned long long)st.undeliverable,
+	       (unsigned long long)st.expired, (unsigned long long)ss.late, s->out_count - 1000);
 	CHECK(st.undeliverable > 0);
-	CHECK_EQ_U64(st.undeliverable + s->out_count, 3000);
-	CHECK_EQ_U64(st.expired, 0);
+	CHECK(s->out_count < 4000);
+	CHECK(st.undeliverable + st.expired + ss.late >= 4000 - s->out_count);
 	CHECK_EQ_U64(st.tx_queue_drops + st.pacer_drops, 0);
 	sim_free(sim);
 }
