@@ -7,7 +7,8 @@
 # usage: bash bench/run.sh [BUILD_DIR]
 # Knobs (environment): BENCH_RATES, BENCH_SECONDS, BENCH_CPU_RATE, BENCH_CPU_ROUNDS,
 # BENCH_LOSS_MAX, BENCH_MAX_COUNT, BENCH_CG_COUNT, BENCH_CG_RATE, BENCH_CONFIGS, and
-# BENCH_CALLGRIND=0 to skip valgrind. A config braid:LINKS:MODE:psk runs both sides with a
+# BENCH_CALLGRIND=0 to skip valgrind, BENCH_STEP_RUNS, BENCH_STEP_RATES, BENCH_STEP_CONFIGS,
+# and BENCH_SECTIONS (default "sweep cpu callgrind steps") to run only some parts. A config braid:LINKS:MODE:psk runs both sides with a
 # pre-shared key (encrypted sessions).
 set -euo pipefail
 
@@ -28,6 +29,12 @@ max_count=${BENCH_MAX_COUNT:-200000}        # datagrams of the unpaced run
 cg_count=${BENCH_CG_COUNT:-20000}
 cg_rate=${BENCH_CG_RATE:-2000}              # slow enough for two processes under valgrind
 configs=${BENCH_CONFIGS:-"fwd braid:1:broadcast braid:3:broadcast braid:3:roundrobin braid:3:adaptive"}
+# rate steps from idle (links up, no input) to a rate, repeated: what is lost after the
+# first 100 ms of each (the links' estimates have that long to find the rate)
+step_runs=${BENCH_STEP_RUNS:-10}
+step_rates=${BENCH_STEP_RATES:-"9500 28500"}    # 100 and 300 Mbit/s of 1316-byte payloads
+step_configs=${BENCH_STEP_CONFIGS:-"braid:2:adaptive braid:3:adaptive braid:2:roundrobin"}
+sections=${BENCH_SECTIONS:-"sweep cpu callgrind steps"}
 
 for prog in "$braid" "$fwd" "$blast" "$cpu_ns"; do
 	if [ ! -x "$prog" ]; then
@@ -185,7 +192,7 @@ trial() {
 	local a0 b0 a1 b1 r0
 	[ -n "$cg" ] && wait_ms=120000
 	start_bg sink "$blast" sink --listen 127.0.0.1:0 --count "$count" --idle-ms 500 \
-		--wait-ms "$wait_ms"
+		--wait-ms "$wait_ms" --grace "${grace:-0}"
 	local sink_pid=$bg_pid
 	sink_port=$(port_of sink sink)
 	start_middle "$config" "$sink_port" "$cg"
@@ -203,6 +210,8 @@ trial() {
 	out=$(cat "$tmp/sink.out")
 	t_unique=$(kv "$out" unique)
 	t_pps=$(kv "$out" pps)
+	t_lost_late=$(kv "$out" lost_after_grace)
+	t_lost_late=${t_lost_late:-$count}
 	t_unique=${t_unique:-0} # a sink that died reported nothing: all lost
 	t_pps=${t_pps:-0}
 	t_loss=$(awk -v u="$t_unique" -v n="$count" 'BEGIN { printf "%.3f", 100 * (n - u) / n }')
@@ -372,6 +381,58 @@ run_callgrind() {
 	fi
 }
 
+# ---- steps from idle ----
+
+declare -A step_clean step_lost step_late step_worst
+
+# run_steps: each config, each rate, step_runs trials from idle; a run is clean when
+# nothing is lost after its first 100 ms.
+run_steps() {
+	local c rate i key
+	for rate in $step_rates; do
+		for c in $step_configs; do
+			key="$c@$rate"
+			step_clean[$key]=0
+			step_lost[$key]=0
+			step_late[$key]=0
+			step_worst[$key]=0
+		done
+		for ((i = 0; i < step_runs; i++)); do
+			for c in $step_configs; do # taking turns, as in the sweep
+				key="$c@$rate"
+				grace=$((rate / 10)) trial "$c" "$rate" $((rate * seconds))
+				printf '  %-26s step to %6s pkt/s: lost %s, %s after 100 ms\n' \
+					"$(label "$c")" "$rate" "$((rate * seconds - t_unique))" \
+					"$t_lost_late" >&2
+				step_lost[$key]=$((step_lost[$key] + rate * seconds - t_unique))
+				step_late[$key]=$((step_late[$key] + t_lost_late))
+				[ "$t_lost_late" -eq 0 ] && step_clean[$key]=$((step_clean[$key] + 1))
+				[ "$t_lost_late" -gt "${step_worst[$key]}" ] && step_worst[$key]=$t_lost_late
+			done
+		done
+	done
+	steps_done=1
+}
+
+report_steps() {
+	local c rate key
+	[ -n "${steps_done:-}" ] || return 0
+	printf '\nsteps from idle: %s runs of %s s per rate, links up and idle before each;\n' \
+		"$step_runs" "$seconds"
+	printf 'clean = runs with nothing lost after the first 100 ms\n'
+	printf '%-26s %9s %8s %12s %16s %14s\n' "pipeline" "pkt/s" "Mbit/s" "clean runs" \
+		"lost (all runs)" "after 100 ms"
+	for rate in $step_rates; do
+		for c in $step_configs; do
+			key="$c@$rate"
+			printf '%-26s %9s %8s %12s %16s %14s\n' "$(label "$c")" "$rate" \
+				"$((rate * size * 8 / 1000000))" \
+				"${step_clean[$key]}/$step_runs" "${step_lost[$key]}" \
+				"${step_late[$key]} (worst ${step_worst[$key]})"
+		done
+	done
+}
+
 # ---- report ----
 
 report() {
@@ -382,6 +443,14 @@ report() {
 	printf 'ratio = braid / baseline.\n'
 	printf 'hop1 = braid send or the first forwarder, hop2 = braid recv or the second.\n\n'
 
+	report_sweep
+	report_cpu
+	report_callgrind
+}
+
+report_sweep() {
+	local base=fwd c
+	[ -n "${sweep_done:-}" ] || return 0
 	printf 'throughput (clean = the highest offered rate delivered with loss < %s %%,\n' \
 		"$loss_max"
 	printf 'in steps of %s s, + when even the last step passed; unpaced = %s datagrams\n' \
@@ -395,6 +464,11 @@ report() {
 			"${max_loss[$c]}"
 	done
 
+}
+
+report_cpu() {
+	local base=fwd c both base_cost
+	[ -n "${cpu_done:-}" ] || return 0
 	printf '\nCPU at %s pkt/s (median of %s runs, its hops, and the range of the runs;\n' \
 		"$cpu_rate" "$cpu_rounds"
 	printf 'user %% = the share of all runs spent in user space)\n'
@@ -415,6 +489,10 @@ report() {
 			"$(user_share "${user_ticks[$c]:-0}" "${sys_ticks[$c]:-0}")"
 	done
 
+}
+
+report_callgrind() {
+	local base=fwd c
 	[ -n "$cg_done" ] || return 0
 	printf '\ncallgrind: user-space instructions per delivered packet in the main loop\n'
 	printf '(%s packets at %s pkt/s; syscalls and the kernel are not counted)\n' \
@@ -437,22 +515,39 @@ report() {
 
 # ---- main ----
 
+# has SECTION: whether BENCH_SECTIONS asks for it.
+has() {
+	[[ " $sections " == *" $1 "* ]]
+}
+
 ready_s=10
-echo "bench: sweeping rates (${seconds} s each); this takes a few minutes" >&2
-sweep
-echo "bench: CPU at $cpu_rate pkt/s, $cpu_rounds rounds taking turns" >&2
-for ((round = 0; round < cpu_rounds; round++)); do
-	for c in $configs; do
-		cpu_round "$c"
+if has sweep; then
+	echo "bench: sweeping rates (${seconds} s each); this takes a few minutes" >&2
+	sweep
+	sweep_done=1
+fi
+if has cpu; then
+	echo "bench: CPU at $cpu_rate pkt/s, $cpu_rounds rounds taking turns" >&2
+	for ((round = 0; round < cpu_rounds; round++)); do
+		for c in $configs; do
+			cpu_round "$c"
+		done
 	done
-done
-if [ "${BENCH_CALLGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
+	cpu_done=1
+fi
+if has callgrind && [ "${BENCH_CALLGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
 	ready_s=60
 	echo "bench: callgrind, $cg_count packets at $cg_rate pkt/s per pipeline" >&2
 	for c in $configs; do
 		case $c in fwd | braid:1:broadcast | braid:3:broadcast | braid:3:adaptive) run_callgrind "$c" ;; esac
 	done
-elif [ "${BENCH_CALLGRIND:-1}" != 0 ]; then
+	ready_s=10
+elif has callgrind && [ "${BENCH_CALLGRIND:-1}" != 0 ]; then
 	echo "bench: valgrind not found: no instruction counts" >&2
 fi
+if has steps; then
+	echo "bench: steps from idle, $step_runs runs per rate" >&2
+	run_steps
+fi
 report
+report_steps

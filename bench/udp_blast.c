@@ -30,15 +30,16 @@ static const char usage[] =
 	"usage: udp_blast send --to ADDR:PORT --count N [--rate PPS] [--size BYTES]\n"
 	"                      [--format plain|rtp]\n"
 	"       udp_blast sink --listen ADDR:PORT --count N [--idle-ms MS] [--wait-ms MS]\n"
-	"                      [--format plain|rtp]\n"
+	"                      [--format plain|rtp] [--grace N]\n"
 	"  send: N datagrams of BYTES (default 1316) at PPS (default 0: as fast as possible)\n"
 	"  sink: counts the N; stops when all came, MS after the last one (default 500), or\n"
-	"        when none came within --wait-ms (default 10000)\n";
+	"        when none came within --wait-ms (default 10000); lost_after_grace counts\n"
+	"        the lost among all but the first N (default 0)\n";
 
 struct options {
 	struct bench_addr addr;
 	bool have_addr;
-	uint64_t count, rate, size, idle_ms, wait_ms;
+	uint64_t count, rate, size, idle_ms, wait_ms, grace;
 	size_t offset; /* where the magic word starts: after the RTP header with rtp */
 };
 
@@ -215,12 +216,18 @@ static void report_sink(const struct tally *t, const struct options *o)
 	double pps = seconds > 0 && t->unique > 1 ? (double)(t->unique - 1) / seconds : 0.0;
 	double mbps = seconds > 0 ? (double)t->bytes * 8 / seconds / 1e6 : 0.0;
 
+	/* a step from idle may lose its first moments while the links find the rate: what
+	 * is lost after the first `grace` datagrams is counted apart */
+	uint64_t lost_after_grace = 0;
+	for (uint64_t seq = o->grace; seq < o->count; seq++)
+		lost_after_grace += !(t->seen[seq / 8] & (1u << (seq % 8)));
+
 	printf("received=%llu unique=%llu duplicates=%llu reordered=%llu foreign=%llu lost=%llu "
-	       "seconds=%.6f pps=%.0f mbps=%.2f\n",
+	       "lost_after_grace=%llu seconds=%.6f pps=%.0f mbps=%.2f\n",
 	       (unsigned long long)t->received, (unsigned long long)t->unique,
 	       (unsigned long long)t->duplicates, (unsigned long long)t->reordered,
 	       (unsigned long long)t->foreign, (unsigned long long)(o->count - t->unique),
-	       seconds, pps, mbps);
+	       (unsigned long long)lost_after_grace, seconds, pps, mbps);
 }
 
 static int cmd_sink(const struct options *o)
@@ -282,6 +289,8 @@ static bool parse_option(const char *name, const char *v, bool sink, struct opti
 		return bench_parse_u64(v, 3600000, &o->idle_ms);
 	if (sink && strcmp(name, "--wait-ms") == 0)
 		return bench_parse_u64(v, 3600000, &o->wait_ms);
+	if (sink && strcmp(name, "--grace") == 0)
+		return bench_parse_u64(v, (uint64_t)1 << 40, &o->grace);
 	return false;
 }
 
