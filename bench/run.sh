@@ -5,7 +5,7 @@
 # packet for both. docs/bench.md says what each figure means.
 #
 # usage: bash bench/run.sh [BUILD_DIR]
-# Knobs (environment): BENCH_RATES, BENCH_SECONDS, BENCH_CPU_RATE, BENCH_CPU_ROUNDS,
+# Knobs (environment): BENCH_RATES, BENCH_SECONDS, BENCH_CPU_RATES, BENCH_CPU_ROUNDS,
 # BENCH_LOSS_MAX, BENCH_MAX_COUNT, BENCH_CG_COUNT, BENCH_CG_RATE, BENCH_CONFIGS, and
 # BENCH_CALLGRIND=0 to skip valgrind, BENCH_STEP_RUNS, BENCH_STEP_RATES, BENCH_STEP_CONFIGS,
 # and BENCH_SECTIONS (default "sweep cpu callgrind steps") to run only some parts. A config braid:LINKS:MODE:psk runs both sides with a
@@ -22,13 +22,16 @@ size=1316                                   # 7 MPEG-TS packets, what encoders s
 latency=50                                  # braid's budget: short, so a step ends soon
 seconds=${BENCH_SECONDS:-2}                 # of traffic per rate step
 rates=${BENCH_RATES:-"10000 20000 30000 40000 50000 60000 80000 100000 120000 150000"}
-cpu_rate=${BENCH_CPU_RATE:-20000}           # where CPU is compared: ~210 Mbit/s
+# where CPU is compared: ~21 and ~210 Mbit/s
+cpu_rates=${BENCH_CPU_RATES:-${BENCH_CPU_RATE:-"2000 20000"}}
 cpu_rounds=${BENCH_CPU_ROUNDS:-5}           # the median of these runs counts
 loss_max=${BENCH_LOSS_MAX:-0.1}             # percent; a step passes below it
 max_count=${BENCH_MAX_COUNT:-200000}        # datagrams of the unpaced run
 cg_count=${BENCH_CG_COUNT:-20000}
 cg_rate=${BENCH_CG_RATE:-2000}              # slow enough for two processes under valgrind
-configs=${BENCH_CONFIGS:-"fwd braid:1:broadcast braid:3:broadcast braid:3:roundrobin braid:3:adaptive"}
+# rist:2 = librist's ristsender and ristreceiver (Debian's rist-tools), Simple Profile,
+# bonding two peers onto one receiver port (every packet on both, merged by the receiver)
+configs=${BENCH_CONFIGS:-"fwd braid:1:broadcast braid:3:broadcast braid:3:roundrobin braid:3:adaptive rist:2"}
 # rate steps from idle (links up, no input) to a rate, repeated: what is lost after the
 # first 100 ms of each (the links' estimates have that long to find the rate)
 step_runs=${BENCH_STEP_RUNS:-10}
@@ -36,6 +39,14 @@ step_rates=${BENCH_STEP_RATES:-"9500 28500"}    # 100 and 300 Mbit/s of 1316-byt
 step_configs=${BENCH_STEP_CONFIGS:-"braid:2:adaptive braid:3:adaptive braid:2:roundrobin"}
 sections=${BENCH_SECTIONS:-"sweep cpu callgrind steps"}
 
+if [[ " $configs " == *" rist:"* ]]; then
+	for prog in ristsender ristreceiver; do
+		command -v "$prog" >/dev/null || {
+			echo "bench: $prog is missing: make deps installs rist-tools" >&2
+			exit 1
+		}
+	done
+fi
 for prog in "$braid" "$fwd" "$blast" "$cpu_ns"; do
 	if [ ! -x "$prog" ]; then
 		echo "bench: $prog is missing: build first (ninja -C $build)" >&2
@@ -131,6 +142,10 @@ start_middle() {
 		w2=(valgrind --tool=callgrind "--toggle-collect=$toggle"
 			"--callgrind-out-file=$tmp/cg.hop2")
 	fi
+	if [[ $config == rist:* ]]; then
+		start_rist "${config#rist:}" "$sink_port"
+		return
+	fi
 	if [ "$config" = fwd ]; then
 		start_bg hop2 "${w2[@]}" "$fwd" --listen 127.0.0.1:0 --to "127.0.0.1:$sink_port"
 		local hop2_pid=$bg_pid hop2_port
@@ -162,6 +177,46 @@ start_middle() {
 	# Media pushed before a link's handshake waits, and expires after the latency: start
 	# only once every link is up.
 	wait_lines "$tmp/hop1.err" '-> healthy' "$links" "$ready_s"
+}
+
+# free_rist_port: an even loopback UDP port whose odd neighbour (RTCP) is free too.
+free_rist_port() {
+	/usr/bin/python3 - <<'PY'
+import socket
+while True:
+    a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    a.bind(("127.0.0.1", 0))
+    port = a.getsockname()[1]
+    if port % 2 or port > 65534:
+        continue
+    b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        b.bind(("127.0.0.1", port + 1))
+    except OSError:
+        continue
+    print(port)
+    break
+PY
+}
+
+# start_rist PEERS SINK_PORT: librist's pair as the relays, the sender bonding PEERS
+# paths onto one receiver port, both at their default buffer (1 s: librist loses and
+# repeats packets with braid's 50 ms). ristsender holds data until its peers answer.
+start_rist() {
+	local peers=$1 sink_port=$2 rport urls i
+	rport=$(free_rist_port)
+	in_port=$(free_rist_port)
+	start_bg hop2 ristreceiver -p 0 -S 0 -i "rist://@127.0.0.1:$rport" \
+		-o "udp://127.0.0.1:$sink_port"
+	local hop2_pid=$bg_pid
+	urls="rist://127.0.0.1:$rport"
+	for ((i = 1; i < peers; i++)); do
+		urls="$urls,rist://127.0.0.1:$rport"
+	done
+	start_bg hop1 ristsender -p 0 -S 0 -i "udp://@127.0.0.1:$in_port" -o "$urls"
+	mid_pids=("$bg_pid" "$hop2_pid")
+	wait_lines "$tmp/hop1.err" "peer connected count is [$peers-9]" 1 "$ready_s" ||
+		die "ristsender: its $peers peers did not connect"
 }
 
 # ticks PID...: user and system clock ticks of the processes together, from /proc (after
@@ -300,14 +355,15 @@ sweep() {
 # "total-ns-per-packet hop1-ns hop2-ns packets"; the user/system split is summed.
 cpu_round() {
 	local config=$1
+	local key="$config@$cpu_rate"
 	trial "$config" "$cpu_rate" $((cpu_rate * seconds))
 	printf '  %-26s %7s pkt/s: CPU %s + %s us/pkt, loss %s %%\n' "$(label "$config")" \
 		"$cpu_rate" "$(us_per_pkt "$t_cpu1" "$t_unique")" \
 		"$(us_per_pkt "$t_cpu2" "$t_unique")" "$t_loss" >&2
-	user_ticks[$config]=$((${user_ticks[$config]:-0} + t_user))
-	sys_ticks[$config]=$((${sys_ticks[$config]:-0} + t_sys))
+	user_ticks[$key]=$((${user_ticks[$key]:-0} + t_user))
+	sys_ticks[$key]=$((${sys_ticks[$key]:-0} + t_sys))
 	[ "$t_unique" -gt 0 ] || return 0
-	echo "$(((t_cpu1 + t_cpu2) / t_unique)) $t_cpu1 $t_cpu2 $t_unique" >>"$tmp/cpu.$config"
+	echo "$(((t_cpu1 + t_cpu2) / t_unique)) $t_cpu1 $t_cpu2 $t_unique" >>"$tmp/cpu.$key"
 }
 
 # cpu_summary CONFIG: sets cpu1, cpu2 and cpu_pkts of the median round, and cpu_range
@@ -319,8 +375,8 @@ cpu_summary() {
 	cpu2[$config]=0
 	cpu_pkts[$config]=0
 	cpu_range[$config]=-
-	[ -s "$tmp/cpu.$config" ] || return 0
-	rows=$(sort -n "$tmp/cpu.$config" | awk '{ row[NR] = $0 }
+	[ -s "$tmp/cpu.$config@$cpu_rate" ] || return 0
+	rows=$(sort -n "$tmp/cpu.$config@$cpu_rate" | awk '{ row[NR] = $0 }
 		END { print row[int((NR + 1) / 2)]; print row[1]; print row[NR] }')
 	read -r _ "cpu1[$config]" "cpu2[$config]" "cpu_pkts[$config]" <<<"$(sed -n 1p <<<"$rows")"
 	cpu_range[$config]=$(sed -n '2p;3p' <<<"$rows" |
@@ -330,6 +386,7 @@ cpu_summary() {
 label() {
 	case $1 in
 	fwd) echo "udp_forward x2" ;;
+	rist:*) echo "librist ${1#rist:} peers" ;;
 	braid:*:psk) local c=${1%:psk}; echo "$(label "$c") psk" ;;
 	braid:1:*) echo "braid 1 link ${1##*:}" ;;
 	braid:*) local l=${1#braid:}; echo "braid ${l%%:*} links ${1##*:}" ;;
@@ -449,44 +506,56 @@ report() {
 }
 
 report_sweep() {
-	local base=fwd c
+	local base=fwd c rist=rist:2
 	[ -n "${sweep_done:-}" ] || return 0
 	printf 'throughput (clean = the highest offered rate delivered with loss < %s %%,\n' \
 		"$loss_max"
 	printf 'in steps of %s s, + when even the last step passed; unpaced = %s datagrams\n' \
 		"$seconds" "$max_count"
 	printf 'as fast as udp_blast sends them)\n'
-	printf '%-26s %12s %6s %14s %8s\n' "pipeline" "clean pkt/s" "ratio" "unpaced pkt/s" "loss %"
+	printf '%-26s %12s %6s %9s %14s %8s\n' "pipeline" "clean pkt/s" "ratio" "/librist" \
+		"unpaced pkt/s" "loss %"
 	for c in $configs; do
-		printf '%-26s %12s %6s %14s %8s\n' "$(label "$c")" \
+		printf '%-26s %12s %6s %9s %14s %8s\n' "$(label "$c")" \
 			"${clean_rate[$c]}${clean_mark[$c]}" \
-			"$(ratio "${clean_rate[$c]}" "${clean_rate[$base]:-0}")" "${max_pps[$c]}" \
+			"$(ratio "${clean_rate[$c]}" "${clean_rate[$base]:-0}")" \
+			"$(ratio "${clean_rate[$c]}" "${clean_rate[$rist]:-0}")" "${max_pps[$c]}" \
 			"${max_loss[$c]}"
 	done
 
 }
 
 report_cpu() {
-	local base=fwd c both base_cost
+	local rate
 	[ -n "${cpu_done:-}" ] || return 0
+	for rate in $cpu_rates; do
+		cat "$tmp/cpu_report.$rate"
+	done
+}
+
+# cpu_table: the CPU table of the rate in cpu_rate.
+cpu_table() {
+	local base=fwd c both base_cost rist=rist:2 rist_cost
 	printf '\nCPU at %s pkt/s (median of %s runs, its hops, and the range of the runs;\n' \
 		"$cpu_rate" "$cpu_rounds"
 	printf 'user %% = the share of all runs spent in user space)\n'
-	printf '%-26s %7s %7s %7s %11s %14s %6s %6s\n' "pipeline" "hop1 us" "hop2 us" "us/pkt" \
-		"range" "%core/(Mbit/s)" "ratio" "user %"
+	printf '%-26s %7s %7s %7s %11s %14s %6s %8s %6s\n' "pipeline" "hop1 us" "hop2 us" \
+		"us/pkt" "range" "%core/(Mbit/s)" "ratio" "/librist" "user %"
 	for c in $base $configs; do
 		cpu_summary "$c"
 	done
 	base_cost=$(pct_per_mbit "$((cpu1[$base] + cpu2[$base]))" "${cpu_pkts[$base]}")
+	rist_cost=$(pct_per_mbit "$((${cpu1[$rist]:-0} + ${cpu2[$rist]:-0}))" "${cpu_pkts[$rist]:-0}")
 	for c in $configs; do
 		both=$((cpu1[$c] + cpu2[$c]))
-		printf '%-26s %7s %7s %7s %11s %14s %6s %6s\n' "$(label "$c")" \
+		printf '%-26s %7s %7s %7s %11s %14s %6s %8s %6s\n' "$(label "$c")" \
 			"$(us_per_pkt "${cpu1[$c]}" "${cpu_pkts[$c]}")" \
 			"$(us_per_pkt "${cpu2[$c]}" "${cpu_pkts[$c]}")" \
 			"$(us_per_pkt "$both" "${cpu_pkts[$c]}")" "${cpu_range[$c]}" \
 			"$(pct_per_mbit "$both" "${cpu_pkts[$c]}")" \
 			"$(ratio "$(pct_per_mbit "$both" "${cpu_pkts[$c]}")" "$base_cost")" \
-			"$(user_share "${user_ticks[$c]:-0}" "${sys_ticks[$c]:-0}")"
+			"$(ratio "$(pct_per_mbit "$both" "${cpu_pkts[$c]}")" "$rist_cost")" \
+			"$(user_share "${user_ticks[$c@$cpu_rate]:-0}" "${sys_ticks[$c@$cpu_rate]:-0}")"
 	done
 
 }
@@ -527,11 +596,14 @@ if has sweep; then
 	sweep_done=1
 fi
 if has cpu; then
-	echo "bench: CPU at $cpu_rate pkt/s, $cpu_rounds rounds taking turns" >&2
-	for ((round = 0; round < cpu_rounds; round++)); do
-		for c in $configs; do
-			cpu_round "$c"
+	for cpu_rate in $cpu_rates; do
+		echo "bench: CPU at $cpu_rate pkt/s, $cpu_rounds rounds taking turns" >&2
+		for ((round = 0; round < cpu_rounds; round++)); do
+			for c in $configs; do
+				cpu_round "$c"
+			done
 		done
+		cpu_table >"$tmp/cpu_report.$cpu_rate"
 	done
 	cpu_done=1
 fi

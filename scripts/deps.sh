@@ -15,6 +15,8 @@ packages=(
   python3 binutils valgrind procps iproute2
   # interop peers and stream tools
   ffmpeg srt-tools tshark
+  # librist's ristsender and ristreceiver: RIST interop and the bench's comparison
+  rist-tools
   # SVG rendering check for the simulator's plots
   librsvg2-bin
   # braidd: gRPC C core with protobuf-c, SQLite, libmicrohttpd; its tests' gRPC client,
