@@ -53,6 +53,7 @@ bench: build
 	bash bench/run.sh $(BUILD)
 	bash bench/sim_speed.sh
 	/usr/bin/python3 bench/braidd.py --build $(BUILD)
+	/usr/bin/python3 bench/sessions.py --build $(BUILD)
 	$(MAKE) --no-print-directory bench-traces
 
 # Sender modes against the clairvoyant bound on recorded cellular traces (../shared/traces
