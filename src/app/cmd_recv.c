@@ -15,14 +15,14 @@
 static const char recv_usage[] =
 	"usage: braid recv --listen [ADDR]:PORT --output udp://HOST:PORT | file://PATH | -\n"
 	"                  [--latency MS] [--psk FILE] [--stats FILE|-] [--stats-interval MS]\n"
-	"       braid recv --listen rist://[ADDR]:PORT --output ... | rist://HOST:PORT\n"
+	"       braid recv --listen rist://[ADDR]:PORT --output ...\n"
 	"                  [--latency MS] [--rist-nack auto|generic|range] [--stats FILE|-]\n"
 	"\n"
 	"  --listen   where the links of every sender arrive; rist://: a RIST Simple Profile\n"
 	"             flow over any number of paths, RTP on PORT (even), RTCP on PORT + 1\n"
 	"             (docs/rist.md)\n"
-	"  --output   where the merged stream goes: a UDP destination, a file, or - for stdout;\n"
-	"             with --listen rist://, also rist://HOST:PORT, on as a RIST flow.\n"
+	"  --output   where the merged stream goes: a UDP destination, a file, - for stdout,\n"
+	"             or rist://HOST:PORT, on as a RIST Simple Profile flow (RTCP to PORT + 1).\n"
 	"             A file is appended to, never truncated. {session} in a file's name\n"
 	"             gives each session its own file (file:///rec/cam-{session}.ts); any\n"
 	"             other output carries one session at a time and refuses the others\n"
@@ -131,8 +131,6 @@ static void check_modes(const struct braid_recv_config *cfg, const struct rist_a
 				      BRAID_OUTPUT_SESSION_TEMPLATE);
 	if (!rist->on && rist->nack_given)
 		braid_cli_usage_error("recv", "--rist-nack needs --listen rist://");
-	if (!rist->on && cfg->output == BRAID_OUTPUT_RIST)
-		braid_cli_usage_error("recv", "--output rist:// needs --listen rist://");
 }
 
 static void parse_args(int argc, char **argv, struct braid_recv_config *cfg, uint8_t *psk,

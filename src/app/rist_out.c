@@ -183,6 +183,11 @@ void braid_rist_out_push(struct braid_rist_out *o, const uint8_t *payload, size_
 	drain(o);
 }
 
+int braid_rist_out_fd(const struct braid_rist_out *o)
+{
+	return o->rtp_fd;
+}
+
 const struct braid_rist_tx *braid_rist_out_core(const struct braid_rist_out *o)
 {
 	return o->tx;

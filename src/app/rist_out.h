@@ -23,6 +23,8 @@ void braid_rist_out_close(struct braid_rist_out *o);
 /* Sends one payload now (and whatever resends and RTCP wait). */
 void braid_rist_out_push(struct braid_rist_out *o, const uint8_t *payload, size_t len);
 const struct braid_rist_tx *braid_rist_out_core(const struct braid_rist_out *o);
+/* Its RTP socket (to mark an output open; the caller never closes it). */
+int braid_rist_out_fd(const struct braid_rist_out *o);
 /* Its figures as a JSON object's members after a comma: ,"rist_out":{...}. */
 void braid_rist_out_json(const struct braid_rist_out *o, FILE *f);
 
