@@ -74,7 +74,7 @@ static bool parse_rist_url(const char *v, int passive, struct braid_addr *out)
 				      passive ? "[ADDR]" : "HOST");
 	uint16_t port = braid_addr_port(out);
 	if (port == 0 || port % 2 || port == 65535)
-		braid_cli_usage_error("recv", "rist://%s: RIST needs an even port (RTP), its RTCP "
+		braid_cli_usage_error("recv", "rist://%s: RIST needs a non-zero even port (RTP), its RTCP "
 				      "goes to the next one; %u is not", v, port);
 	return true;
 }
