@@ -283,10 +283,10 @@ static void json_peer(FILE *f, const struct braid_rist_peer_stats *p)
 {
 	char a[64];
 	fprintf(f, "{\"addr\":\"%s\",\"rtcp_in\":%llu,\"rtcp_out\":%llu,\"nacks\":%llu,"
-		"\"nack_kind\":\"%s\",\"rtt_ms\":",
+		"\"requested\":%llu,\"nack_kind\":\"%s\",\"rtt_ms\":",
 		braid_addr_format(&p->addr, a, sizeof(a)), (unsigned long long)p->rtcp_in,
 		(unsigned long long)p->rtcp_out, (unsigned long long)p->nacks_sent,
-		p->speaks_rist ? "range" : "generic");
+		(unsigned long long)p->requested, p->gets_range ? "range" : "generic");
 	if (p->has_rtt)
 		fprintf(f, "%.3f}", (double)p->rtt_us / 1000.0);
 	else

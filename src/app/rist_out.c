@@ -19,6 +19,7 @@ struct braid_rist_out {
 	int rtp_fd, rtcp_fd;
 	struct braid_timer timer;
 	uint64_t send_errors;
+	uint64_t foreign; /* RTCP from anyone but the destination: dropped */
 	uint8_t buf[BATCH][BRAID_RIST_MAX_DATAGRAM];
 	struct braid_datagram rx[BATCH];
 };
@@ -97,9 +98,14 @@ static void on_rtcp(struct braid_loop *loop, int fd, uint32_t events, void *arg)
 	(void)events;
 	int got = braid_udp_recv_batch(fd, o->rx, BATCH);
 	uint64_t now = braid_loop_now(loop);
-	for (int i = 0; i < got; i++)
-		if (!o->rx[i].truncated)
+	for (int i = 0; i < got; i++) {
+		/* Only the receiver we send to may ask for resends: a NACK forged from elsewhere
+		 * must not make us spend the path on it. */
+		if (!braid_addr_equal(&o->rx[i].addr, &o->rtcp_to))
+			o->foreign++;
+		else if (!o->rx[i].truncated)
 			braid_rist_tx_handle_rtcp(o->tx, o->rx[i].buf, o->rx[i].len, now);
+	}
 	drain(o);
 }
 
@@ -208,6 +214,7 @@ void braid_rist_out_json(const struct braid_rist_out *o, FILE *f)
 		fprintf(f, "%.3f", (double)st.rtt_us / 1000.0);
 	else
 		fputs("null", f);
-	fprintf(f, ",\"receiver_lost\":%llu,\"errors\":%llu}",
-		(unsigned long long)st.receiver_lost, (unsigned long long)o->send_errors);
+	fprintf(f, ",\"receiver_lost\":%llu,\"rtcp_foreign\":%llu,\"errors\":%llu}",
+		(unsigned long long)st.receiver_lost, (unsigned long long)o->foreign,
+		(unsigned long long)o->send_errors);
 }

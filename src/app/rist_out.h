@@ -1,6 +1,7 @@
 /* --output rist://HOST:PORT: the released stream sent on as a RIST Simple Profile flow
  * (src/rist/tx.h) from a local even/odd port pair, RTP to PORT and RTCP to PORT + 1, with
- * the receiver's NACKs answered from the retransmission buffer. */
+ * the receiver's NACKs answered from the retransmission buffer. RTCP is taken only from the
+ * address it is sent to (HOST:PORT + 1); any other source is dropped and counted. */
 #ifndef BRAID_APP_RIST_OUT_H
 #define BRAID_APP_RIST_OUT_H
 

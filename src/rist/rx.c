@@ -15,6 +15,10 @@
 #define TICK_US 5000                 /* how often gaps are looked at while any exists */
 #define FLOW_TIMEOUT_US 2000000      /* a silent flow may be replaced by another SSRC */
 #define PEER_SILENT_US 5000000       /* a peer quiet this long gets no more RTCP */
+/* Keep-alives a peer earns with each RTCP datagram it sends, and the most it may bank: an
+ * address forged into one datagram draws a few answers, not a stream of them. */
+#define CREDIT_PER_DATAGRAM 4
+#define CREDIT_MAX 50
 #define PEER_REPLACEABLE_US 30000000 /* its table entry may go to a new one */
 #define RESYNC_AFTER 32              /* packets in a row beyond the window: a new start */
 #define DEFAULT_RTT_US 40000
@@ -35,6 +39,7 @@ struct slot {
 
 struct peer {
 	struct braid_rist_peer_stats st;
+	unsigned credit;       /* keep-alives it may still be sent */
 	uint64_t next_rtcp_us;
 	uint32_t lsr;          /* the middle of its last SR's NTP time */
 	uint64_t sr_at_us;
@@ -171,9 +176,13 @@ static void finish(struct braid_rist_rx *rx, struct peer *p, struct queued *q,
 
 static void send_keepalive(struct braid_rist_rx *rx, struct peer *p, uint64_t now)
 {
+	p->next_rtcp_us = now + rx->cfg.rtcp_interval_us;
+	if (!p->credit)
+		return;
 	struct queued *q = queue_slot(rx);
 	if (!q)
 		return;
+	p->credit--;
 	struct braid_rtcp_writer w;
 	braid_rtcp_writer_init(&w, q->buf, sizeof(q->buf));
 	write_report(rx, p, &w, now);
@@ -182,7 +191,6 @@ static void send_keepalive(struct braid_rist_rx *rx, struct peer *p, uint64_t no
 		(void)braid_rist_write_echo(&w, BRAID_RIST_APP_ECHO_REQUEST, &e);
 	}
 	finish(rx, p, q, &w);
-	p->next_rtcp_us = now + rx->cfg.rtcp_interval_us;
 }
 
 static void send_echo_response(struct braid_rist_rx *rx, struct peer *p,
@@ -222,12 +230,14 @@ static void send_nack(struct braid_rist_rx *rx, struct peer *p, const uint16_t *
 	}
 	finish(rx, p, q, &w);
 	p->st.nacks_sent++;
+	p->st.requested += n;
 	rx->st.nacks++;
 }
 
+/* NACKs go to peers heard lately that still have credit (they keep talking to us). */
 static bool peer_live(const struct peer *p, uint64_t now)
 {
-	return now - p->st.last_us < PEER_SILENT_US;
+	return now - p->st.last_us < PEER_SILENT_US && p->credit > 0;
 }
 
 /* ---- peers and paths ---------------------------------------------------------------- */
@@ -499,6 +509,8 @@ void braid_rist_rx_handle_rtcp(struct braid_rist_rx *rx, const struct braid_addr
 	}
 	p->st.rtcp_in++;
 	p->st.last_us = now;
+	p->credit = p->credit + CREDIT_PER_DATAGRAM > CREDIT_MAX ? CREDIT_MAX :
+		    p->credit + CREDIT_PER_DATAGRAM;
 	struct braid_rtcp_reader r;
 	struct braid_rtcp_packet pkt;
 	braid_rtcp_reader_init(&r, buf, len, BRAID_RTCP_REDUCED_SIZE);
@@ -568,7 +580,7 @@ uint64_t braid_rist_rx_next_timeout(const struct braid_rist_rx *rx)
 	uint64_t next = rx->next_tick_us ? rx->next_tick_us : UINT64_MAX;
 	for (size_t i = 0; i < rx->peer_count; i++) {
 		const struct peer *p = &rx->peers[i];
-		if (p->st.last_us && p->st.last_us + PEER_SILENT_US > p->next_rtcp_us &&
+		if (p->credit && p->st.last_us + PEER_SILENT_US > p->next_rtcp_us &&
 		    p->next_rtcp_us < next)
 			next = p->next_rtcp_us;
 	}
@@ -653,7 +665,9 @@ size_t braid_rist_rx_paths(const struct braid_rist_rx *rx, struct braid_rist_pat
 size_t braid_rist_rx_peers(const struct braid_rist_rx *rx, struct braid_rist_peer_stats *out,
 			   size_t cap)
 {
-	for (size_t i = 0; i < rx->peer_count && i < cap; i++)
+	for (size_t i = 0; i < rx->peer_count && i < cap; i++) {
 		out[i] = rx->peers[i].st;
+		out[i].gets_range = use_range(rx, &rx->peers[i]);
+	}
 	return rx->peer_count;
 }

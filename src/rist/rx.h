@@ -71,7 +71,9 @@ struct braid_rist_peer_stats {
 	uint64_t rtcp_in;      /* RTCP datagrams from it */
 	uint64_t rtcp_out;     /* RTCP datagrams to it */
 	uint64_t nacks_sent;   /* NACK packets sent to it */
-	bool speaks_rist;      /* it sent a RIST APP packet: range NACKs go to it */
+	uint64_t requested;    /* sequence numbers they asked it for */
+	bool speaks_rist;      /* it sent a RIST APP packet */
+	bool gets_range;       /* the NACKs it gets are range NACKs (else Generic NACKs) */
 	bool has_rtt;
 	uint64_t rtt_us;       /* smoothed, from RTT echoes */
 	uint64_t last_us;

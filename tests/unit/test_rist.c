@@ -373,6 +373,33 @@ static void test_forced_kind(void)
 	braid_rist_rx_free(rx);
 }
 
+/* One datagram from a (maybe forged) address earns it four keep-alives, not a stream. */
+static void test_keepalive_credit(void)
+{
+	struct braid_rist_rx *rx = new_rx();
+	struct sent s;
+	int sent = 0;
+	peer_sr(rx, 5001, 0, false);
+	for (uint64_t t = 0; t <= 3000 * MS; t += 10 * MS) {
+		if (braid_rist_rx_next_timeout(rx) <= t)
+			braid_rist_rx_handle_timeout(rx, t);
+		while (next_sent(rx, &s))
+			sent++;
+	}
+	CHECK_EQ(sent, 4);
+	CHECK(braid_rist_rx_next_timeout(rx) == UINT64_MAX); /* nothing more to wake for */
+	peer_sr(rx, 5001, 3000 * MS, false); /* it talks again: answered again, at once */
+	CHECK(braid_rist_rx_next_timeout(rx) <= 3000 * MS);
+	braid_rist_rx_handle_timeout(rx, 3000 * MS);
+	CHECK(next_sent(rx, &s));
+	struct braid_rist_peer_stats peers[2];
+	CHECK_EQ(braid_rist_rx_peers(rx, peers, 2), 1);
+	CHECK_EQ(peers[0].rtcp_in, 2);
+	CHECK_EQ(peers[0].rtcp_out, 5);
+	CHECK(!peers[0].gets_range);
+	braid_rist_rx_free(rx);
+}
+
 static void test_give_up(void)
 {
 	struct braid_rist_rx *rx = new_rx();
@@ -555,6 +582,7 @@ int main(void)
 	RUN_TEST(test_reorder_without_nack);
 	RUN_TEST(test_nack_generic_then_range);
 	RUN_TEST(test_forced_kind);
+	RUN_TEST(test_keepalive_credit);
 	RUN_TEST(test_give_up);
 	RUN_TEST(test_hostile);
 	RUN_TEST(test_beyond_window);
