@@ -165,13 +165,12 @@ static void write_report(struct braid_rist_rx *rx, struct peer *p, struct braid_
 	(void)braid_rtcp_write_cname(w, rx->cfg.ssrc, rx->cfg.cname, strlen(rx->cfg.cname));
 }
 
-static void finish(struct braid_rist_rx *rx, struct peer *p, struct queued *q,
-		   struct braid_rtcp_writer *w)
+/* The datagram written into q is due to p. */
+static void finish(struct peer *p, struct queued *q, const struct braid_rtcp_writer *w)
 {
 	q->to = p->st.addr;
 	q->len = w->len;
 	p->st.rtcp_out++;
-	(void)rx;
 }
 
 static void send_keepalive(struct braid_rist_rx *rx, struct peer *p, uint64_t now)
@@ -190,7 +189,7 @@ static void send_keepalive(struct braid_rist_rx *rx, struct peer *p, uint64_t no
 		struct braid_rist_echo e = { .ssrc = rx->cfg.ssrc, .timestamp = ntp_now(rx, now) };
 		(void)braid_rist_write_echo(&w, BRAID_RIST_APP_ECHO_REQUEST, &e);
 	}
-	finish(rx, p, q, &w);
+	finish(p, q, &w);
 }
 
 static void send_echo_response(struct braid_rist_rx *rx, struct peer *p,
@@ -204,7 +203,7 @@ static void send_echo_response(struct braid_rist_rx *rx, struct peer *p,
 	write_report(rx, p, &w, now);
 	struct braid_rist_echo resp = { .ssrc = req->ssrc, .timestamp = req->timestamp };
 	(void)braid_rist_write_echo(&w, BRAID_RIST_APP_ECHO_RESPONSE, &resp);
-	finish(rx, p, q, &w);
+	finish(p, q, &w);
 }
 
 static bool use_range(const struct braid_rist_rx *rx, const struct peer *p)
@@ -228,7 +227,7 @@ static void send_nack(struct braid_rist_rx *rx, struct peer *p, const uint16_t *
 		rx->q_count--; /* nothing worth sending */
 		return;
 	}
-	finish(rx, p, q, &w);
+	finish(p, q, &w);
 	p->st.nacks_sent++;
 	p->st.requested += n;
 	rx->st.nacks++;

@@ -84,8 +84,10 @@ def run_case(braid, work, ts, bitrate, method, blackhole_b):
         bt.pace_file(ts, in_port, bitrate)
         time.sleep(LATENCY_MS / 1000 + 1.0)
         procs.stop(gst)
-        procs.stop(recv)
-        return out.stop(), out, rt.final_rist(recv.stats_path)
+        code = procs.stop(recv)
+        if code != 0:
+            print(f"braid recv exited with status {code}:\n{procs.stderr(recv)[-2000:]}")
+        return out.stop(), out, rt.final_rist(recv.stats_path) if code == 0 else None
     finally:
         procs.stop_all()
         if out.running:

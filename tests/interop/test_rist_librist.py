@@ -40,7 +40,8 @@ def main(braid):
             sent = bt.pace_file(ts, in_port, bitrate)
             time.sleep(2.0)
             procs.stop(sender)
-            procs.stop(recv)
+            code = procs.stop(recv)
+            checks.check(code == 0, f"braid recv exits cleanly (status {code})")
             same = bt.files_identical(ts, out)
             checks.check(same, f"output identical to the input from its first datagram "
                          f"({os.path.getsize(out)} of {os.path.getsize(ts)} bytes, "

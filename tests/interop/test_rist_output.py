@@ -68,8 +68,10 @@ def from_bonding(checks, braid, work, ts, bitrate, ts_bytes):
         time.sleep(0.5)
         bt.pace_file(ts, send.port, bitrate)
         time.sleep(2.0)
-        for p in (send, recv, receiver):
-            procs.stop(p)
+        procs.stop(send)
+        code = procs.stop(recv)
+        checks.check(code == 0, f"the bonding receiver exits cleanly (status {code})")
+        procs.stop(receiver)
         out = sink.stop()
         checks.check(len(out) >= len(ts_bytes) - CHUNK and ts_bytes.endswith(out),
                      f"bonding receiver to ristreceiver: the input from its second "
@@ -111,7 +113,8 @@ def main(braid):
             bt.pace_file(ts, in_port, bitrate)
             time.sleep(2.0)
             procs.stop(sender)
-            procs.stop(recv)
+            code = procs.stop(recv)
+            checks.check(code == 0, f"braid recv exits cleanly (status {code})")
             procs.stop(receiver)
             out = sink.stop()
             checks.check(len(out) >= len(ts_bytes) - CHUNK and ts_bytes.endswith(out),
