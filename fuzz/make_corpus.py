@@ -145,7 +145,41 @@ def sender_seeds():
     write("sender", "backup", bytes([0x36]) + b"".join(backup))
 
 
+def rtp(seq, ssrc=0x12345670, payload=b"\x47" * 12):
+    return struct.pack(">BBHII", 0x80, 33, seq, 1000 + seq, ssrc) + payload
+
+
+def rist_app(subtype, ssrc, data):
+    return struct.pack(">BBHI", 0x80 | subtype, 204, 2 + len(data) // 4, ssrc) + b"RIST" + data
+
+
+def sr(ssrc=0x12345670):
+    return struct.pack(">BBHIQIII", 0x80, 200, 6, ssrc, 0x1111222233334444, 1, 2, 3)
+
+
+def rr(ssrc=0x5EED):
+    return struct.pack(">BBHI", 0x80, 201, 1, ssrc)
+
+
+def rist_seeds():
+    # Mode: the receiver's NACK kind. ctl: 0 RTP in, 1 RTCP in, 2 RTCP to the sender,
+    # 3 push into the sender; bits 2-3 the path. Time steps in ms.
+    echo = rist_app(2, 0x12345670, struct.pack(">QI", 0x0102030405060708, 0))
+    paths = [rec(0x01, 0, sr() + echo), rec(0x05, 1, sr())]
+    for seq in (10, 11, 13, 14):
+        paths += [rec(0x00, 2, rtp(seq)), rec(0x04, 3, rtp(seq))]
+    paths += [rec(0x00, 40, rtp(12, ssrc=0x12345671)), rec(0x00, 250, rtp(15))]
+    write("rist", "two-paths", bytes([0x00]) + b"".join(paths))
+    nacks = [rec(0x03, 1, b"\x47" * 188) for _ in range(4)]
+    nacks += [rec(0x02, 5, rr() + rist_app(0, 0x12345670, struct.pack(">HH", 0, 2))),
+              rec(0x02, 5, rr() + struct.pack(">BBHIIHH", 0x81, 205, 3, 0x5EED, 0x12345670,
+                                                1, 0)),
+              rec(0x02, 5, rr() + echo)]
+    write("rist", "sender-nacks", bytes([0x01]) + b"".join(nacks))
+
+
 if __name__ == "__main__":
+    rist_seeds()
     wire_seeds()
     receiver_seeds()
     sender_seeds()

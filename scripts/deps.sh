@@ -15,8 +15,10 @@ packages=(
   python3 binutils valgrind procps iproute2
   # interop peers and stream tools
   ffmpeg srt-tools tshark
-  # librist's ristsender and ristreceiver: RIST interop and the bench's comparison
-  rist-tools
+  # RIST peers and the bench's comparison: librist's ristsender/ristreceiver,
+  # GStreamer's ristsink/ristsrc
+  rist-tools gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad
   # SVG rendering check for the simulator's plots
   librsvg2-bin
   # braidd: gRPC C core with protobuf-c, SQLite, libmicrohttpd; its tests' gRPC client,

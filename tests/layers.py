@@ -105,6 +105,7 @@ ALLOWED_CALLS = {
     'base': SANS_IO,
     'core': SANS_IO | CORE_CRYPTO,
     'rtp': SANS_IO,
+    'rist': SANS_IO,
     'model': SANS_IO,
     'scenario': SANS_IO,
     'scenario_files': SANS_IO | FILE_READING,

@@ -10,17 +10,26 @@
 #include "cli.h"
 #include "commands.h"
 #include "recv_node.h"
+#include "rist_node.h"
 
 static const char recv_usage[] =
 	"usage: braid recv --listen [ADDR]:PORT --output udp://HOST:PORT | file://PATH | -\n"
 	"                  [--latency MS] [--psk FILE] [--stats FILE|-] [--stats-interval MS]\n"
+	"       braid recv --listen rist://[ADDR]:PORT --output ...\n"
+	"                  [--latency MS] [--rist-nack auto|generic|range] [--stats FILE|-]\n"
 	"\n"
-	"  --listen   where the links of every sender arrive\n"
-	"  --output   where the merged stream goes: a UDP destination, a file, or - for stdout.\n"
+	"  --listen   where the links of every sender arrive; rist://: a RIST Simple Profile\n"
+	"             flow over any number of paths, RTP on PORT (even), RTCP on PORT + 1\n"
+	"             (docs/rist.md)\n"
+	"  --output   where the merged stream goes: a UDP destination, a file, - for stdout,\n"
+	"             or rist://HOST:PORT, on as a RIST Simple Profile flow (RTCP to PORT + 1).\n"
 	"             A file is appended to, never truncated. {session} in a file's name\n"
 	"             gives each session its own file (file:///rec/cam-{session}.ts); any\n"
 	"             other output carries one session at a time and refuses the others\n"
-	"  --latency  the fixed latency budget (default 1000 ms)\n"
+	"  --latency  the fixed latency budget (default 1000 ms); RIST: how long a lost packet\n"
+	"             is waited for, and how long the rist:// output keeps packets to resend\n"
+	"  --rist-nack  the NACKs a RIST receiver sends: auto (the default: RIST range NACKs\n"
+	"             to a peer that speaks RIST's RTCP, Generic NACKs to others), generic, range\n"
 	"  --psk      a file holding the pre-shared key (senders need the same)\n"
 	"  --stats    JSON lines of statistics to a file or - for stdout\n"
 	"  --stats-interval  how often (default 1000 ms)\n"
@@ -52,9 +61,30 @@ static void check_template(const char *path)
 				      strerror(errno));
 }
 
+/* rist://HOST:PORT (or [ADDR]:PORT when passive): an even port, RTCP on the next. */
+static bool parse_rist_url(const char *v, int passive, struct braid_addr *out)
+{
+	if (strncmp(v, "rist://", 7) != 0)
+		return false;
+	v += 7;
+	if (*v == '@') /* librist's spelling of a listening address */
+		v++;
+	if (braid_addr_parse(v, passive, out) != 0)
+		braid_cli_usage_error("recv", "'rist://%s' is not %s:PORT", v,
+				      passive ? "[ADDR]" : "HOST");
+	uint16_t port = braid_addr_port(out);
+	if (port == 0 || port % 2 || port == 65535)
+		braid_cli_usage_error("recv", "rist://%s: RIST needs a non-zero even port (RTP), its RTCP "
+				      "goes to the next one; %u is not", v, port);
+	return true;
+}
+
 static void parse_output(const char *v, struct braid_recv_config *cfg)
 {
-	if (strcmp(v, "-") == 0) {
+	if (strncmp(v, "rist://", 7) == 0) {
+		parse_rist_url(v, 0, &cfg->output_addr);
+		cfg->output = BRAID_OUTPUT_RIST;
+	} else if (strcmp(v, "-") == 0) {
 		cfg->output = BRAID_OUTPUT_STDOUT;
 	} else if (strncmp(v, "file://", 7) == 0 && v[7]) {
 		cfg->output = BRAID_OUTPUT_FILE;
@@ -69,7 +99,42 @@ static void parse_output(const char *v, struct braid_recv_config *cfg)
 	}
 }
 
-static void parse_args(int argc, char **argv, struct braid_recv_config *cfg, uint8_t *psk)
+struct rist_args {
+	bool on;             /* --listen rist:// */
+	struct braid_addr listen;
+	bool nack_given;
+	enum braid_rist_nack_kind nack;
+	bool latency_given;
+};
+
+static enum braid_rist_nack_kind parse_nack(const char *v)
+{
+	if (strcmp(v, "auto") == 0)
+		return BRAID_RIST_NACK_AUTO;
+	if (strcmp(v, "generic") == 0)
+		return BRAID_RIST_NACK_GENERIC;
+	if (strcmp(v, "range") == 0)
+		return BRAID_RIST_NACK_RANGE;
+	braid_cli_usage_error("recv", "--rist-nack: '%s' is not auto, generic or range", v);
+	return BRAID_RIST_NACK_AUTO;
+}
+
+/* What only one kind of --listen takes. */
+static void check_modes(const struct braid_recv_config *cfg, const struct rist_args *rist)
+{
+	if (rist->on && cfg->core.psk)
+		braid_cli_usage_error("recv", "--psk is for braid senders; the RIST Simple "
+				      "Profile has no keys");
+	if (rist->on && cfg->output == BRAID_OUTPUT_FILE &&
+	    strstr(cfg->output_path, BRAID_OUTPUT_SESSION_TEMPLATE))
+		braid_cli_usage_error("recv", "--output: %s: a RIST listener has one flow",
+				      BRAID_OUTPUT_SESSION_TEMPLATE);
+	if (!rist->on && rist->nack_given)
+		braid_cli_usage_error("recv", "--rist-nack needs --listen rist://");
+}
+
+static void parse_args(int argc, char **argv, struct braid_recv_config *cfg, uint8_t *psk,
+		       struct rist_args *rist)
 {
 	const char *v;
 	bool have_listen = false, have_output = false;
@@ -78,7 +143,8 @@ static void parse_args(int argc, char **argv, struct braid_recv_config *cfg, uin
 			fputs(recv_usage, stdout);
 			exit(0);
 		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--listen"))) {
-			have_listen = braid_cli_parse_udp_url(v, 1, &cfg->listen);
+			rist->on = parse_rist_url(v, 1, &rist->listen);
+			have_listen = rist->on || braid_cli_parse_udp_url(v, 1, &cfg->listen);
 			if (!have_listen)
 				braid_cli_usage_error("recv", "--listen: '%s' is not [ADDR]:PORT", v);
 		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--output"))) {
@@ -87,6 +153,10 @@ static void parse_args(int argc, char **argv, struct braid_recv_config *cfg, uin
 		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--latency"))) {
 			cfg->core.latency_us = braid_cli_duration("recv", "--latency", v, BRAID_CLI_MS,
 								  20000, 60000000);
+			rist->latency_given = true;
+		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--rist-nack"))) {
+			rist->nack = parse_nack(v);
+			rist->nack_given = true;
 		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--psk"))) {
 			char err[256];
 			if (!braid_cli_read_psk(v, psk, &cfg->core.psk_len, err, sizeof(err)))
@@ -106,6 +176,7 @@ static void parse_args(int argc, char **argv, struct braid_recv_config *cfg, uin
 		braid_cli_usage_error("recv", "--listen is required");
 	if (!have_output)
 		braid_cli_usage_error("recv", "--output is required");
+	check_modes(cfg, rist);
 	/* The files the arguments name are checked now: a typo exits 2, not 1 later. */
 	if (cfg->output == BRAID_OUTPUT_FILE && strstr(cfg->output_path,
 						       BRAID_OUTPUT_SESSION_TEMPLATE))
@@ -149,15 +220,51 @@ static void on_watch(struct braid_loop *loop, void *arg)
 	braid_timer_start(loop, &w->timer, braid_loop_now(loop) + 500000);
 }
 
+/* --listen rist://: the RIST receiver instead of the bonding one. */
+static int run_rist(struct braid_loop *loop, const struct braid_recv_config *cfg,
+		    const struct rist_args *rist)
+{
+	static struct braid_rist_node_config rc;
+	memset(&rc, 0, sizeof(rc));
+	rc.listen = rist->listen;
+	rc.output = cfg->output;
+	rc.output_addr = cfg->output_addr;
+	rc.output_path = cfg->output_path;
+	rc.stats_path = cfg->stats_path;
+	rc.stats_interval_us = cfg->stats_interval_us;
+	braid_rist_rx_config_default(&rc.core);
+	if (rist->latency_given)
+		rc.core.buffer_us = cfg->core.latency_us;
+	if (rist->nack_given)
+		rc.core.nack = rist->nack;
+	char err[256], a[64];
+	struct braid_rist_node *node = braid_rist_node_open(loop, &rc, err, sizeof(err));
+	if (!node) {
+		fprintf(stderr, "braid recv: %s\n", err);
+		return 1;
+	}
+	fprintf(stderr, "braid recv: listening on rist://%s (RTCP on port %u), buffer %llu ms\n",
+		braid_addr_format(&rist->listen, a, sizeof(a)),
+		(unsigned)braid_addr_port(&rist->listen) + 1,
+		(unsigned long long)(rc.core.buffer_us / 1000));
+	int rc_run = braid_loop_run(loop);
+	braid_rist_node_flush(node);
+	braid_rist_node_report(node, true);
+	braid_rist_node_close(node);
+	return rc_run < 0 ? 1 : 0;
+}
+
 int braid_cmd_recv(int argc, char **argv)
 {
 	static struct braid_recv_config cfg;
 	static uint8_t psk[BRAID_PSK_MAX + 1];
+	static struct rist_args rist;
 	memset(&cfg, 0, sizeof(cfg));
+	memset(&rist, 0, sizeof(rist));
 	braid_receiver_settings_default(&cfg.core);
 	cfg.stats_interval_us = 1000000;
 	cfg.live_view = true;
-	parse_args(argc, argv, &cfg, psk);
+	parse_args(argc, argv, &cfg, psk, &rist);
 
 	struct braid_loop *loop = braid_loop_new();
 	if (!loop) {
@@ -167,6 +274,11 @@ int braid_cmd_recv(int argc, char **argv)
 	static const int signals[] = { SIGINT, SIGTERM, 0 };
 	braid_loop_watch_signals(loop, signals, on_signal, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (rist.on) {
+		int rc = run_rist(loop, &cfg, &rist);
+		braid_loop_free(loop);
+		return rc;
+	}
 	char err[256];
 	struct braid_recv_node *node = braid_recv_node_open(loop, &cfg, err, sizeof(err));
 	if (!node) {

@@ -13,6 +13,7 @@
 #include "io/seed.h"
 #include "io/udp.h"
 #include "report.h"
+#include "rist_out.h"
 
 #define BATCH 32
 #define MAX_OUTPUTS 64
@@ -36,6 +37,7 @@ struct braid_recv_node {
 	struct braid_receiver *receiver;
 	int listen_fd;
 	int out_fd; /* the single FILE, or STDOUT */
+	struct braid_rist_out *rist_out; /* RIST: the one flow sessions take turns on */
 	bool per_session; /* FILE with {session}: one file each */
 	uint32_t holder;  /* the session holding a single output, 0: none */
 	uint64_t holder_last_us; /* when it last released media */
@@ -146,6 +148,11 @@ static int open_slot(struct braid_recv_node *n, struct session_output *o)
 	char path[4096];
 	if (n->cfg.output == BRAID_OUTPUT_UDP)
 		return open_udp(n, o);
+	if (n->cfg.output == BRAID_OUTPUT_RIST) {
+		o->fd = braid_rist_out_fd(n->rist_out); /* marks it open; never closed here */
+		o->shared = true;
+		return 0;
+	}
 	if (!n->per_session) {
 		o->fd = n->out_fd;
 		o->shared = true;
@@ -248,6 +255,10 @@ static void release_due(struct braid_recv_node *n, uint64_t now)
 		struct session_output *o = output_for(n, session_id, now);
 		if (!o)
 			continue; /* refused or unwritable, counted; its buffer is reused */
+		if (n->cfg.output == BRAID_OUTPUT_RIST) {
+			braid_rist_out_push(n->rist_out, d->buf, len);
+			continue;
+		}
 		if (n->cfg.output != BRAID_OUTPUT_UDP) {
 			write_all(n, o->fd, d->buf, len);
 			continue;
@@ -364,8 +375,20 @@ static void on_stats_timer(struct braid_loop *loop, void *arg)
 	braid_timer_start(loop, &n->stats_timer, braid_loop_now(loop) + n->cfg.stats_interval_us);
 }
 
+static void rist_json(void *arg, FILE *f)
+{
+	braid_rist_out_json(arg, f);
+}
+
 static int open_output(struct braid_recv_node *n, char *err, size_t err_len)
 {
+	if (n->cfg.output == BRAID_OUTPUT_RIST) {
+		n->rist_out = braid_rist_out_open(n->loop, &n->cfg.output_addr,
+						  n->cfg.core.latency_us, err, err_len);
+		n->report.extra_json = rist_json;
+		n->report.extra_arg = n->rist_out;
+		return n->rist_out ? 0 : -1;
+	}
 	if (n->cfg.output == BRAID_OUTPUT_STDOUT) {
 		n->out_fd = STDOUT_FILENO;
 	} else if (n->cfg.output == BRAID_OUTPUT_FILE && !n->per_session) {
@@ -465,6 +488,7 @@ void braid_recv_node_close(struct braid_recv_node *n)
 	}
 	if (n->out_fd >= 0 && n->out_fd != STDOUT_FILENO)
 		close(n->out_fd);
+	braid_rist_out_close(n->rist_out);
 	braid_report_close(&n->report);
 	braid_receiver_free(n->receiver);
 	free(n->buffers);

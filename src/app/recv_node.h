@@ -20,6 +20,7 @@ enum braid_output_kind {
 	BRAID_OUTPUT_UDP,
 	BRAID_OUTPUT_FILE,
 	BRAID_OUTPUT_STDOUT,
+	BRAID_OUTPUT_RIST, /* output_addr: RTP there, RTCP on the next port (rist_out.h) */
 };
 
 #define BRAID_OUTPUT_SESSION_TEMPLATE "{session}"

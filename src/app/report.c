@@ -346,8 +346,11 @@ void braid_report_receiver(struct braid_report *r, const struct braid_receiver *
 		(unsigned long long)st.retransmitted, (unsigned long long)st.nacks,
 		(unsigned long long)st.bad_timestamps, (unsigned long long)st.cookies_sent, (unsigned long long)st.held_bytes);
 	json_drops(f, &st.drops);
-	fprintf(f, ",\"output\":{\"refused\":%llu,\"errors\":%llu}}}\n",
+	fprintf(f, ",\"output\":{\"refused\":%llu,\"errors\":%llu}}",
 		(unsigned long long)r->output_refused, (unsigned long long)r->output_errors);
+	if (r->extra_json)
+		r->extra_json(r->extra_arg, f);
+	fputs("}\n", f);
 	fflush(f);
 	if (f != r->json)
 		fclose(f);

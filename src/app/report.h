@@ -42,6 +42,9 @@ struct braid_report {
 	/* recv: released media the output refused (another session held it) or failed to
 	 * take; kept by the caller, shown in the totals */
 	uint64_t output_refused, output_errors;
+	/* recv: appends members (",\"key\":...") to each line, or NULL */
+	void (*extra_json)(void *arg, FILE *f);
+	void *extra_arg;
 	struct braid_link_memory seen[BRAID_REPORT_MAX_LINKS];
 	size_t seen_count;
 };

@@ -43,6 +43,13 @@ BAD = [
     (["recv", "--listen", "127.0.0.1:0", "--output", "ftp://x"], "--output"),
     ([*RECV, "--latency", "-3"], "--latency"),
     ([*RECV, "--psk", "/nonexistent/key"], "--psk"),
+    (["recv", "--listen", "rist://127.0.0.1:5001", "--output", "-"], "even port"),
+    (["recv", "--listen", "rist://127.0.0.1:0", "--output", "-"], "even port"),
+    (["recv", "--listen", "rist://nowhere here", "--output", "-"], "rist://"),
+    (["recv", "--listen", "rist://127.0.0.1:5000", "--output", "-", "--rist-nack", "some"],
+     "--rist-nack"),
+    ([*RECV, "--rist-nack", "range"], "--rist-nack"),
+    ([*RECV[:-1], "rist://127.0.0.1:5001"], "even port"),
     (["demo", "--duration", "1"], "--duration"),
     (["demo", "--mode", "upside"], "--mode"),
 ]
