@@ -11,22 +11,42 @@
 #include "commands.h"
 #include "recv_node.h"
 
-static const char recv_usage[] =
-	"usage: braid recv --listen [ADDR]:PORT --output udp://HOST:PORT | file://PATH | -\n"
-	"                  [--latency MS] [--psk FILE] [--stats FILE|-] [--stats-interval MS]\n"
-	"\n"
-	"  --listen   where the links of every sender arrive\n"
-	"  --output   where the merged stream goes: a UDP destination, a file, or - for stdout.\n"
-	"             A file is appended to, never truncated. {session} in a file's name\n"
-	"             gives each session its own file (file:///rec/cam-{session}.ts); any\n"
-	"             other output carries one session at a time and refuses the others\n"
-	"  --latency  the fixed latency budget (default 1000 ms)\n"
-	"  --psk      a file holding the pre-shared key (senders need the same)\n"
-	"  --stats    JSON lines of statistics to a file or - for stdout\n"
-	"  --stats-interval  how often (default 1000 ms)\n"
-	"\n"
-	"Durations: a whole number in ms, or with a unit: 250ms, 2s.\n"
-	"Exit status: 0 done (also on SIGINT/SIGTERM), 1 run-time failure, 2 bad argument.\n";
+const struct braid_help braid_recv_help = {
+	.program = "braid recv",
+	.page = "braid-recv",
+	.section = 1,
+	.summary = "merge the links and release the stream",
+	.synopsis = (const char *const[]){
+		"--listen [ADDR]:PORT --output OUTPUT [--latency MS] [--psk FILE] "
+		"[--stats FILE|-] [--stats-interval MS]",
+		NULL },
+	.description = (const char *const[]){
+		"The gateway's side: takes the links of every sender on one UDP port, merges and "
+		"reorders their packets, repairs losses, and releases the stream with the "
+		"sender's timing after a fixed latency budget.",
+		NULL },
+	.options = (const struct braid_help_item[]){
+		{ "--listen", "[ADDR]:PORT", "where the links of every sender arrive" },
+		{ "--output", "udp://HOST:PORT|file://PATH|-", "where the merged stream goes: a "
+		  "UDP destination, a file, or - for stdout. A file is appended to, never "
+		  "truncated. {session} in a file's name gives each session its own file "
+		  "(file:///rec/cam-{session}.ts); any other output carries one session at a "
+		  "time and refuses the others" },
+		{ "--latency", "MS", "the fixed latency budget (default 1000 ms); senders must "
+		  "use the same" },
+		{ "--psk", "FILE", "a file holding the pre-shared key (senders need the same)" },
+		{ "--stats", "FILE|-", "JSON lines of statistics to a file or - for stdout" },
+		{ "--stats-interval", "MS", "how often a line of statistics is written to "
+		  "--stats and the live view is redrawn (default 1000 ms)" },
+		{ "--help", NULL, "print this help and exit" },
+		{ NULL, NULL, NULL } },
+	.notes = (const char *const[]){
+		"Durations: a whole number in ms, or with a unit: 250ms, 2s.",
+		"Exit status: 0 done (also on SIGINT/SIGTERM), 1 run-time failure, 2 bad "
+		"argument.",
+		NULL },
+	.see_also = "braid(1), braid-send(1), braidd(8)",
+};
 
 /* {session} may name the file only, so that the directory can be checked now and every
  * session's file lands in one place. */
@@ -75,7 +95,7 @@ static void parse_args(int argc, char **argv, struct braid_recv_config *cfg, uin
 	bool have_listen = false, have_output = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(recv_usage, stdout);
+			braid_help_print(stdout, &braid_recv_help);
 			exit(0);
 		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--listen"))) {
 			have_listen = braid_cli_parse_udp_url(v, 1, &cfg->listen);
