@@ -38,6 +38,9 @@ const struct braid_help braid_recv_help = {
 		{ "--stats", "FILE|-", "JSON lines of statistics to a file or - for stdout" },
 		{ "--stats-interval", "MS", "how often a line of statistics is written to "
 		  "--stats and the live view is redrawn (default 1000 ms)" },
+		{ "--config", "FILE", "settings as 'key = value' lines, a key being a long "
+		  "option above without its dashes (latency = 800ms); options on the command "
+		  "line override the file's" },
 		{ "--help", NULL, "print this help and exit" },
 		{ NULL, NULL, NULL } },
 	.notes = (const char *const[]){
@@ -118,6 +121,8 @@ static void parse_args(int argc, char **argv, struct braid_recv_config *cfg, uin
 			cfg->stats_interval_us = braid_cli_duration("recv", "--stats-interval", v,
 								    BRAID_CLI_MS, 10000,
 								    BRAID_CLI_MAX_INTERVAL_US);
+		} else if (braid_cli_option("recv", argc, argv, &i, "--config")) {
+			continue; /* read before: braid_cli_load_config */
 		} else {
 			braid_cli_usage_error("recv", "unknown argument '%s' (see --help)", argv[i]);
 		}
@@ -177,6 +182,7 @@ int braid_cmd_recv(int argc, char **argv)
 	braid_receiver_settings_default(&cfg.core);
 	cfg.stats_interval_us = 1000000;
 	cfg.live_view = true;
+	braid_cli_load_config("recv", &braid_recv_help, &argc, &argv);
 	parse_args(argc, argv, &cfg, psk);
 
 	struct braid_loop *loop = braid_loop_new();

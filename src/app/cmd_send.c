@@ -45,6 +45,9 @@ const struct braid_help braid_send_help = {
 		{ "--stats", "FILE|-", "JSON lines of statistics to a file or - for stdout" },
 		{ "--stats-interval", "MS", "how often a line of statistics is written to "
 		  "--stats and the live view is redrawn (default 1000 ms)" },
+		{ "--config", "FILE", "settings as 'key = value' lines, a key being a long "
+		  "option above without its dashes (latency = 800ms); options on the command "
+		  "line override the file's" },
 		{ "--help", NULL, "print this help and exit" },
 		{ NULL, NULL, NULL } },
 	.notes = (const char *const[]){
@@ -119,6 +122,8 @@ static void parse_args(int argc, char **argv, struct braid_send_config *cfg, uin
 			cfg->stats_interval_us = braid_cli_duration("send", "--stats-interval", v,
 								    BRAID_CLI_MS, 10000,
 								    BRAID_CLI_MAX_INTERVAL_US);
+		} else if (braid_cli_option("send", argc, argv, &i, "--config")) {
+			continue; /* read before: braid_cli_load_config */
 		} else {
 			braid_cli_usage_error("send", "unknown argument '%s' (see --help)", argv[i]);
 		}
@@ -196,6 +201,7 @@ int braid_cmd_send(int argc, char **argv)
 	braid_sender_settings_default(&cfg.core);
 	cfg.stats_interval_us = 1000000;
 	cfg.live_view = true;
+	braid_cli_load_config("send", &braid_send_help, &argc, &argv);
 	parse_args(argc, argv, &cfg, psk);
 
 	struct braid_loop *loop = braid_loop_new();
