@@ -340,9 +340,14 @@ int main(int argc, char **argv)
 			printf("braidd %s\n", BRAID_VERSION);
 			return 0;
 		}
-		/* The build makes the manual page this way (not in --help: not for users). */
+		/* The build makes the manual page and the completion this way (not in --help:
+		 * not for users). */
 		if (strcmp(argv[i], "--man") == 0) {
 			braid_help_print_man(stdout, &braidd_help, BRAID_VERSION);
+			return 0;
+		}
+		if (strcmp(argv[i], "--completion") == 0) {
+			braid_help_print_completion(stdout, "braidd", &braidd_help, NULL, 0);
 			return 0;
 		}
 	}

@@ -38,8 +38,8 @@ const struct braid_help braid_ctl_help = {
 		{ "--help", NULL, "print this help and exit" },
 		{ NULL, NULL, "list" },
 		{ "--kind", "bond_receive|rtp_proxy", "only sessions of this kind" },
-		{ "--state", "STATE", "only sessions in this state: created, connecting, active, "
-		  "error or closed" },
+		{ "--state", "created|connecting|active|error|closed", "only sessions in this "
+		  "state" },
 		{ NULL, NULL, "create rtp_proxy" },
 		{ "--destination", "ADDR:PORT", "where the RTP goes (required)" },
 		{ "--listen", "[ADDR]:PORT", "where it arrives (default: any port)" },

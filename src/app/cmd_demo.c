@@ -56,9 +56,8 @@ const struct braid_help braid_demo_help = {
 		NULL },
 	.options = (const struct braid_help_item[]){
 		{ "--duration", "S", "how long the stream lasts (default 24 s)" },
-		{ "--mode", "MODE", "how the sender spreads packets: adaptive (the default), "
-		  "broadcast, roundrobin, weighted or backup; try broadcast to see why it "
-		  "matters" },
+		{ "--mode", "adaptive|broadcast|roundrobin|weighted|backup", "how the sender spreads packets "
+		  "(default adaptive); try broadcast to see why it matters" },
 		{ "--help", NULL, "print this help and exit" },
 		{ NULL, NULL, NULL } },
 	.notes = (const char *const[]){

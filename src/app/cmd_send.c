@@ -32,8 +32,8 @@ const struct braid_help braid_send_help = {
 		  "pairs separated by commas: name=, dev=IFACE (SO_BINDTODEVICE: Linux before "
 		  "5.7 needs CAP_NET_RAW), addr=, to=HOST:PORT, weight=, priority=. Repeat for "
 		  "each link" },
-		{ "--mode", "MODE", "how packets are spread: adaptive (the default), broadcast, "
-		  "roundrobin, weighted or backup" },
+		{ "--mode", "adaptive|broadcast|roundrobin|weighted|backup", "how packets are spread (default "
+		  "adaptive)" },
 		{ "--latency", "MS", "the receiver's latency budget (default 1000 ms); the "
 		  "gateway must use the same" },
 		{ "--redundancy", "PCT", "adaptive mode: also send this share of packets on a "

@@ -37,7 +37,8 @@ const struct braid_help braid_sim_help = {
 		{ "--duration", "S", "the stream's length (overrides the scenario); with "
 		  "--write-trace, the trace's" },
 		{ "--seed", "N", "the run's seed (overrides the scenario)" },
-		{ "--mode", "MODE", "the sender's mode (overrides the scenario)" },
+		{ "--mode", "adaptive|broadcast|roundrobin|weighted|backup", "the sender's mode (overrides the "
+		  "scenario)" },
 		{ "--bound", NULL, "also compute the clairvoyant bound of the links: the highest "
 		  "lossless rate any schedule knowing their future could carry" },
 		{ "--write-trace", "FILE", "write a synthetic mahimahi trace of an OU rate "

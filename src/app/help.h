@@ -35,4 +35,9 @@ void braid_help_print(FILE *f, const struct braid_help *h);
 /* The manual page, in roff for the man macros. */
 void braid_help_print_man(FILE *f, const struct braid_help *h, const char *version);
 
+/* A bash completion script for program: top's options and commands and, for each of
+ * count commands, its own (for braid: send, recv...; none for braidd). */
+void braid_help_print_completion(FILE *f, const char *program, const struct braid_help *top,
+				 const struct braid_help *const *commands, size_t count);
+
 #endif

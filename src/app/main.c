@@ -59,6 +59,14 @@ static const struct braid_help *program_help(void)
 	return &braid_help;
 }
 
+static void print_completion(void)
+{
+	const struct braid_help *helps[COMMAND_COUNT];
+	for (size_t i = 0; i < COMMAND_COUNT; i++)
+		helps[i] = commands[i].help;
+	braid_help_print_completion(stdout, "braid", program_help(), helps, COMMAND_COUNT);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -74,9 +82,14 @@ int main(int argc, char **argv)
 		printf("braid %s (wire protocol v1)\n", BRAID_VERSION);
 		return 0;
 	}
-	/* The build makes the manual pages this way (not in --help: not for users). */
+	/* The build makes the manual pages and the completion this way (not in --help: not
+	 * for users). */
 	if (strcmp(argv[1], "--man") == 0) {
 		braid_help_print_man(stdout, program_help(), BRAID_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "--completion") == 0) {
+		print_completion();
 		return 0;
 	}
 	for (size_t i = 0; i < COMMAND_COUNT; i++) {

@@ -57,6 +57,9 @@ def installed_files(checks, root, prefix):
     for unit in UNITS:
         checks.check(os.path.isfile(f"{root}{prefix}/lib/systemd/system/{unit}"),
                      f"{prefix}/lib/systemd/system/{unit} is installed")
+    for program in ["braid", "braidd"]:
+        checks.check(os.path.isfile(f"{root}{prefix}/share/bash-completion/completions/{program}"),
+                     f"{prefix}/share/bash-completion/completions/{program} is installed")
     for conf in EXAMPLES:
         checks.check(os.path.isfile(f"{root}{prefix}/share/doc/braid/examples/{conf}"),
                      f"{prefix}/share/doc/braid/examples/{conf} is installed")
