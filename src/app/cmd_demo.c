@@ -16,6 +16,7 @@
 #include "io/udp.h"
 #include "cli.h"
 #include "commands.h"
+#include "report.h"
 #include "demo_stream.h"
 #include "recv_node.h"
 #include "send_node.h"
@@ -55,7 +56,7 @@ const struct braid_help braid_demo_help = {
 		"a summary closes the run.",
 		NULL },
 	.options = (const struct braid_help_item[]){
-		{ "--duration", "S", "how long the stream lasts (default 24 s)" },
+		{ "--duration", "S", "how long the stream lasts, 5 s to 1 h (default 24 s)" },
 		{ "--mode", "adaptive|broadcast|roundrobin|weighted|backup", "how the sender spreads packets "
 		  "(default adaptive); try broadcast to see why it matters" },
 		{ "--help", NULL, "print this help and exit" },
@@ -83,18 +84,19 @@ static void draw_view(struct demo *d)
 	if (n > DEMO_LINKS)
 		n = DEMO_LINKS;
 	erase_view(d);
-	double t = (double)(braid_loop_now(d->loop) - d->start_us) / 1e6;
-	printf("  %5.1f s  link    state     rtt       loss    sent\n", t);
+	char t[BRAID_ELAPSED_MAX];
+	printf("  %9s  link    state     rtt       loss    sent\n",
+	       braid_report_elapsed(braid_loop_now(d->loop) - d->start_us, t));
 	for (size_t i = 0; i < n; i++) {
 		static const char *colour[] = { "\033[31m", "\033[33m", "\033[32m" };
-		printf("           %-6s  %s%-8s%s  %5.1f ms  %5.1f %%  %5.2f Mbit/s\n", links[i].name,
+		printf("             %-6s  %s%-8s%s  %5.1f ms  %5.1f %%  %5.2f Mbit/s\n", links[i].name,
 		       d->tty ? colour[links[i].state] : "", braid_link_state_name(links[i].state),
 		       d->tty ? "\033[0m" : "", links[i].rtt_ms, links[i].loss * 100,
 		       d->link_mbps[i]);
 	}
 	struct braid_demo_stream_stats st;
 	braid_demo_stream_get_stats(&d->stream, &st);
-	printf("           output: %llu of %llu packets (%llu inside the 1 s budget), %llu lost, "
+	printf("             output: %llu of %llu packets (%llu inside the 1 s budget), %llu lost, "
 	       "%llu out of order\n", (unsigned long long)st.received, (unsigned long long)st.sent,
 	       (unsigned long long)(st.sent - st.received - st.skipped),
 	       (unsigned long long)st.skipped, (unsigned long long)st.disordered);
@@ -120,7 +122,8 @@ static void sample_rates(struct demo *d)
 static void on_event(void *arg, const struct braid_event *ev, const char *link_name)
 {
 	struct demo *d = arg;
-	double t = (double)(ev->time_us - d->start_us) / 1e6;
+	char t[BRAID_ELAPSED_MAX];
+	braid_report_elapsed(ev->time_us - d->start_us, t);
 	bool known = ev->link_id < DEMO_LINKS;
 	if (ev->kind == BRAID_EVENT_LINK_STATE && ev->new_state == BRAID_LINK_DOWN) {
 		d->link_downs++;
@@ -141,13 +144,13 @@ static void on_event(void *arg, const struct braid_event *ev, const char *link_n
 	erase_view(d);
 	const char *name = link_name ? link_name : "?";
 	if (ev->kind == BRAID_EVENT_LINK_STATE)
-		printf("%s  %6.2f s  link %-6s %s -> %s%s\n", d->tty ? "\033[1m" : "", t, name,
+		printf("%s  %9s  link %-6s %s -> %s%s\n", d->tty ? "\033[1m" : "", t, name,
 		       braid_link_state_name(ev->old_state), braid_link_state_name(ev->new_state),
 		       d->tty ? "\033[0m" : "");
 	else
-		printf("%s  %6.2f s  link %-6s failed over: %llu packets resent on the others%s\n",
+		printf("%s  %9s  link %-6s failed over: %llu %s resent on the others%s\n",
 		       d->tty ? "\033[1m" : "", t, name, (unsigned long long)ev->count,
-		       d->tty ? "\033[0m" : "");
+		       braid_report_plural(ev->count, "packet", "packets"), d->tty ? "\033[0m" : "");
 	if (had_view)
 		draw_view(d);
 	fflush(stdout);
@@ -318,8 +321,8 @@ static int summary(struct demo *d)
 	printf("  residual loss  %llu packets (%.4f %%)\n", (unsigned long long)st.missing, loss * 100);
 	printf("  on the links   %llu datagrams sent, %llu duplicates removed at the gateway\n",
 	       (unsigned long long)ss.packets_out, (unsigned long long)rs.duplicates);
-	printf("  link events    %u down, %u back up, %u failovers\n", d->link_downs, d->link_ups,
-	       d->failovers);
+	printf("  link events    %u down, %u back up, %u %s\n", d->link_downs, d->link_ups,
+	       d->failovers, braid_report_plural(d->failovers, "failover", "failovers"));
 	if (d->down_detected_us)
 		printf("  detection      the dead link was marked down %.0f ms after it died\n",
 		       (double)(d->down_detected_us - d->outage_start_us) / 1e3);

@@ -16,6 +16,7 @@
 #include "io/udp.h"
 #include "cli.h"
 #include "commands.h"
+#include "report.h"
 
 const struct braid_help braid_emu_help = {
 	.program = "braid emu",
@@ -254,18 +255,17 @@ static void describe_event(const struct braid_emu_event *ev, char *buf, size_t l
 
 static int run_event(struct emu *e, const struct braid_emu_event *ev, char *err, size_t err_len)
 {
-	char what[BRAID_EMU_SPEC_MAX + 64];
+	char what[BRAID_EMU_SPEC_MAX + 64], t[BRAID_ELAPSED_MAX];
 	int rc = braid_emu_apply_event(e->relays, e->count, ev, err, err_len);
 
 	describe_event(ev, what, sizeof(what));
 	if (rc == 0)
 		snprintf(err, err_len, "no link named '%s'", ev->link);
+	braid_report_elapsed(braid_loop_now(e->loop) - e->start_us, t);
 	if (rc <= 0)
-		fprintf(stderr, "braid emu: t=%.3fs %s: %s\n",
-			(double)(braid_loop_now(e->loop) - e->start_us) / 1e6, what, err);
+		fprintf(stderr, "[%11s] braid emu: %s: %s\n", t, what, err);
 	else
-		fprintf(stderr, "braid emu: t=%.3fs %s\n",
-			(double)(braid_loop_now(e->loop) - e->start_us) / 1e6, what);
+		fprintf(stderr, "[%11s] braid emu: %s\n", t, what);
 	return rc;
 }
 
@@ -305,8 +305,10 @@ static void toggle_all(struct emu *e)
 		all_on = all_on && braid_emu_relay_blackhole(e->relays[i]);
 	for (size_t i = 0; i < e->count; i++)
 		braid_emu_relay_set_blackhole(e->relays[i], !all_on);
-	fprintf(stderr, "braid emu: t=%.3fs blackhole %s on every link\n",
-		(double)(braid_loop_now(e->loop) - e->start_us) / 1e6, all_on ? "off" : "on");
+	char t[BRAID_ELAPSED_MAX];
+	fprintf(stderr, "[%11s] braid emu: blackhole %s on every link\n",
+		braid_report_elapsed(braid_loop_now(e->loop) - e->start_us, t),
+		all_on ? "off" : "on");
 }
 
 static void on_signal(struct braid_loop *loop, int signo, void *arg)

@@ -7,6 +7,7 @@
 #include "io/udp.h"
 #include "cli.h"
 #include "commands.h"
+#include "report.h"
 #include "send_node.h"
 
 const struct braid_help braid_send_help = {
@@ -222,8 +223,9 @@ int braid_cmd_send(int argc, char **argv)
 	struct braid_addr bound;
 	char a[64];
 	if (braid_send_node_input_addr(node, &bound) == 0)
-		fprintf(stderr, "braid send: input on %s, %zu links, mode %s\n",
+		fprintf(stderr, "braid send: input on %s, %zu %s, mode %s\n",
 			braid_addr_format(&bound, a, sizeof(a)), cfg.link_count,
+			braid_report_plural(cfg.link_count, "link", "links"),
 			braid_mode_name(cfg.core.mode));
 	static struct send_watch watch;
 	watch = (struct send_watch){ .node = node, .latency_us = cfg.core.latency_us,

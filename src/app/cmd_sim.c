@@ -10,6 +10,7 @@
 #include "sim/sim.h"
 #include "cli.h"
 #include "commands.h"
+#include "report.h"
 
 const struct braid_help braid_sim_help = {
 	.program = "braid sim",
@@ -189,9 +190,12 @@ static void summary(const struct braid_sim_scenario *sc, const struct braid_sim_
 	bool *pass = calloc(sc->expect_count ? sc->expect_count : 1, sizeof(*pass));
 	size_t failed = braid_sim_check(sc, m, pass);
 
-	fprintf(stderr, "braid sim: %s: %.1f s simulated in %.2f s (%.0fx), residual loss "
+	char simulated[BRAID_ELAPSED_MAX], took[BRAID_ELAPSED_MAX];
+	fprintf(stderr, "braid sim: %s: %s simulated in %s (%.0fx), residual loss "
 		"%.4f%%, release %.3f..%.3f ms after the fastest path (budget %.0f ms)",
-		sc->name, m->simulated_s, wall, wall > 0 ? m->simulated_s / wall : 0,
+		sc->name, braid_report_elapsed((uint64_t)(m->simulated_s * 1e6), simulated),
+		braid_report_elapsed((uint64_t)(wall * 1e6), took),
+		wall > 0 ? m->simulated_s / wall : 0,
 		m->residual_loss * 100, m->over_path_min_ms, m->over_path_max_ms,
 		(double)sc->sender.latency_us / 1000.0);
 	if (bound)
@@ -224,8 +228,9 @@ static int run(struct braid_sim_scenario *sc, const struct sim_options *o,
 		return 1;
 	}
 	if (braid_sim_run(sim)) {
-		fprintf(stderr, "braid sim: the run got stuck at t=%.6f s\n",
-			(double)braid_sim_now(sim) / 1e6);
+		char t[BRAID_ELAPSED_MAX];
+		fprintf(stderr, "braid sim: the run got stuck at %s\n",
+			braid_report_elapsed(braid_sim_now(sim), t));
 		status = 1;
 	}
 	m = braid_sim_metrics(sim);

@@ -113,7 +113,7 @@ def examples_read(checks, root, prefix, work):
         s = procs.start("send", [braid, "send", "--config", f"{examples}/send.conf",
                                  "--input", "udp://127.0.0.1:0", "--to", "127.0.0.1:9",
                                  "--link", "name=lo,addr=127.0.0.1"])
-        m = procs.wait_stderr(s, r"input on \S+, 1 links, mode (\w+)")
+        m = procs.wait_stderr(s, r"input on \S+, 1 link, mode (\w+)")
         checks.check(m is not None and m.group(1) == "adaptive", "send reads its example file")
     finally:
         procs.stop_all()

@@ -79,7 +79,7 @@ def overrides(checks, braid, work):
     try:
         s = procs.start("send-over", [braid, "send", "--config", path,
                                       "--link", "name=only,addr=127.0.0.1"])
-        m = procs.wait_stderr(s, r"input on \S+, (\d+) links")
+        m = procs.wait_stderr(s, r"input on \S+, (\d+) links?,")
         checks.check(m.group(1) == "1", "--link on the command line replaces the file's links")
         procs.stop(s)
     finally:
