@@ -11,11 +11,15 @@
 #define CONFIG_MAX_BYTES (1024 * 1024)
 
 /* Where the arguments taken from the file are in the vector handed to the parser, and the
- * line each came from, so that a bad value there is reported with its file and line. */
+ * line each came from, so that a bad value there is reported with its file and line. The
+ * vector and the text it points into live as long as the program: held here, they are
+ * not leaks to a leak checker. */
 static struct {
 	const char *path;
 	int first, end;
 	unsigned *lines;
+	char **argv;
+	char *text;
 } origin;
 
 bool braid_cli_origin(int index, char *buf, size_t len)
@@ -150,6 +154,8 @@ void braid_cli_load_config(const char *cmd, const struct braid_help *help, int *
 	if (!file.argv || !file.lines)
 		braid_cli_usage_error(cmd, "--config: out of memory");
 	origin.path = path;
+	origin.text = text;
+	origin.argv = file.argv;
 	unsigned number = 0;
 	for (char *line = text, *next; line; line = next) {
 		char *nl = strchr(line, '\n');
