@@ -6,8 +6,11 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 MESON_FLAGS ?= -Dwerror=true
 BRAID := $(BUILD)/src/braid
+# Where `make install` puts things; DESTDIR (staging, packaging) goes in front of it.
+PREFIX ?= /usr/local
 
-.PHONY: all deps build demo check test-build test-asan test-fuzz bench bench-traces clean
+.PHONY: all deps build demo check test-build test-asan test-fuzz bench bench-traces clean \
+	install uninstall
 
 all: build
 
@@ -22,6 +25,20 @@ build: deps $(BUILD)/build.ninja
 
 demo: build
 	$(BRAID) demo
+
+# braid and braidd in PREFIX/bin, their manual pages, bash completion, the systemd units
+# and example configuration files (README: Install). The build directory is set to PREFIX
+# first when it was configured for another.
+install: build
+	@prefix=$$(meson introspect $(BUILD) --buildoptions | /usr/bin/python3 -c \
+	  'import json, sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"))'); \
+	if [ "$$prefix" != "$(PREFIX)" ]; then \
+	  meson configure $(BUILD) -Dprefix=$(PREFIX) && ninja -C $(BUILD); fi
+	meson install -C $(BUILD) --no-rebuild $(if $(DESTDIR),--destdir $(abspath $(DESTDIR)))
+
+# Removes what the last `make install` put in place (meson's install log).
+uninstall:
+	ninja -C $(BUILD) uninstall
 
 # Every suite in the normal build, unit and sim again under ASan+UBSan, and a short
 # libFuzzer run of every target; then one line with the totals.

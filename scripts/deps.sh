@@ -28,6 +28,9 @@ packages=(
   python3-prometheus-client
   # braidd's TLS test makes a self-signed certificate
   openssl
+  # the manual pages' checks (man -l, groff -ww), the units' (systemd-analyze verify), and
+  # the completion's (bash)
+  man-db groff-base systemd bash
 )
 
 missing=()

@@ -15,31 +15,57 @@
 #include "ctl/manager.h"
 #include "ctl/metrics.h"
 #include "ctl/store.h"
+#include "help.h"
 #include "io/loop.h"
 #include "io/udp.h"
 
 #define USAGE_EXIT 2
 #define SECRET_MAX (64 * 1024)
 
-static const char usage[] =
-	"usage: braidd [--config FILE] [--grpc ADDR:PORT] [--metrics ADDR:PORT]\n"
-	"              [--db PATH [--create-db]] [--token-file FILE] [--allow CIDR]...\n"
-	"              [--tls-cert FILE --tls-key FILE] [--output-dir DIR] [--max-sessions N]\n"
-	"\n"
-	"  --config        settings as 'key = value' lines (docs/braidd.md); flags override\n"
-	"  --grpc          the control API (default " CTL_DEFAULT_GRPC "; port 0: any)\n"
-	"  --metrics       Prometheus text at http://ADDR:PORT/metrics (default: none)\n"
-	"  --db            keep sessions in this SQLite file and recreate them at start\n"
-	"  --create-db     create the database when it does not exist (first start)\n"
-	"  --token-file    the bearer token every call must carry (needed off loopback)\n"
-	"  --output-dir    the directory file:// outputs of bond sessions must be in (none:\n"
-	"                  file outputs are refused)\n"
-	"  --allow         a destination prefix sessions may send to (repeatable;\n"
-	"                  default: loopback only)\n"
-	"  --tls-cert/key  serve the API over TLS with this PEM certificate and key\n"
-	"  --max-sessions  the cap on sessions (default 64)\n"
-	"\n"
-	"Exit status: 0 after SIGINT/SIGTERM, 1 run-time failure, 2 bad flag or config.\n";
+static const struct braid_help braidd_help = {
+	.program = "braidd",
+	.page = "braidd",
+	.section = 8,
+	.summary = "the braid gateway daemon: bond and RTP proxy sessions behind a gRPC API",
+	.synopsis = (const char *const[]){
+		"[--config FILE] [--grpc ADDR:PORT] [--metrics ADDR:PORT] [--db PATH [--create-db]] "
+		"[--token-file FILE] [--allow CIDR]... [--tls-cert FILE --tls-key FILE] "
+		"[--output-dir DIR] [--max-sessions N]",
+		NULL },
+	.description = (const char *const[]){
+		"One event loop hosts every session: bond receive sessions (what braid recv does, "
+		"many at once) and RTP proxies. braid ctl or any gRPC client creates, watches and "
+		"destroys them (docs/braidd.md).",
+		"Every flag is also a key of the config file, with '_' for '-': 'output_dir = "
+		"/srv/rec'. The file holds 'key = value' lines, '#' comments and blank lines; "
+		"flags override it.",
+		NULL },
+	.options = (const struct braid_help_item[]){
+		{ "--config", "FILE", "settings as 'key = value' lines; flags override them" },
+		{ "--grpc", "ADDR:PORT", "the control API (default " CTL_DEFAULT_GRPC "; port 0: "
+		  "any)" },
+		{ "--metrics", "ADDR:PORT", "Prometheus text at http://ADDR:PORT/metrics "
+		  "(default: none)" },
+		{ "--db", "PATH", "keep sessions in this SQLite file and recreate them at start" },
+		{ "--create-db", NULL, "create the database when it does not exist (first "
+		  "start)" },
+		{ "--token-file", "FILE", "the bearer token every call must carry (needed off "
+		  "loopback)" },
+		{ "--allow", "CIDR", "a destination prefix sessions may send to (repeatable; "
+		  "default: loopback only)" },
+		{ "--tls-cert", "FILE", "serve the API over TLS with this PEM certificate" },
+		{ "--tls-key", "FILE", "the PEM key of --tls-cert" },
+		{ "--output-dir", "DIR", "the directory file:// outputs of bond sessions must be "
+		  "in (none: file outputs are refused)" },
+		{ "--max-sessions", "N", "the cap on sessions (default 64)" },
+		{ "--help", NULL, "print this help and exit" },
+		{ "--version", NULL, "print the version and exit" },
+		{ NULL, NULL, NULL } },
+	.notes = (const char *const[]){
+		"Exit status: 0 after SIGINT/SIGTERM, 1 run-time failure, 2 bad flag or config.",
+		NULL },
+	.see_also = "braid(1), braid-ctl(1), braid-recv(1)",
+};
 
 static _Noreturn void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -119,7 +145,7 @@ static void parse_flags(int argc, char **argv, struct ctl_daemon_config *cfg)
 	char key[32], err[512];
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(usage, stdout);
+			braid_help_print(stdout, &braidd_help);
 			exit(0);
 		}
 		if (strcmp(argv[i], "--create-db") == 0) {
@@ -312,6 +338,16 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--version") == 0) {
 			printf("braidd %s\n", BRAID_VERSION);
+			return 0;
+		}
+		/* The build makes the manual page and the completion this way (not in --help:
+		 * not for users). */
+		if (strcmp(argv[i], "--man") == 0) {
+			braid_help_print_man(stdout, &braidd_help, BRAID_VERSION);
+			return 0;
+		}
+		if (strcmp(argv[i], "--completion") == 0) {
+			braid_help_print_completion(stdout, "braidd", &braidd_help, NULL, 0);
 			return 0;
 		}
 	}

@@ -10,10 +10,16 @@
 
 #include "io/udp.h"
 
+/* "FILE:LINE" of the option braid_cli_option returned last, when it came from a --config
+ * file: the errors about its value then say where it is. */
+static char option_origin[4200];
+
 void braid_cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 	fprintf(stderr, "braid %s: ", cmd);
+	if (option_origin[0])
+		fprintf(stderr, "%s: ", option_origin);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -235,12 +241,12 @@ const char *braid_cli_option(const char *cmd, int argc, char **argv, int *i, con
 {
 	const char *arg = argv[*i];
 	size_t n = strlen(name);
-	if (strncmp(arg, name, n) != 0)
+	if (strncmp(arg, name, n) != 0 || (arg[n] != '=' && arg[n] != '\0'))
 		return NULL;
+	if (!braid_cli_origin(*i, option_origin, sizeof(option_origin)))
+		option_origin[0] = '\0';
 	if (arg[n] == '=')
 		return arg + n + 1;
-	if (arg[n] != '\0')
-		return NULL;
 	if (*i + 1 >= argc)
 		braid_cli_usage_error(cmd, "%s needs a value", name);
 	*i += 1;

@@ -9,6 +9,7 @@
 
 #include "braid/addr.h"
 #include "core/wire.h"
+#include "help.h"
 
 #define BRAID_CLI_USAGE_EXIT 2
 #define BRAID_PSK_MAX 256
@@ -58,5 +59,16 @@ bool braid_cli_read_psk(const char *path, uint8_t *key, size_t *len, char *err, 
 /* `--name value` or `--name=value` at argv[*i]: returns the value and advances *i,
  * or NULL when argv[*i] is not this option. A missing value is a usage error. */
 const char *braid_cli_option(const char *cmd, int argc, char **argv, int *i, const char *name);
+
+/* --config FILE on the command line: the file's `key = value` lines (`#` comments, blank
+ * lines; a key is a long option of help's table that takes a value, without its dashes)
+ * become arguments before the command line's, which override them: an option given on the
+ * command line drops every line of the file for it. Replaces *argc and *argv (kept for
+ * the whole run); an unreadable file, a bad line or an unknown key is a usage error naming
+ * the file and line, and so is a bad value, when braid_cli_option returns it. */
+void braid_cli_load_config(const char *cmd, const struct braid_help *help, int *argc,
+			   char ***argv);
+/* "FILE:LINE" of the argument at index when it came from the config file. */
+bool braid_cli_origin(int index, char *buf, size_t len);
 
 #endif

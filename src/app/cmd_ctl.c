@@ -9,25 +9,64 @@
 
 #define CTL_TIMEOUT_MS 10000
 
-static const char ctl_usage[] =
-	"usage: braid ctl [--server ADDR:PORT] [--token-file FILE] [--tls-ca FILE] COMMAND\n"
-	"\n"
-	"  list [--kind bond_receive|rtp_proxy] [--state created|connecting|active|error|closed]\n"
-	"  show ID\n"
-	"  create rtp_proxy --destination ADDR:PORT [--listen [ADDR]:PORT] [--forward ADDR[:PORT]]\n"
-	"         [--forward-interface IF] [--listen-interface IF] [--rtcp] [--tcp]\n"
-	"         [--max-packet-rate N] [--max-bitrate BPS] [--idle-timeout MS]\n"
-	"  create bond_receive --output udp://ADDR:PORT|file://PATH [--listen [ADDR]:PORT]\n"
-	"         [--latency MS] [--psk FILE] [--idle-timeout MS]\n"
-	"  destroy ID\n"
-	"  watch [ID] [--interval MS]    events as they come; STATS every MS (default 1000)\n"
-	"\n"
-	"  --server      braidd's API (default 127.0.0.1:50051)\n"
-	"  --token-file  the bearer token braidd asks for\n"
-	"  --tls-ca      the certificate to trust: speak TLS\n"
-	"\n"
-	"Exit status: 0 done, 1 the server refused (its status and message are printed),\n"
-	"2 bad argument.\n";
+const struct braid_help braid_ctl_help = {
+	.program = "braid ctl",
+	.page = "braid-ctl",
+	.section = 1,
+	.summary = "control a braidd gateway: list, show, create, destroy, watch",
+	.synopsis = (const char *const[]){
+		"[--server ADDR:PORT] [--token-file FILE] [--tls-ca FILE] COMMAND [ARGUMENTS]",
+		NULL },
+	.description = (const char *const[]){
+		"A client of braidd's gRPC API (docs/braidd.md): it lists, shows, creates and "
+		"destroys the gateway's sessions, and follows their events.",
+		NULL },
+	.commands = (const struct braid_help_item[]){
+		{ "list", "[--kind KIND] [--state STATE]", "one line per session" },
+		{ "show", "ID", "one session's settings and counters" },
+		{ "create", "rtp_proxy|bond_receive [OPTIONS]", "start a session; prints its id "
+		  "and the address it listens on" },
+		{ "destroy", "ID", "stop a session" },
+		{ "watch", "[ID] [--interval MS]", "events as they come, and STATS lines every "
+		  "interval" },
+		{ NULL, NULL, NULL } },
+	.options = (const struct braid_help_item[]){
+		{ NULL, NULL, "before the command" },
+		{ "--server", "ADDR:PORT", "braidd's API (default 127.0.0.1:50051)" },
+		{ "--token-file", "FILE", "the bearer token braidd asks for" },
+		{ "--tls-ca", "FILE", "the certificate to trust: speak TLS" },
+		{ "--help", NULL, "print this help and exit" },
+		{ NULL, NULL, "list" },
+		{ "--kind", "bond_receive|rtp_proxy", "only sessions of this kind" },
+		{ "--state", "created|connecting|active|error|closed", "only sessions in this "
+		  "state" },
+		{ NULL, NULL, "create rtp_proxy" },
+		{ "--destination", "ADDR:PORT", "where the RTP goes (required)" },
+		{ "--listen", "[ADDR]:PORT", "where it arrives (default: any port)" },
+		{ "--forward", "ADDR[:PORT]", "the local address to send from (and its port)" },
+		{ "--forward-interface", "IF", "the interface to send on" },
+		{ "--listen-interface", "IF", "the interface to receive on" },
+		{ "--rtcp", NULL, "relay RTCP too, on port + 1 of each endpoint" },
+		{ "--tcp", NULL, "both legs are TCP, each packet framed as RFC 4571 says" },
+		{ "--max-packet-rate", "N", "drop the source's RTP beyond N packets a second" },
+		{ "--max-bitrate", "BPS", "drop the source's RTP beyond BPS bits a second" },
+		{ "--idle-timeout", "MS", "close the session after this long without traffic "
+		  "(also for bond_receive)" },
+		{ NULL, NULL, "create bond_receive" },
+		{ "--output", "udp://ADDR:PORT|file://PATH", "where the merged stream goes "
+		  "(required; files only below braidd's output_dir)" },
+		{ "--latency", "MS", "the latency budget; senders must use the same" },
+		{ "--psk", "FILE", "a file holding the pre-shared key" },
+		{ NULL, NULL, "watch" },
+		{ "--interval", "MS", "how often STATS lines come (default 1000 ms)" },
+		{ NULL, NULL, NULL } },
+	.notes = (const char *const[]){
+		"Durations: a whole number of ms.",
+		"Exit status: 0 done, 1 the server refused (its status and message are printed), "
+		"2 bad argument.",
+		NULL },
+	.see_also = "braid(1), braidd(8)",
+};
 
 struct ctl_args {
 	const char *server, *token_file, *ca_file;
@@ -260,7 +299,7 @@ static void parse_args(int argc, char **argv, struct ctl_args *a)
 	a->server = "127.0.0.1:50051";
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(ctl_usage, stdout);
+			braid_help_print(stdout, &braid_ctl_help);
 			exit(0);
 		} else if ((v = braid_cli_option("ctl", argc, argv, &i, "--server"))) {
 			a->server = v;

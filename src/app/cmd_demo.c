@@ -16,6 +16,7 @@
 #include "io/udp.h"
 #include "cli.h"
 #include "commands.h"
+#include "report.h"
 #include "demo_stream.h"
 #include "recv_node.h"
 #include "send_node.h"
@@ -40,17 +41,33 @@ struct demo {
 	bool tty;
 };
 
-static const char demo_usage[] =
-	"usage: braid demo [--duration S] [--mode adaptive|broadcast|roundrobin|weighted|backup]\n"
-	"\n"
-	"Streams 4 Mbit/s of test video for S seconds (default 24) over three emulated links on\n"
-	"loopback, none of which could carry it alone: 'clean' (3 Mbit/s), 'lossy' (3 Mbit/s,\n"
-	"5 % loss, jitter) and 'flaky' (2.5 Mbit/s, dies for a quarter of the time). The default\n"
-	"mode is adaptive; try broadcast to see why it matters.\n"
-	"\n"
-	"Durations: a whole number in s, or with a unit: 90s, 30000ms.\n"
-	"Exit status: 0 when every packet arrived once and in order, 1 when the stream was\n"
-	"damaged or something failed at run time, 2 bad argument.\n";
+const struct braid_help braid_demo_help = {
+	.program = "braid demo",
+	.page = "braid-demo",
+	.section = 1,
+	.summary = "show bonding on loopback, no setup",
+	.synopsis = (const char *const[]){
+		"[--duration S] [--mode adaptive|broadcast|roundrobin|weighted|backup]", NULL },
+	.description = (const char *const[]){
+		"Streams 4 Mbit/s of test video for S seconds (default 24) over three emulated "
+		"links on loopback, none of which could carry it alone: 'clean' (3 Mbit/s), "
+		"'lossy' (3 Mbit/s, 5 % loss, jitter) and 'flaky' (2.5 Mbit/s, dies for a "
+		"quarter of the time). Needs no root and no setup; a live view shows each link, "
+		"a summary closes the run.",
+		NULL },
+	.options = (const struct braid_help_item[]){
+		{ "--duration", "S", "how long the stream lasts, 5 s to 1 h (default 24 s)" },
+		{ "--mode", "adaptive|broadcast|roundrobin|weighted|backup", "how the sender spreads packets "
+		  "(default adaptive); try broadcast to see why it matters" },
+		{ "--help", NULL, "print this help and exit" },
+		{ NULL, NULL, NULL } },
+	.notes = (const char *const[]){
+		"Durations: a whole number in s, or with a unit: 90s, 30000ms.",
+		"Exit status: 0 when every packet arrived once and in order, 1 when the stream "
+		"was damaged or something failed at run time, 2 bad argument.",
+		NULL },
+	.see_also = "braid(1), braid-send(1), braid-recv(1), braid-emu(1)",
+};
 
 /* Moves back over the live view so what is printed next replaces it. */
 static void erase_view(struct demo *d)
@@ -67,18 +84,19 @@ static void draw_view(struct demo *d)
 	if (n > DEMO_LINKS)
 		n = DEMO_LINKS;
 	erase_view(d);
-	double t = (double)(braid_loop_now(d->loop) - d->start_us) / 1e6;
-	printf("  %5.1f s  link    state     rtt       loss    sent\n", t);
+	char t[BRAID_ELAPSED_MAX];
+	printf("  %9s  link    state     rtt       loss    sent\n",
+	       braid_report_elapsed(braid_loop_now(d->loop) - d->start_us, t));
 	for (size_t i = 0; i < n; i++) {
 		static const char *colour[] = { "\033[31m", "\033[33m", "\033[32m" };
-		printf("           %-6s  %s%-8s%s  %5.1f ms  %5.1f %%  %5.2f Mbit/s\n", links[i].name,
+		printf("             %-6s  %s%-8s%s  %5.1f ms  %5.1f %%  %5.2f Mbit/s\n", links[i].name,
 		       d->tty ? colour[links[i].state] : "", braid_link_state_name(links[i].state),
 		       d->tty ? "\033[0m" : "", links[i].rtt_ms, links[i].loss * 100,
 		       d->link_mbps[i]);
 	}
 	struct braid_demo_stream_stats st;
 	braid_demo_stream_get_stats(&d->stream, &st);
-	printf("           output: %llu of %llu packets (%llu inside the 1 s budget), %llu lost, "
+	printf("             output: %llu of %llu packets (%llu inside the 1 s budget), %llu lost, "
 	       "%llu out of order\n", (unsigned long long)st.received, (unsigned long long)st.sent,
 	       (unsigned long long)(st.sent - st.received - st.skipped),
 	       (unsigned long long)st.skipped, (unsigned long long)st.disordered);
@@ -104,7 +122,8 @@ static void sample_rates(struct demo *d)
 static void on_event(void *arg, const struct braid_event *ev, const char *link_name)
 {
 	struct demo *d = arg;
-	double t = (double)(ev->time_us - d->start_us) / 1e6;
+	char t[BRAID_ELAPSED_MAX];
+	braid_report_elapsed(ev->time_us - d->start_us, t);
 	bool known = ev->link_id < DEMO_LINKS;
 	if (ev->kind == BRAID_EVENT_LINK_STATE && ev->new_state == BRAID_LINK_DOWN) {
 		d->link_downs++;
@@ -125,13 +144,13 @@ static void on_event(void *arg, const struct braid_event *ev, const char *link_n
 	erase_view(d);
 	const char *name = link_name ? link_name : "?";
 	if (ev->kind == BRAID_EVENT_LINK_STATE)
-		printf("%s  %6.2f s  link %-6s %s -> %s%s\n", d->tty ? "\033[1m" : "", t, name,
+		printf("%s  %9s  link %-6s %s -> %s%s\n", d->tty ? "\033[1m" : "", t, name,
 		       braid_link_state_name(ev->old_state), braid_link_state_name(ev->new_state),
 		       d->tty ? "\033[0m" : "");
 	else
-		printf("%s  %6.2f s  link %-6s failed over: %llu packets resent on the others%s\n",
+		printf("%s  %9s  link %-6s failed over: %llu %s resent on the others%s\n",
 		       d->tty ? "\033[1m" : "", t, name, (unsigned long long)ev->count,
-		       d->tty ? "\033[0m" : "");
+		       braid_report_plural(ev->count, "packet", "packets"), d->tty ? "\033[0m" : "");
 	if (had_view)
 		draw_view(d);
 	fflush(stdout);
@@ -183,7 +202,7 @@ static void parse_args(int argc, char **argv, uint64_t *duration_us, int *mode)
 	const char *v;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(demo_usage, stdout);
+			braid_help_print(stdout, &braid_demo_help);
 			exit(0);
 		} else if ((v = braid_cli_option("demo", argc, argv, &i, "--duration"))) {
 			*duration_us = braid_cli_duration("demo", "--duration", v, BRAID_CLI_S,
@@ -302,8 +321,8 @@ static int summary(struct demo *d)
 	printf("  residual loss  %llu packets (%.4f %%)\n", (unsigned long long)st.missing, loss * 100);
 	printf("  on the links   %llu datagrams sent, %llu duplicates removed at the gateway\n",
 	       (unsigned long long)ss.packets_out, (unsigned long long)rs.duplicates);
-	printf("  link events    %u down, %u back up, %u failovers\n", d->link_downs, d->link_ups,
-	       d->failovers);
+	printf("  link events    %u down, %u back up, %u %s\n", d->link_downs, d->link_ups,
+	       d->failovers, braid_report_plural(d->failovers, "failover", "failovers"));
 	if (d->down_detected_us)
 		printf("  detection      the dead link was marked down %.0f ms after it died\n",
 		       (double)(d->down_detected_us - d->outage_start_us) / 1e3);

@@ -16,27 +16,47 @@
 #include "io/udp.h"
 #include "cli.h"
 #include "commands.h"
+#include "report.h"
 
-static const char emu_usage[] =
-	"usage: braid emu --link SPEC [--link SPEC]... [--scenario FILE] [--stats FILE|-]\n"
-	"                 [--stats-interval MS] [--duration S] [--control ADDR:PORT]\n"
-	"\n"
-	"  --link      listen=ADDR:PORT,to=ADDR:PORT[,KEY=VALUE]... one emulated link:\n"
-	"              name=, rate=8mbit|ou=MEAN:SIGMA:THETA|trace=FILE, delay=40ms,\n"
-	"              jitter=10ms, reorder=on, loss=1%|ge:P:R:BAD:GOOD, queue=200ms|64kb,\n"
-	"              duplicate=0.1%, outage=10s+5s (repeatable), seed=N,\n"
-	"              rev=KEY=VALUE;KEY=VALUE or rev.KEY=VALUE for the return path\n"
-	"  --scenario  a file of 'link NAME KEYS' and 'at TIME NAME blackhole on|off' or\n"
-	"              'at TIME NAME KEYS' lines\n"
-	"  --stats     JSON lines of per-link statistics to a file or - for stdout\n"
-	"  --stats-interval  how often (default 1000 ms)\n"
-	"  --duration  exit after this long\n"
-	"  --control   a UDP address taking commands such as 'lte1 blackhole on'\n"
-	"\n"
-	"SIGUSR1 blackholes every link, or clears them all when all are blackholed.\n"
-	"Durations: a whole number (ms for --stats-interval, s for --duration), or with a\n"
-	"unit: 250ms, 2s. Exit status: 0 done, 1 run-time failure, 2 bad argument.\n"
-	"See docs/emu.md.\n";
+const struct braid_help braid_emu_help = {
+	.program = "braid emu",
+	.page = "braid-emu",
+	.section = 1,
+	.summary = "emulate links: rate, delay, loss, outages",
+	.synopsis = (const char *const[]){
+		"--link SPEC [--link SPEC]... [--scenario FILE] [--stats FILE|-] "
+		"[--stats-interval MS] [--duration S] [--control ADDR:PORT]",
+		NULL },
+	.description = (const char *const[]){
+		"Relays UDP between two addresses per link, in real time, through a model of a "
+		"network path: its rate, delay, jitter, loss, queue and outages, in both "
+		"directions. SIGUSR1 blackholes every link, or clears them all when all are "
+		"blackholed. The link keys and the scenario format are in docs/emu.md.",
+		NULL },
+	.options = (const struct braid_help_item[]){
+		{ "--link", "SPEC", "listen=ADDR:PORT,to=ADDR:PORT[,KEY=VALUE]...: one emulated "
+		  "link. Keys: name=, rate=8mbit|ou=MEAN:SIGMA:THETA|trace=FILE, delay=40ms, "
+		  "jitter=10ms, reorder=on, loss=1%|ge:P:R:BAD:GOOD, queue=200ms|64kb, "
+		  "duplicate=0.1%, outage=10s+5s (repeatable), seed=N, and rev=KEY=VALUE;KEY=VALUE "
+		  "or rev.KEY=VALUE for the return path" },
+		{ "--scenario", "FILE", "a file of 'link NAME KEYS' and 'at TIME NAME blackhole "
+		  "on|off' or 'at TIME NAME KEYS' lines" },
+		{ "--stats", "FILE|-", "JSON lines of per-link statistics to a file or - for "
+		  "stdout" },
+		{ "--stats-interval", "MS", "how often a line of statistics is written "
+		  "(default 1000 ms)" },
+		{ "--duration", "S", "exit after this long (default: run until a signal)" },
+		{ "--control", "ADDR:PORT", "a UDP address taking commands such as "
+		  "'lte1 blackhole on'" },
+		{ "--help", NULL, "print this help and exit" },
+		{ NULL, NULL, NULL } },
+	.notes = (const char *const[]){
+		"Durations: a whole number (ms for --stats-interval, s for --duration), or with "
+		"a unit: 250ms, 2s.",
+		"Exit status: 0 done, 1 run-time failure, 2 bad argument.",
+		NULL },
+	.see_also = "braid(1), braid-sim(1), braid-demo(1)",
+};
 
 struct emu_options {
 	struct braid_emu_scenario scenario;
@@ -98,7 +118,7 @@ static void parse_args(int argc, char **argv, struct emu_options *opt)
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(emu_usage, stdout);
+			braid_help_print(stdout, &braid_emu_help);
 			exit(0);
 		} else if ((v = braid_cli_option("emu", argc, argv, &i, "--link"))) {
 			add_link(opt, v);
@@ -235,18 +255,17 @@ static void describe_event(const struct braid_emu_event *ev, char *buf, size_t l
 
 static int run_event(struct emu *e, const struct braid_emu_event *ev, char *err, size_t err_len)
 {
-	char what[BRAID_EMU_SPEC_MAX + 64];
+	char what[BRAID_EMU_SPEC_MAX + 64], t[BRAID_ELAPSED_MAX];
 	int rc = braid_emu_apply_event(e->relays, e->count, ev, err, err_len);
 
 	describe_event(ev, what, sizeof(what));
 	if (rc == 0)
 		snprintf(err, err_len, "no link named '%s'", ev->link);
+	braid_report_elapsed(braid_loop_now(e->loop) - e->start_us, t);
 	if (rc <= 0)
-		fprintf(stderr, "braid emu: t=%.3fs %s: %s\n",
-			(double)(braid_loop_now(e->loop) - e->start_us) / 1e6, what, err);
+		fprintf(stderr, "[%11s] braid emu: %s: %s\n", t, what, err);
 	else
-		fprintf(stderr, "braid emu: t=%.3fs %s\n",
-			(double)(braid_loop_now(e->loop) - e->start_us) / 1e6, what);
+		fprintf(stderr, "[%11s] braid emu: %s\n", t, what);
 	return rc;
 }
 
@@ -286,8 +305,10 @@ static void toggle_all(struct emu *e)
 		all_on = all_on && braid_emu_relay_blackhole(e->relays[i]);
 	for (size_t i = 0; i < e->count; i++)
 		braid_emu_relay_set_blackhole(e->relays[i], !all_on);
-	fprintf(stderr, "braid emu: t=%.3fs blackhole %s on every link\n",
-		(double)(braid_loop_now(e->loop) - e->start_us) / 1e6, all_on ? "off" : "on");
+	char t[BRAID_ELAPSED_MAX];
+	fprintf(stderr, "[%11s] braid emu: blackhole %s on every link\n",
+		braid_report_elapsed(braid_loop_now(e->loop) - e->start_us, t),
+		all_on ? "off" : "on");
 }
 
 static void on_signal(struct braid_loop *loop, int signo, void *arg)

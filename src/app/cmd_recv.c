@@ -12,30 +12,54 @@
 #include "recv_node.h"
 #include "rist_node.h"
 
-static const char recv_usage[] =
-	"usage: braid recv --listen [ADDR]:PORT --output udp://HOST:PORT | file://PATH | -\n"
-	"                  [--latency MS] [--psk FILE] [--stats FILE|-] [--stats-interval MS]\n"
-	"       braid recv --listen rist://[ADDR]:PORT --output ...\n"
-	"                  [--latency MS] [--rist-nack auto|generic|range] [--stats FILE|-]\n"
-	"\n"
-	"  --listen   where the links of every sender arrive; rist://: a RIST Simple Profile\n"
-	"             flow over any number of paths, RTP on PORT (even), RTCP on PORT + 1\n"
-	"             (docs/rist.md)\n"
-	"  --output   where the merged stream goes: a UDP destination, a file, - for stdout,\n"
-	"             or rist://HOST:PORT, on as a RIST Simple Profile flow (RTCP to PORT + 1).\n"
-	"             A file is appended to, never truncated. {session} in a file's name\n"
-	"             gives each session its own file (file:///rec/cam-{session}.ts); any\n"
-	"             other output carries one session at a time and refuses the others\n"
-	"  --latency  the fixed latency budget (default 1000 ms); RIST: how long a lost packet\n"
-	"             is waited for, and how long the rist:// output keeps packets to resend\n"
-	"  --rist-nack  the NACKs a RIST receiver sends: auto (the default: RIST range NACKs\n"
-	"             to a peer that speaks RIST's RTCP, Generic NACKs to others), generic, range\n"
-	"  --psk      a file holding the pre-shared key (senders need the same)\n"
-	"  --stats    JSON lines of statistics to a file or - for stdout\n"
-	"  --stats-interval  how often (default 1000 ms)\n"
-	"\n"
-	"Durations: a whole number in ms, or with a unit: 250ms, 2s.\n"
-	"Exit status: 0 done (also on SIGINT/SIGTERM), 1 run-time failure, 2 bad argument.\n";
+const struct braid_help braid_recv_help = {
+	.program = "braid recv",
+	.page = "braid-recv",
+	.section = 1,
+	.summary = "merge the links and release the stream",
+	.synopsis = (const char *const[]){
+		"--listen [ADDR]:PORT --output OUTPUT [--latency MS] [--psk FILE] "
+		"[--stats FILE|-] [--stats-interval MS]",
+		"--listen rist://[ADDR]:PORT --output OUTPUT [--latency MS] "
+		"[--rist-nack auto|generic|range] [--stats FILE|-]",
+		NULL },
+	.description = (const char *const[]){
+		"The gateway's side: takes the links of every sender on one UDP port, merges and "
+		"reorders their packets, repairs losses, and releases the stream with the "
+		"sender's timing after a fixed latency budget.",
+		NULL },
+	.options = (const struct braid_help_item[]){
+		{ "--listen", "[ADDR]:PORT|rist://[ADDR]:PORT", "where the links of every sender "
+		  "arrive; rist://: a RIST Simple Profile flow over any number of paths, RTP on "
+		  "PORT (even), RTCP on PORT + 1 (docs/rist.md)" },
+		{ "--output", "udp://HOST:PORT|file://PATH|rist://HOST:PORT|-", "where the merged "
+		  "stream goes: a UDP destination, a file, - for stdout, or rist://HOST:PORT, on "
+		  "as a RIST Simple Profile flow (RTCP to PORT + 1). A file is appended to, never "
+		  "truncated. {session} in a file's name gives each session its own file "
+		  "(file:///rec/cam-{session}.ts); any other output carries one session at a "
+		  "time and refuses the others" },
+		{ "--latency", "MS", "the fixed latency budget (default 1000 ms); senders must "
+		  "use the same. RIST: how long a lost packet is waited for, and how long the "
+		  "rist:// output keeps packets to resend" },
+		{ "--rist-nack", "auto|generic|range", "the NACKs a RIST receiver sends: auto (the "
+		  "default: RIST range NACKs to a peer that speaks RIST's RTCP, Generic NACKs to "
+		  "others), generic, range" },
+		{ "--psk", "FILE", "a file holding the pre-shared key (senders need the same)" },
+		{ "--stats", "FILE|-", "JSON lines of statistics to a file or - for stdout" },
+		{ "--stats-interval", "MS", "how often a line of statistics is written to "
+		  "--stats and the live view is redrawn (default 1000 ms)" },
+		{ "--config", "FILE", "settings as 'key = value' lines, a key being a long "
+		  "option above without its dashes (latency = 800ms); options on the command "
+		  "line override the file's" },
+		{ "--help", NULL, "print this help and exit" },
+		{ NULL, NULL, NULL } },
+	.notes = (const char *const[]){
+		"Durations: a whole number in ms, or with a unit: 250ms, 2s.",
+		"Exit status: 0 done (also on SIGINT/SIGTERM), 1 run-time failure, 2 bad "
+		"argument.",
+		NULL },
+	.see_also = "braid(1), braid-send(1), braidd(8)",
+};
 
 /* {session} may name the file only, so that the directory can be checked now and every
  * session's file lands in one place. */
@@ -140,7 +164,7 @@ static void parse_args(int argc, char **argv, struct braid_recv_config *cfg, uin
 	bool have_listen = false, have_output = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(recv_usage, stdout);
+			braid_help_print(stdout, &braid_recv_help);
 			exit(0);
 		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--listen"))) {
 			rist->on = parse_rist_url(v, 1, &rist->listen);
@@ -168,6 +192,8 @@ static void parse_args(int argc, char **argv, struct braid_recv_config *cfg, uin
 			cfg->stats_interval_us = braid_cli_duration("recv", "--stats-interval", v,
 								    BRAID_CLI_MS, 10000,
 								    BRAID_CLI_MAX_INTERVAL_US);
+		} else if (braid_cli_option("recv", argc, argv, &i, "--config")) {
+			continue; /* read before: braid_cli_load_config */
 		} else {
 			braid_cli_usage_error("recv", "unknown argument '%s' (see --help)", argv[i]);
 		}
@@ -264,6 +290,7 @@ int braid_cmd_recv(int argc, char **argv)
 	braid_receiver_settings_default(&cfg.core);
 	cfg.stats_interval_us = 1000000;
 	cfg.live_view = true;
+	braid_cli_load_config("recv", &braid_recv_help, &argc, &argv);
 	parse_args(argc, argv, &cfg, psk, &rist);
 
 	struct braid_loop *loop = braid_loop_new();

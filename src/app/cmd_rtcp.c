@@ -8,30 +8,53 @@
 #include "commands.h"
 #include "rtcp_tools.h"
 
-static const char rtcp_usage[] =
-	"usage: braid rtcp replay FILE|-\n"
-	"       braid rtcp dump --listen ADDR:PORT | --pcap FILE [--count N]\n"
-	"\n"
-	"  replay    read a JSON script of RTP packets, SRs and report instants, print the\n"
-	"            SR and RR contents generated at each report as a JSON line\n"
-	"            (format: docs/rtcp-replay.md)\n"
-	"  dump      print one JSON line per RTCP packet received (RTP is skipped)\n"
-	"  --listen  the UDP address to receive on (port 0: any, printed on stderr)\n"
-	"  --pcap    a capture file in the classic pcap format (Ethernet, Linux cooked or\n"
-	"            raw IP; IPv4 and IPv6 UDP)\n"
-	"  --count   stop after N lines\n";
+const struct braid_help braid_rtcp_help = {
+	.program = "braid rtcp",
+	.page = "braid-rtcp",
+	.section = 1,
+	.summary = "replay RTCP report generation, dump RTCP packets",
+	.synopsis = (const char *const[]){
+		"replay FILE|-",
+		"dump --listen ADDR:PORT|--pcap FILE [--count N]",
+		NULL },
+	.description = (const char *const[]){
+		"Tools around braid's RTP/RTCP library, printing JSON lines on stdout.",
+		NULL },
+	.commands = (const struct braid_help_item[]){
+		{ "replay", "FILE|-", "read a JSON script of RTP packets, SRs and report "
+		  "instants, print the SR and RR contents generated at each report as a JSON line "
+		  "(format: docs/rtcp-replay.md)" },
+		{ "dump", NULL, "print one JSON line per RTCP packet received (RTP is "
+		  "skipped)" },
+		{ NULL, NULL, NULL } },
+	.options = (const struct braid_help_item[]){
+		{ NULL, NULL, "dump" },
+		{ "--listen", "ADDR:PORT", "the UDP address to receive on (port 0: any, printed "
+		  "on stderr)" },
+		{ "--pcap", "FILE", "a capture file in the classic pcap format (Ethernet, Linux "
+		  "cooked or raw IP; IPv4 and IPv6 UDP)" },
+		{ "--count", "N", "stop after N lines" },
+		{ NULL, NULL, "every command" },
+		{ "--help", NULL, "print this help and exit" },
+		{ NULL, NULL, NULL } },
+	.notes = (const char *const[]){
+		"Exit status: 0 done, 1 run-time failure, 2 bad argument or a malformed replay "
+		"script.",
+		NULL },
+	.see_also = "braid(1)",
+};
 
 int braid_cmd_rtcp(int argc, char **argv)
 {
 	if (argc < 2)
 		braid_cli_usage_error("rtcp", "replay or dump is required (see --help)");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(rtcp_usage, stdout);
+		braid_help_print(stdout, &braid_rtcp_help);
 		return 0;
 	}
 	if (strcmp(argv[1], "replay") == 0) {
 		if (argc == 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
-			fputs(rtcp_usage, stdout);
+			braid_help_print(stdout, &braid_rtcp_help);
 			return 0;
 		}
 		if (argc != 3)
@@ -41,7 +64,7 @@ int braid_cmd_rtcp(int argc, char **argv)
 	if (strcmp(argv[1], "dump") == 0) {
 		for (int i = 2; i < argc; i++) {
 			if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-				fputs(rtcp_usage, stdout);
+				braid_help_print(stdout, &braid_rtcp_help);
 				return 0;
 			}
 		}

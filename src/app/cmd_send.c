@@ -7,29 +7,57 @@
 #include "io/udp.h"
 #include "cli.h"
 #include "commands.h"
+#include "report.h"
 #include "send_node.h"
 
-static const char send_usage[] =
-	"usage: braid send --input udp://[ADDR]:PORT | - --to HOST:PORT --link SPEC [--link SPEC]...\n"
-	"                  [--mode adaptive|broadcast|roundrobin|weighted|backup] [--latency MS]\n"
-	"                  [--redundancy PCT] [--bitrate-out udp://HOST:PORT]\n"
-	"                  [--psk FILE] [--stats FILE|-] [--stats-interval MS]\n"
-	"\n"
-	"  --input    where the encoder sends its UDP stream, or - for MPEG-TS on stdin\n"
-	"  --to       the gateway running 'braid recv'\n"
-	"  --link     an interface name, a local address, or key=value pairs:\n"
-	"             name=, dev=, addr=, to=HOST:PORT, weight=, priority=\n"
-	"  --mode     how packets are spread (default adaptive)\n"
-	"  --redundancy  adaptive: also send this share of packets on a second link (0..100 %)\n"
-	"  --bitrate-out  send {\"available_bitrate\":...} once a second, for an encoder to follow\n"
-	"  --latency  the receiver's latency budget (default 1000 ms)\n"
-	"  --psk      a file holding the pre-shared key (the receiver needs the same)\n"
-	"  --stats    JSON lines of statistics to a file or - for stdout\n"
-	"  --stats-interval  how often (default 1000 ms)\n"
-	"\n"
-	"Durations: a whole number in ms, or with a unit: 250ms, 2s.\n"
-	"Exit status: 0 done (also on SIGINT/SIGTERM or at the end of stdin), 1 run-time\n"
-	"failure, 2 bad argument.\n";
+const struct braid_help braid_send_help = {
+	.program = "braid send",
+	.page = "braid-send",
+	.section = 1,
+	.summary = "spread a UDP stream over several links",
+	.synopsis = (const char *const[]){
+		"--input [udp://][ADDR]:PORT|- --to HOST:PORT --link SPEC [--link SPEC]... "
+		"[--mode adaptive|broadcast|roundrobin|weighted|backup] [--latency MS] "
+		"[--redundancy PCT] [--bitrate-out [udp://]HOST:PORT] [--psk FILE] "
+		"[--stats FILE|-] [--stats-interval MS]",
+		NULL },
+	.description = (const char *const[]){
+		"The field unit's side: takes an encoder's UDP stream and spreads its packets "
+		"over several network links to a gateway running braid recv, which merges them.",
+		NULL },
+	.options = (const struct braid_help_item[]){
+		{ "--input", "[udp://][ADDR]:PORT|-", "where the encoder sends its UDP stream "
+		  "(udp:// may be left out), or - for MPEG-TS on stdin" },
+		{ "--to", "HOST:PORT", "the gateway running braid recv" },
+		{ "--link", "SPEC", "a link: an interface name, a local address, or key=value "
+		  "pairs separated by commas: name=, dev=IFACE (SO_BINDTODEVICE: Linux before "
+		  "5.7 needs CAP_NET_RAW), addr=, to=HOST:PORT, weight=, priority=. Repeat for "
+		  "each link" },
+		{ "--mode", "adaptive|broadcast|roundrobin|weighted|backup", "how packets are spread (default "
+		  "adaptive)" },
+		{ "--latency", "MS", "the receiver's latency budget (default 1000 ms); the "
+		  "gateway must use the same" },
+		{ "--redundancy", "PCT", "adaptive mode: also send this share of packets on a "
+		  "second link (0..100 %)" },
+		{ "--bitrate-out", "[udp://]HOST:PORT", "send {\"available_bitrate\":...} once a "
+		  "second, for an encoder to follow" },
+		{ "--psk", "FILE", "a file holding the pre-shared key (the receiver needs the "
+		  "same)" },
+		{ "--stats", "FILE|-", "JSON lines of statistics to a file or - for stdout" },
+		{ "--stats-interval", "MS", "how often a line of statistics is written to "
+		  "--stats and the live view is redrawn (default 1000 ms)" },
+		{ "--config", "FILE", "settings as 'key = value' lines, a key being a long "
+		  "option above without its dashes (latency = 800ms); options on the command "
+		  "line override the file's" },
+		{ "--help", NULL, "print this help and exit" },
+		{ NULL, NULL, NULL } },
+	.notes = (const char *const[]){
+		"Durations: a whole number in ms, or with a unit: 250ms, 2s.",
+		"Exit status: 0 done (also on SIGINT/SIGTERM or at the end of stdin), 1 run-time "
+		"failure, 2 bad argument.",
+		NULL },
+	.see_also = "braid(1), braid-recv(1), braid-demo(1)",
+};
 
 static void parse_mode(const char *value, struct braid_sender_settings *core)
 {
@@ -53,13 +81,13 @@ static void parse_args(int argc, char **argv, struct braid_send_config *cfg, uin
 	bool have_input = false, have_to = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(send_usage, stdout);
+			braid_help_print(stdout, &braid_send_help);
 			exit(0);
 		} else if ((v = braid_cli_option("send", argc, argv, &i, "--input"))) {
 			have_input = true;
 			cfg->input_stdin = strcmp(v, "-") == 0;
 			if (!cfg->input_stdin && !braid_cli_parse_udp_url(v, 1, &cfg->input))
-				braid_cli_usage_error("send", "--input: '%s' is not udp://[ADDR]:PORT or -", v);
+				braid_cli_usage_error("send", "--input: '%s' is not [udp://][ADDR]:PORT or -", v);
 		} else if ((v = braid_cli_option("send", argc, argv, &i, "--to"))) {
 			have_to = braid_addr_parse(v, 0, &cfg->to) == 0;
 			if (!have_to)
@@ -85,7 +113,7 @@ static void parse_args(int argc, char **argv, struct braid_send_config *cfg, uin
 			cfg->core.redundancy = pct / 100.0;
 		} else if ((v = braid_cli_option("send", argc, argv, &i, "--bitrate-out"))) {
 			if (!braid_cli_parse_udp_url(v, 0, &cfg->bitrate_out))
-				braid_cli_usage_error("send", "--bitrate-out: '%s' is not udp://HOST:PORT", v);
+				braid_cli_usage_error("send", "--bitrate-out: '%s' is not [udp://]HOST:PORT", v);
 		} else if ((v = braid_cli_option("send", argc, argv, &i, "--psk"))) {
 			parse_psk("send", v, psk, &cfg->core.psk_len);
 			cfg->core.psk = psk;
@@ -95,6 +123,8 @@ static void parse_args(int argc, char **argv, struct braid_send_config *cfg, uin
 			cfg->stats_interval_us = braid_cli_duration("send", "--stats-interval", v,
 								    BRAID_CLI_MS, 10000,
 								    BRAID_CLI_MAX_INTERVAL_US);
+		} else if (braid_cli_option("send", argc, argv, &i, "--config")) {
+			continue; /* read before: braid_cli_load_config */
 		} else {
 			braid_cli_usage_error("send", "unknown argument '%s' (see --help)", argv[i]);
 		}
@@ -172,6 +202,7 @@ int braid_cmd_send(int argc, char **argv)
 	braid_sender_settings_default(&cfg.core);
 	cfg.stats_interval_us = 1000000;
 	cfg.live_view = true;
+	braid_cli_load_config("send", &braid_send_help, &argc, &argv);
 	parse_args(argc, argv, &cfg, psk);
 
 	struct braid_loop *loop = braid_loop_new();
@@ -192,8 +223,9 @@ int braid_cmd_send(int argc, char **argv)
 	struct braid_addr bound;
 	char a[64];
 	if (braid_send_node_input_addr(node, &bound) == 0)
-		fprintf(stderr, "braid send: input on %s, %zu links, mode %s\n",
+		fprintf(stderr, "braid send: input on %s, %zu %s, mode %s\n",
 			braid_addr_format(&bound, a, sizeof(a)), cfg.link_count,
+			braid_report_plural(cfg.link_count, "link", "links"),
 			braid_mode_name(cfg.core.mode));
 	static struct send_watch watch;
 	watch = (struct send_watch){ .node = node, .latency_us = cfg.core.latency_us,

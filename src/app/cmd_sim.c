@@ -10,29 +10,51 @@
 #include "sim/sim.h"
 #include "cli.h"
 #include "commands.h"
+#include "report.h"
 
-static const char sim_usage[] =
-	"usage: braid sim --scenario FILE [--plot FILE.svg] [--traces DIR] [--duration S]\n"
-	"                 [--seed N] [--mode broadcast|roundrobin|weighted|backup|adaptive]\n"
-	"                 [--bound]\n"
-	"       braid sim --write-trace FILE --ou MEAN:SIGMA:THETA[:FLOOR[:CEILING]]\n"
-	"                 --duration S [--seed N]\n"
-	"\n"
-	"  --scenario     links, events, stream, sender settings and expectations\n"
-	"  --plot         draw per-link rate, RTT and loss and the output's continuity\n"
-	"  --traces       replay DIR's NAME.up (forward) and NAME.down (return) files on the\n"
-	"                 scenario's trace links, in name order\n"
-	"  --duration     the stream's length (overrides the scenario)\n"
-	"  --seed         the run's seed (overrides the scenario)\n"
-	"  --mode         the sender's mode (overrides the scenario)\n"
-	"  --bound        also compute the clairvoyant bound of the links: the highest\n"
-	"                 lossless rate any schedule knowing their future could carry\n"
-	"  --write-trace  write a synthetic mahimahi trace of an OU rate (ou= as in braid emu)\n"
-	"\n"
-	"Durations: a whole number in s, or with a unit: 90s, 500ms.\n"
-	"Prints the metrics as JSON on stdout. Exit status: 0 done, 1 when an expectation\n"
-	"fails or something fails at run time, 2 bad argument.\n"
-	"See docs/sim.md.\n";
+const struct braid_help braid_sim_help = {
+	.program = "braid sim",
+	.page = "braid-sim",
+	.section = 1,
+	.summary = "simulate a bonding scenario in virtual time",
+	.synopsis = (const char *const[]){
+		"--scenario FILE [--plot FILE.svg] [--traces DIR] [--duration S] [--seed N] "
+		"[--mode broadcast|roundrobin|weighted|backup|adaptive] [--bound]",
+		"--write-trace FILE --ou MEAN:SIGMA:THETA[:FLOOR[:CEILING]] --duration S "
+		"[--seed N]",
+		NULL },
+	.description = (const char *const[]){
+		"Runs the sender and the receiver over modelled links in virtual time, as fast "
+		"as the machine allows, and prints the metrics as JSON on stdout. The scenario "
+		"format is in docs/sim.md.",
+		NULL },
+	.options = (const struct braid_help_item[]){
+		{ "--scenario", "FILE", "links, events, stream, sender settings and "
+		  "expectations" },
+		{ "--plot", "FILE.svg", "draw per-link rate, RTT and loss and the output's "
+		  "continuity" },
+		{ "--traces", "DIR", "replay DIR's NAME.up (forward) and NAME.down (return) files "
+		  "on the scenario's trace links, in name order" },
+		{ "--duration", "S", "the stream's length (overrides the scenario); with "
+		  "--write-trace, the trace's" },
+		{ "--seed", "N", "the run's seed (overrides the scenario)" },
+		{ "--mode", "adaptive|broadcast|roundrobin|weighted|backup", "the sender's mode (overrides the "
+		  "scenario)" },
+		{ "--bound", NULL, "also compute the clairvoyant bound of the links: the highest "
+		  "lossless rate any schedule knowing their future could carry" },
+		{ "--write-trace", "FILE", "write a synthetic mahimahi trace of an OU rate "
+		  "instead of simulating" },
+		{ "--ou", "MEAN:SIGMA:THETA[:FLOOR[:CEILING]]", "the trace's rate process, as "
+		  "ou= in braid emu" },
+		{ "--help", NULL, "print this help and exit" },
+		{ NULL, NULL, NULL } },
+	.notes = (const char *const[]){
+		"Durations: a whole number in s, or with a unit: 90s, 500ms.",
+		"Exit status: 0 done, 1 when an expectation fails or something fails at run "
+		"time, 2 bad argument.",
+		NULL },
+	.see_also = "braid(1), braid-emu(1)",
+};
 
 struct sim_options {
 	const char *scenario, *plot, *traces, *write_trace, *ou;
@@ -48,7 +70,7 @@ static void parse_args(int argc, char **argv, struct sim_options *o)
 	o->mode = -1;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(sim_usage, stdout);
+			braid_help_print(stdout, &braid_sim_help);
 			exit(0);
 		} else if (strcmp(argv[i], "--bound") == 0) {
 			o->bound = true;
@@ -168,9 +190,12 @@ static void summary(const struct braid_sim_scenario *sc, const struct braid_sim_
 	bool *pass = calloc(sc->expect_count ? sc->expect_count : 1, sizeof(*pass));
 	size_t failed = braid_sim_check(sc, m, pass);
 
-	fprintf(stderr, "braid sim: %s: %.1f s simulated in %.2f s (%.0fx), residual loss "
+	char simulated[BRAID_ELAPSED_MAX], took[BRAID_ELAPSED_MAX];
+	fprintf(stderr, "braid sim: %s: %s simulated in %s (%.0fx), residual loss "
 		"%.4f%%, release %.3f..%.3f ms after the fastest path (budget %.0f ms)",
-		sc->name, m->simulated_s, wall, wall > 0 ? m->simulated_s / wall : 0,
+		sc->name, braid_report_elapsed((uint64_t)(m->simulated_s * 1e6), simulated),
+		braid_report_elapsed((uint64_t)(wall * 1e6), took),
+		wall > 0 ? m->simulated_s / wall : 0,
 		m->residual_loss * 100, m->over_path_min_ms, m->over_path_max_ms,
 		(double)sc->sender.latency_us / 1000.0);
 	if (bound)
@@ -203,8 +228,9 @@ static int run(struct braid_sim_scenario *sc, const struct sim_options *o,
 		return 1;
 	}
 	if (braid_sim_run(sim)) {
-		fprintf(stderr, "braid sim: the run got stuck at t=%.6f s\n",
-			(double)braid_sim_now(sim) / 1e6);
+		char t[BRAID_ELAPSED_MAX];
+		fprintf(stderr, "braid sim: the run got stuck at %s\n",
+			braid_report_elapsed(braid_sim_now(sim), t));
 		status = 1;
 	}
 	m = braid_sim_metrics(sim);

@@ -144,9 +144,16 @@ static void live_link(struct braid_report *r, const struct braid_link_stats *l, 
 	r->live_lines++;
 }
 
-static const char *plural(uint64_t n, const char *one, const char *many)
+const char *braid_report_plural(uint64_t n, const char *one, const char *many)
 {
 	return n == 1 ? one : many;
+}
+
+const char *braid_report_elapsed(uint64_t us, char buf[BRAID_ELAPSED_MAX])
+{
+	snprintf(buf, BRAID_ELAPSED_MAX, "%llu.%03llu s", (unsigned long long)(us / 1000000),
+		 (unsigned long long)(us / 1000 % 1000));
+	return buf;
 }
 
 static double share_pct(uint64_t part, uint64_t whole)
@@ -163,7 +170,9 @@ static void summary_sender(struct braid_report *r, const struct braid_sender_sta
 	uint32_t downs = 0;
 	for (size_t i = 0; i < n; i++)
 		downs += links[i].down_events;
-	fprintf(stderr, "braid send: summary after %.1f s\n", (double)(now_us - r->start_us) / 1e6);
+	char t[BRAID_ELAPSED_MAX];
+	fprintf(stderr, "braid send: summary after %s\n",
+		braid_report_elapsed(now_us - r->start_us, t));
 	fprintf(stderr, "  stream in      %llu packets, %.1f MB\n",
 		(unsigned long long)st->packets_in, (double)st->bytes_in / 1e6);
 	fprintf(stderr, "  sent           %llu datagrams on the links, %.1f MB\n",
@@ -181,9 +190,9 @@ static void summary_sender(struct braid_report *r, const struct braid_sender_sta
 		fprintf(stderr, "  link %-12s %llu packets, %.1f MB, %s, down %u %s\n", links[i].name,
 			(unsigned long long)links[i].packets_sent, (double)links[i].bytes_sent / 1e6,
 			braid_link_state_name(links[i].state), links[i].down_events,
-			plural(links[i].down_events, "time", "times"));
+			braid_report_plural(links[i].down_events, "time", "times"));
 	fprintf(stderr, "  link events    %u down, %u %s\n", downs, st->failovers,
-		plural(st->failovers, "failover", "failovers"));
+		braid_report_plural(st->failovers, "failover", "failovers"));
 }
 
 void braid_report_sender(struct braid_report *r, const struct braid_sender *s, uint64_t now_us,
@@ -290,7 +299,9 @@ static void json_session(FILE *f, const struct braid_receiver *rx, uint32_t id, 
 static void summary_receiver(struct braid_report *r, const struct braid_receiver_stats *st,
 			     uint64_t now_us)
 {
-	fprintf(stderr, "braid recv: summary after %.1f s\n", (double)(now_us - r->start_us) / 1e6);
+	char t[BRAID_ELAPSED_MAX];
+	fprintf(stderr, "braid recv: summary after %s\n",
+		braid_report_elapsed(now_us - r->start_us, t));
 	fprintf(stderr, "  received       %llu datagrams, %.1f MB\n",
 		(unsigned long long)st->packets_in, (double)st->bytes_in / 1e6);
 	fprintf(stderr, "  stream out     %llu packets, %.1f MB\n",
@@ -309,7 +320,8 @@ static void summary_receiver(struct braid_report *r, const struct braid_receiver
 		const struct braid_link_memory *m = &r->seen[i];
 		fprintf(stderr, "  session %08x link %-12s %llu datagrams, %.1f MB, down %u %s\n",
 			m->session_id, m->name, (unsigned long long)m->packets,
-			(double)m->bytes / 1e6, m->down_events, plural(m->down_events, "time", "times"));
+			(double)m->bytes / 1e6, m->down_events,
+			braid_report_plural(m->down_events, "time", "times"));
 	}
 }
 
@@ -404,16 +416,16 @@ void braid_report_event_json(struct braid_report *r, const struct braid_event *e
 void braid_report_event(struct braid_report *r, const struct braid_event *ev,
 			const char *link_name)
 {
-	double t = (double)(ev->time_us - r->start_us) / 1e6;
-	char line[160];
+	char t[BRAID_ELAPSED_MAX], line[160];
 	switch (ev->kind) {
 	case BRAID_EVENT_LINK_STATE:
 		snprintf(line, sizeof(line), "link %s: %s -> %s", link_name ? link_name : "?",
 			 braid_link_state_name(ev->old_state), braid_link_state_name(ev->new_state));
 		break;
 	case BRAID_EVENT_FAILOVER:
-		snprintf(line, sizeof(line), "link %s failed: %llu packets resent on other links",
-			 link_name ? link_name : "?", (unsigned long long)ev->count);
+		snprintf(line, sizeof(line), "link %s failed: %llu %s resent on other links",
+			 link_name ? link_name : "?", (unsigned long long)ev->count,
+			 braid_report_plural(ev->count, "packet", "packets"));
 		break;
 	case BRAID_EVENT_SESSION_NEW:
 		snprintf(line, sizeof(line), "session %08x started", ev->session_id);
@@ -426,17 +438,18 @@ void braid_report_event(struct braid_report *r, const struct braid_event *ev,
 	}
 	if (r->live)
 		live_begin(r);
-	fprintf(stderr, "[%8.3f] braid %s: %s\n", t, r->role, line);
+	fprintf(stderr, "[%11s] braid %s: %s\n", braid_report_elapsed(ev->time_us - r->start_us, t),
+		r->role, line);
 }
 
 void braid_report_output_event(struct braid_report *r, uint64_t now_us, const char *event,
 			       uint32_t session_id, uint32_t holder)
 {
-	double t = (double)(now_us - r->start_us) / 1e6;
+	char t[BRAID_ELAPSED_MAX];
 	if (r->json) {
 		fprintf(r->json, "{\"t\":%.3f,\"clock_us\":%llu,\"role\":\"%s\",\"event\":\"%s\","
-			"\"session\":\"%08x\"", t, (unsigned long long)now_us, r->role, event,
-			session_id);
+			"\"session\":\"%08x\"", (double)(now_us - r->start_us) / 1e6,
+			(unsigned long long)now_us, r->role, event, session_id);
 		if (holder)
 			fprintf(r->json, ",\"holder\":\"%08x\"", holder);
 		fputs("}\n", r->json);
@@ -444,7 +457,8 @@ void braid_report_output_event(struct braid_report *r, uint64_t now_us, const ch
 	}
 	if (r->live)
 		live_begin(r);
-	fprintf(stderr, "[%8.3f] braid %s: session %08x ", t, r->role, session_id);
+	fprintf(stderr, "[%11s] braid %s: session %08x ", braid_report_elapsed(now_us - r->start_us, t),
+		r->role, session_id);
 	if (strcmp(event, "output_refused") == 0)
 		fprintf(stderr, "refused: the output carries session %08x (name the file with "
 			"{session} for one file per session)\n", holder);

@@ -14,6 +14,13 @@
 
 #define BRAID_REPORT_MAX_LINKS 32
 
+/* The one way every program's human output (event lines, live views, summaries) gives a
+ * time: seconds to the millisecond, "12.345 s", since the start unless said otherwise. */
+#define BRAID_ELAPSED_MAX 32
+const char *braid_report_elapsed(uint64_t us, char buf[BRAID_ELAPSED_MAX]);
+/* one when n is 1, many otherwise: "1 failover", "2 failovers". */
+const char *braid_report_plural(uint64_t n, const char *one, const char *many);
+
 /* The last figures seen of each session's links, so that the receiver's final summary
  * still names the links of a session that ended before it. */
 struct braid_link_memory {
