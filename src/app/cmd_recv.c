@@ -9,11 +9,13 @@
 #include "io/udp.h"
 #include "cli.h"
 #include "commands.h"
+#include "dash.h"
 #include "recv_node.h"
 
 static const char recv_usage[] =
 	"usage: braid recv --listen [ADDR]:PORT --output udp://HOST:PORT | file://PATH | -\n"
 	"                  [--latency MS] [--psk FILE] [--stats FILE|-] [--stats-interval MS]\n"
+	"                  [--http ADDR:PORT]\n"
 	"\n"
 	"  --listen   where the links of every sender arrive\n"
 	"  --output   where the merged stream goes: a UDP destination, a file, or - for stdout.\n"
@@ -22,6 +24,7 @@ static const char recv_usage[] =
 	"             other output carries one session at a time and refuses the others\n"
 	"  --latency  the fixed latency budget (default 1000 ms)\n"
 	"  --psk      a file holding the pre-shared key (senders need the same)\n"
+	"  --http     a live dashboard at http://ADDR:PORT/, Prometheus text at /metrics\n"
 	"  --stats    JSON lines of statistics to a file or - for stdout\n"
 	"  --stats-interval  how often (default 1000 ms)\n"
 	"\n"
@@ -69,6 +72,9 @@ static void parse_output(const char *v, struct braid_recv_config *cfg)
 	}
 }
 
+/* --http: where the dashboard listens (len 0: no dashboard). */
+static struct braid_addr http_listen;
+
 static void parse_args(int argc, char **argv, struct braid_recv_config *cfg, uint8_t *psk)
 {
 	const char *v;
@@ -92,6 +98,8 @@ static void parse_args(int argc, char **argv, struct braid_recv_config *cfg, uin
 			if (!braid_cli_read_psk(v, psk, &cfg->core.psk_len, err, sizeof(err)))
 				braid_cli_usage_error("recv", "--psk: %s", err);
 			cfg->core.psk = psk;
+		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--http"))) {
+			braid_dash_parse_listen("recv", v, &http_listen);
 		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--stats"))) {
 			cfg->stats_path = v;
 		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--stats-interval"))) {
@@ -167,13 +175,21 @@ int braid_cmd_recv(int argc, char **argv)
 	static const int signals[] = { SIGINT, SIGTERM, 0 };
 	braid_loop_watch_signals(loop, signals, on_signal, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	struct braid_dash *dash = NULL;
+	if (http_listen.len && !(dash = braid_dash_open(loop, &http_listen, "recv",
+						       &cfg.stats_tap, &cfg.stats_tap_arg))) {
+		braid_loop_free(loop);
+		return 1;
+	}
 	char err[256];
 	struct braid_recv_node *node = braid_recv_node_open(loop, &cfg, err, sizeof(err));
 	if (!node) {
 		fprintf(stderr, "braid recv: %s\n", err);
+		braid_dash_stop(dash);
 		braid_loop_free(loop);
 		return 1;
 	}
+	braid_dash_watch_receiver(dash, braid_recv_node_receiver(node));
 	struct braid_addr bound;
 	char a[64];
 	braid_recv_node_listen_addr(node, &bound);
@@ -192,6 +208,7 @@ int braid_cmd_recv(int argc, char **argv)
 	/* Release what is still held before the final figures, so they count it. */
 	braid_recv_node_flush(node);
 	braid_recv_node_report(node, true);
+	braid_dash_stop(dash);
 	braid_recv_node_close(node);
 	braid_loop_free(loop);
 	return rc < 0 ? 1 : 0;

@@ -7,6 +7,7 @@
 #include "io/udp.h"
 #include "cli.h"
 #include "commands.h"
+#include "dash.h"
 #include "send_node.h"
 
 static const char send_usage[] =
@@ -14,6 +15,7 @@ static const char send_usage[] =
 	"                  [--mode adaptive|broadcast|roundrobin|weighted|backup] [--latency MS]\n"
 	"                  [--redundancy PCT] [--bitrate-out udp://HOST:PORT]\n"
 	"                  [--psk FILE] [--stats FILE|-] [--stats-interval MS]\n"
+	"                  [--http ADDR:PORT]\n"
 	"\n"
 	"  --input    where the encoder sends its UDP stream, or - for MPEG-TS on stdin\n"
 	"  --to       the gateway running 'braid recv'\n"
@@ -24,6 +26,7 @@ static const char send_usage[] =
 	"  --bitrate-out  send {\"available_bitrate\":...} once a second, for an encoder to follow\n"
 	"  --latency  the receiver's latency budget (default 1000 ms)\n"
 	"  --psk      a file holding the pre-shared key (the receiver needs the same)\n"
+	"  --http     a live dashboard at http://ADDR:PORT/, Prometheus text at /metrics\n"
 	"  --stats    JSON lines of statistics to a file or - for stdout\n"
 	"  --stats-interval  how often (default 1000 ms)\n"
 	"\n"
@@ -46,6 +49,9 @@ static void parse_psk(const char *cmd, const char *path, uint8_t *key, size_t *l
 	if (!braid_cli_read_psk(path, key, len, err, sizeof(err)))
 		braid_cli_usage_error(cmd, "--psk: %s", err);
 }
+
+/* --http: where the dashboard listens (len 0: no dashboard). */
+static struct braid_addr http_listen;
 
 static void parse_args(int argc, char **argv, struct braid_send_config *cfg, uint8_t *psk)
 {
@@ -89,6 +95,8 @@ static void parse_args(int argc, char **argv, struct braid_send_config *cfg, uin
 		} else if ((v = braid_cli_option("send", argc, argv, &i, "--psk"))) {
 			parse_psk("send", v, psk, &cfg->core.psk_len);
 			cfg->core.psk = psk;
+		} else if ((v = braid_cli_option("send", argc, argv, &i, "--http"))) {
+			braid_dash_parse_listen("send", v, &http_listen);
 		} else if ((v = braid_cli_option("send", argc, argv, &i, "--stats"))) {
 			cfg->stats_path = v;
 		} else if ((v = braid_cli_option("send", argc, argv, &i, "--stats-interval"))) {
@@ -182,13 +190,21 @@ int braid_cmd_send(int argc, char **argv)
 	static const int signals[] = { SIGINT, SIGTERM, 0 };
 	braid_loop_watch_signals(loop, signals, on_signal, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	struct braid_dash *dash = NULL;
+	if (http_listen.len && !(dash = braid_dash_open(loop, &http_listen, "send",
+						       &cfg.stats_tap, &cfg.stats_tap_arg))) {
+		braid_loop_free(loop);
+		return 1;
+	}
 	char err[256];
 	struct braid_send_node *node = braid_send_node_open(loop, &cfg, err, sizeof(err));
 	if (!node) {
 		fprintf(stderr, "braid send: %s\n", err);
+		braid_dash_stop(dash);
 		braid_loop_free(loop);
 		return 1;
 	}
+	braid_dash_watch_sender(dash, braid_send_node_sender(node));
 	struct braid_addr bound;
 	char a[64];
 	if (braid_send_node_input_addr(node, &bound) == 0)
@@ -207,6 +223,7 @@ int braid_cmd_send(int argc, char **argv)
 	int rc = braid_loop_run(loop);
 	braid_timer_stop(loop, &watch.timer);
 	braid_send_node_report(node, true);
+	braid_dash_stop(dash);
 	braid_send_node_close(node);
 	braid_loop_free(loop);
 	return rc < 0 ? 1 : 0;
