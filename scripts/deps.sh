@@ -24,6 +24,8 @@ packages=(
   python3-prometheus-client
   # braidd's TLS test makes a self-signed certificate
   openssl
+  # the dashboard's test: a headless browser driven over the DevTools protocol
+  chromium python3-websocket
 )
 
 missing=()
