@@ -10,5 +10,6 @@ int braid_cmd_emu(int argc, char **argv);
 int braid_cmd_rtcp(int argc, char **argv);
 int braid_cmd_sim(int argc, char **argv);
 int braid_cmd_ctl(int argc, char **argv);
+int braid_cmd_plot(int argc, char **argv);
 
 #endif

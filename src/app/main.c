@@ -15,6 +15,7 @@ static const struct {
 	{ "emu", braid_cmd_emu, "emulate links: rate, delay, loss, outages" },
 	{ "rtcp", braid_cmd_rtcp, "replay RTCP report generation, dump RTCP packets" },
 	{ "sim", braid_cmd_sim, "simulate a bonding scenario in virtual time" },
+	{ "plot", braid_cmd_plot, "draw a --stats file as SVG charts" },
 	{ "ctl", braid_cmd_ctl, "control a braidd gateway: list, show, create, destroy, watch" },
 };
 

@@ -17,26 +17,29 @@ def dashboard_port(procs, p):
 
 
 class Stream:
-    """recv and send with --http on port 0, two emulated links between them, and a file
-    of random bytes paced into send in a thread (start_pacing); the output is a file."""
+    """recv and send (with --http on port 0 unless told not), two emulated links between
+    them, and a file of random bytes paced into send in a thread (start_pacing); the
+    output is a file."""
 
-    def __init__(self, procs, braid, work, seconds=10, bitrate=2_000_000):
+    def __init__(self, procs, braid, work, seconds=10, bitrate=2_000_000, http=True,
+                 interval_ms=1000):
         self.work = work
         self.input = os.path.join(work, "in.bin")
         self.output = os.path.join(work, "out.bin")
         with open(self.input, "wb") as f:
             f.write(os.urandom(int(seconds * bitrate / 8) // CHUNK * CHUNK))
         self.bitrate = bitrate
-        self.recv = bt.start_recv(procs, braid, work, f"file://{self.output}",
-                                  extra=["--http", "127.0.0.1:0", "--stats-interval", "1000"])
+        extra = (["--http", "127.0.0.1:0"] if http else []) + [
+            "--stats-interval", str(interval_ms)]
+        self.recv = bt.start_recv(procs, braid, work, f"file://{self.output}", extra=extra)
         self.emus = [bt.start_emu(procs, braid, name, self.recv.port, keys)
                      for name, keys in (("wired", "delay=10ms"),
                                         ("lte", "delay=30ms,jitter=5ms,loss=1%"))]
         links = [f"name={e.braid_name[4:]},to=127.0.0.1:{e.port}" for e in self.emus]
-        self.send = bt.start_send(procs, braid, work, self.recv.port, links,
-                                  extra=["--http", "127.0.0.1:0", "--stats-interval", "1000"])
-        self.recv_http = dashboard_port(procs, self.recv)
-        self.send_http = dashboard_port(procs, self.send)
+        self.send = bt.start_send(procs, braid, work, self.recv.port, links, extra=extra)
+        if http:
+            self.recv_http = dashboard_port(procs, self.recv)
+            self.send_http = dashboard_port(procs, self.send)
         self.pacer = None
 
     def start_pacing(self):
