@@ -15,8 +15,8 @@ static const char plot_usage[] =
 	"  -o, --output  the SVG picture to write (- for stdout): the stream's rate, and each\n"
 	"             link's throughput, RTT, loss and state over time\n"
 	"\n"
-	"Exit status: 0 done, 1 the file is not a stats file or cannot be written, 2 bad\n"
-	"argument.\n";
+	"Exit status: 0 done, 1 the picture could not be written, 2 bad argument (also a\n"
+	"STATS that cannot be read or is not a stats file).\n";
 
 struct plot_options {
 	const char *stats, *output;
@@ -71,11 +71,8 @@ int braid_cmd_plot(int argc, char **argv)
 	char err[256];
 	bool read = plot_read(in, &data, err, sizeof(err));
 	fclose(in);
-	if (!read) {
-		fprintf(stderr, "braid plot: %s: %s\n", o.stats, err);
-		plot_free(&data);
-		return 1;
-	}
+	if (!read) /* a file an argument names holds nonsense: a bad argument, as elsewhere */
+		braid_cli_usage_error("plot", "STATS: '%s': %s", o.stats, err);
 	const char *slash = strrchr(o.stats, '/');
 	bool written = write_picture(o.output, &data, slash ? slash + 1 : o.stats);
 	if (!written)

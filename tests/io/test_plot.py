@@ -3,8 +3,8 @@
 blacked out mid-stream), for both ends: the SVG holds every panel, one line per link in
 each, with a point per stats line at the place its value belongs (read back through the
 scale the panel states), the stream's rate from the byte totals, and the state strip
-coloured as the lines say; rsvg-convert renders it. Bad arguments exit 2 with one line,
-a file that is not a stats file exits 1 naming the line."""
+coloured as the lines say; rsvg-convert renders it. Bad arguments, and a file that is not
+a stats file, exit 2 with one line (naming the line of the file)."""
 
 import json
 import os
@@ -147,13 +147,13 @@ def check_arguments(braid, work, checks, stats_path):
     with open(bad, "w") as f:
         f.write(first + "{\"t\": 1.5, \"role\": \"recv\", \"totals\": \n")
     rc, lines = run_plot(braid, [bad, "-o", out])
-    checks.check(rc == 1 and len(lines) == 1 and "line 2" in lines[0],
-                 f"a broken line: exit 1 naming line 2 ({rc}: {lines})")
+    checks.check(rc == 2 and len(lines) == 1 and "STATS" in lines[0] and "line 2" in lines[0],
+                 f"a broken line: exit 2 naming STATS and line 2 ({rc}: {lines})")
     empty = os.path.join(work, "empty.jsonl")
     open(empty, "w").close()
     rc, lines = run_plot(braid, [empty, "-o", out])
-    checks.check(rc == 1 and len(lines) == 1 and "no stats lines" in lines[0],
-                 f"an empty file: exit 1 ({rc}: {lines})")
+    checks.check(rc == 2 and len(lines) == 1 and "no stats lines" in lines[0],
+                 f"an empty file: exit 2 ({rc}: {lines})")
 
 
 def main(braid):
