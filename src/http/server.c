@@ -1,5 +1,6 @@
 #include "http/server.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, const struct http
 	if (r->owned_body)
 		resp = MHD_create_response_from_buffer(r->len, r->owned_body,
 						       MHD_RESPMEM_MUST_FREE);
-	else
+	else /* PERSISTENT: libmicrohttpd only reads the buffer, its API just lacks const */
 		resp = MHD_create_response_from_buffer(r->len, (void *)(uintptr_t)r->body,
 						       MHD_RESPMEM_PERSISTENT);
 	if (!resp) {

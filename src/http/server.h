@@ -1,8 +1,8 @@
 /* An HTTP server on the event loop, by libmicrohttpd: its epoll descriptor sits in the loop
  * and its timeouts are a loop timer, so a handler runs on the loop's thread and reads what
  * lives there without locks. Only GET and HEAD reach a handler; any other method is
- * answered 405. Requests too large, malformed or too many are libmicrohttpd's to refuse;
- * none of them costs the loop more than one bounded read. */
+ * answered 405. Requests too large or malformed, and connections beyond the limit, are
+ * libmicrohttpd's to refuse; their memory is capped per connection. */
 #ifndef BRAID_HTTP_SERVER_H
 #define BRAID_HTTP_SERVER_H
 

@@ -36,7 +36,9 @@ class Stream:
                      for name, keys in (("wired", "delay=10ms"),
                                         ("lte", "delay=30ms,jitter=5ms,loss=1%"))]
         links = [f"name={e.braid_name[4:]},to=127.0.0.1:{e.port}" for e in self.emus]
-        self.send = bt.start_send(procs, braid, work, self.recv.port, links, extra=extra)
+        # broadcast: every link carries the stream, so every link's counters move
+        self.send = bt.start_send(procs, braid, work, self.recv.port, links,
+                                  extra=extra + ["--mode", "broadcast"])
         if http:
             self.recv_http = dashboard_port(procs, self.recv)
             self.send_http = dashboard_port(procs, self.send)
