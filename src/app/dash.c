@@ -13,15 +13,19 @@
 /* What a page loaded mid-stream draws at once: five minutes of one-second lines. */
 #define HISTORY_LINES 300
 #define EVENT_LINES 200
+/* A gateway with many sessions writes long lines: the history keeps fewer of them rather
+ * than growing without bound. */
+#define HISTORY_BYTES (8u << 20)
 
 /* The page, made from dash_page.html at build time (embed.py). */
 extern const unsigned char braid_dash_page[];
 extern const size_t braid_dash_page_len;
 
-/* The last lines, oldest first from `next` (a ring). */
+/* The last lines, oldest first from `next` (a ring), at most max_bytes of them. */
 struct line_ring {
 	char **lines;
 	size_t cap, next, count;
+	size_t bytes, max_bytes;
 };
 
 struct braid_dash {
@@ -30,6 +34,15 @@ struct braid_dash {
 	const struct braid_receiver *receiver;
 	struct line_ring stats, events;
 };
+
+static void ring_drop_oldest(struct line_ring *r)
+{
+	size_t oldest = (r->next + r->cap - r->count) % r->cap;
+	r->bytes -= strlen(r->lines[oldest]);
+	free(r->lines[oldest]);
+	r->lines[oldest] = NULL;
+	r->count--;
+}
 
 static void ring_push(struct line_ring *r, const char *line, size_t len)
 {
@@ -40,11 +53,14 @@ static void ring_push(struct line_ring *r, const char *line, size_t len)
 		return; /* the page misses one line; the stream goes on */
 	memcpy(copy, line, len);
 	copy[len] = '\0';
-	free(r->lines[r->next]);
+	if (r->count == r->cap)
+		ring_drop_oldest(r);
 	r->lines[r->next] = copy;
 	r->next = (r->next + 1) % r->cap;
-	if (r->count < r->cap)
-		r->count++;
+	r->count++;
+	r->bytes += len;
+	while (r->count > 1 && r->bytes > r->max_bytes)
+		ring_drop_oldest(r);
 }
 
 static const char *ring_at(const struct line_ring *r, size_t i)
@@ -127,9 +143,9 @@ struct braid_dash *braid_dash_start(struct braid_loop *loop, const struct braid_
 	struct braid_dash *d = calloc(1, sizeof(*d));
 	if (d) {
 		d->stats = (struct line_ring){ .lines = calloc(HISTORY_LINES, sizeof(char *)),
-					       .cap = HISTORY_LINES };
+					       .cap = HISTORY_LINES, .max_bytes = HISTORY_BYTES };
 		d->events = (struct line_ring){ .lines = calloc(EVENT_LINES, sizeof(char *)),
-						.cap = EVENT_LINES };
+						.cap = EVENT_LINES, .max_bytes = HISTORY_BYTES };
 	}
 	if (!d || !d->stats.lines || !d->events.lines) {
 		snprintf(err, err_len, "out of memory");
