@@ -11,9 +11,13 @@
 
 #include "io/udp.h"
 
-/* A dashboard or a scraper needs a few connections; more are refused, not queued. */
-#define MAX_CONNECTIONS 16
-#define CONNECTION_TIMEOUT_S 10
+/* A dashboard or a scraper needs a few connections; beyond the limit clients wait in the
+ * listen queue. libmicrohttpd may miss a client's close that comes right behind a partial
+ * request (its edge-triggered reads stop short of the end of file), so such a connection
+ * holds its slot until it times out: room to spare, and a short idle timeout (a page
+ * polls every second and keeps its connection). */
+#define MAX_CONNECTIONS 32
+#define CONNECTION_TIMEOUT_S 5
 /* A request's headers must fit here; libmicrohttpd answers a larger one 431. */
 #define CONNECTION_MEMORY 16384
 
@@ -83,13 +87,31 @@ static void rearm(struct http_server *s)
 		braid_timer_stop(s->loop, &s->timer);
 }
 
+static unsigned connections(const struct http_server *s)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(
+		s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	return info ? info->num_connections : 0;
+}
+
+/* At its connection limit libmicrohttpd takes the listening socket out of its epoll set,
+ * and puts it back only at the start of a later run, once connections have gone: nothing
+ * would wake that run while clients wait to be accepted. So while a run changes the
+ * number of connections, it runs again. */
+#define MAX_RUNS 8
+
 static void on_ready(struct braid_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct http_server *s = arg;
 	(void)loop;
 	(void)fd;
 	(void)events;
-	MHD_run(s->daemon);
+	for (int run = 0; run < MAX_RUNS; run++) {
+		unsigned before = connections(s);
+		MHD_run(s->daemon);
+		if (connections(s) == before)
+			break;
+	}
 	rearm(s);
 }
 

@@ -58,9 +58,10 @@ def families(text):
 
 
 def sample_values(fam, **labels):
+    """The values of a family's samples with these labels (a counter's _total ones)."""
     return [s.value for s in fam.samples
-            if s.name.endswith("_total") or fam.type != "counter"
-            if all(s.labels.get(k) == v for k, v in labels.items())]
+            if (s.name.endswith("_total") or fam.type != "counter")
+            and all(s.labels.get(k) == v for k, v in labels.items())]
 
 
 def read_metrics(port):
@@ -119,7 +120,8 @@ def status_of(reply):
 
 
 def check_hostile(port, checks, role):
-    for path in ("/nope", "/../../etc/passwd", "/metrics/extra", "/%2e%2e/%2e%2e/etc/passwd", "/stats.json/"):
+    for path in ("/nope", "/../../etc/passwd", "/metrics/extra", "/%2e%2e/%2e%2e/etc/passwd",
+                 "/stats.json/"):
         status, _ = dt.get(port, path)
         checks.check(status == 404, f"{role}: GET {path} answers 404 ({status})")
     post = raw_exchange(port, b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
@@ -136,20 +138,25 @@ def check_hostile(port, checks, role):
     garbage = raw_exchange(port, bytes(range(256)) * 4 + b"\r\n\r\n")
     checks.check(status_of(garbage) in (None, 400),
                  f"{role}: binary garbage is refused ({status_of(garbage)})")
-    # more idle connections than the server takes, and one request left half-sent
-    idle = []
-    for _ in range(24):
+
+
+def check_connection_flood(port, checks, role, rounds=3):
+    """More connections than the server takes (32), one of them with a request left
+    half-sent, all closed: the next client must be served at once, every time."""
+    served = []
+    for _ in range(rounds):
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=2) for _ in range(40)]
+        idle[0].sendall(b"GET /metr")
+        for s in idle:
+            s.close()
+        time.sleep(0.3)
         try:
-            idle.append(socket.create_connection(("127.0.0.1", port), timeout=2))
+            status, body = dt.get(port, "/stats.json", timeout=3)
+            served.append(status == 200 and json.loads(body)["role"] == role)
         except OSError:
-            break
-    idle[0].sendall(b"GET /metr")
-    for s in idle:
-        s.close()
-    time.sleep(0.3)
-    status, body = dt.get(port, "/stats.json")
-    checks.check(status == 200 and json.loads(body)["role"] == role,
-                 f"{role}: still serving after {len(idle)} idle connections ({status})")
+            served.append(False)
+    checks.check(all(served), f"{role}: served right after 40 connections came and went, "
+                              f"{rounds} times ({served})")
 
 
 def check_json_matches_stats(stream, checks):
@@ -187,8 +194,9 @@ def check_stream(braid, work, checks):
         time.sleep(2.5)
         before = {role: read_metrics(port)[1] for role, port in
                   (("recv", s.recv_http), ("send", s.send_http))}
-        check_hostile(s.recv_http, checks, "recv")
-        check_hostile(s.send_http, checks, "send")
+        for role, port in (("recv", s.recv_http), ("send", s.send_http)):
+            check_connection_flood(port, checks, role)
+            check_hostile(port, checks, role)
         time.sleep(2.0)
         after = {role: read_metrics(port)[1] for role, port in
                  (("recv", s.recv_http), ("send", s.send_http))}

@@ -6,7 +6,6 @@ scale the panel states), the stream's rate from the byte totals, and the state s
 coloured as the lines say; rsvg-convert renders it. Bad arguments, and a file that is not
 a stats file, exit 2 with one line (naming the line of the file)."""
 
-import json
 import os
 import signal
 import subprocess
