@@ -31,6 +31,8 @@ packages=(
   # the manual pages' checks (man -l, groff -ww), the units' (systemd-analyze verify), and
   # the completion's (bash)
   man-db groff-base systemd bash
+  # the dashboard's test: a headless browser driven over the DevTools protocol
+  chromium python3-websocket
 )
 
 missing=()

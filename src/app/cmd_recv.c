@@ -9,6 +9,7 @@
 #include "io/udp.h"
 #include "cli.h"
 #include "commands.h"
+#include "dash.h"
 #include "recv_node.h"
 #include "rist_node.h"
 
@@ -19,7 +20,7 @@ const struct braid_help braid_recv_help = {
 	.summary = "merge the links and release the stream",
 	.synopsis = (const char *const[]){
 		"--listen [ADDR]:PORT --output OUTPUT [--latency MS] [--psk FILE] "
-		"[--stats FILE|-] [--stats-interval MS]",
+		"[--stats FILE|-] [--stats-interval MS] [--http ADDR:PORT]",
 		"--listen rist://[ADDR]:PORT --output OUTPUT [--latency MS] "
 		"[--rist-nack auto|generic|range] [--stats FILE|-]",
 		NULL },
@@ -45,6 +46,8 @@ const struct braid_help braid_recv_help = {
 		  "default: RIST range NACKs to a peer that speaks RIST's RTCP, Generic NACKs to "
 		  "others), generic, range" },
 		{ "--psk", "FILE", "a file holding the pre-shared key (senders need the same)" },
+		{ "--http", "ADDR:PORT", "a live dashboard at http://ADDR:PORT/, and Prometheus "
+		  "text at /metrics (docs/dashboard.md)" },
 		{ "--stats", "FILE|-", "JSON lines of statistics to a file or - for stdout" },
 		{ "--stats-interval", "MS", "how often a line of statistics is written to "
 		  "--stats and the live view is redrawn (default 1000 ms)" },
@@ -123,6 +126,9 @@ static void parse_output(const char *v, struct braid_recv_config *cfg)
 	}
 }
 
+/* --http: where the dashboard listens (len 0: no dashboard). */
+static struct braid_addr http_listen;
+
 struct rist_args {
 	bool on;             /* --listen rist:// */
 	struct braid_addr listen;
@@ -155,6 +161,9 @@ static void check_modes(const struct braid_recv_config *cfg, const struct rist_a
 				      BRAID_OUTPUT_SESSION_TEMPLATE);
 	if (!rist->on && rist->nack_given)
 		braid_cli_usage_error("recv", "--rist-nack needs --listen rist://");
+	if (rist->on && http_listen.len)
+		braid_cli_usage_error("recv", "--http: the dashboard shows braid sessions; a RIST "
+				      "listener has none (its figures are in --stats)");
 }
 
 static void parse_args(int argc, char **argv, struct braid_recv_config *cfg, uint8_t *psk,
@@ -186,6 +195,8 @@ static void parse_args(int argc, char **argv, struct braid_recv_config *cfg, uin
 			if (!braid_cli_read_psk(v, psk, &cfg->core.psk_len, err, sizeof(err)))
 				braid_cli_usage_error("recv", "--psk: %s", err);
 			cfg->core.psk = psk;
+		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--http"))) {
+			braid_dash_parse_listen("recv", v, &http_listen);
 		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--stats"))) {
 			cfg->stats_path = v;
 		} else if ((v = braid_cli_option("recv", argc, argv, &i, "--stats-interval"))) {
@@ -306,13 +317,21 @@ int braid_cmd_recv(int argc, char **argv)
 		braid_loop_free(loop);
 		return rc;
 	}
+	struct braid_dash *dash = NULL;
+	if (http_listen.len && !(dash = braid_dash_open(loop, &http_listen, "recv",
+						       &cfg.stats_tap, &cfg.stats_tap_arg))) {
+		braid_loop_free(loop);
+		return 1;
+	}
 	char err[256];
 	struct braid_recv_node *node = braid_recv_node_open(loop, &cfg, err, sizeof(err));
 	if (!node) {
 		fprintf(stderr, "braid recv: %s\n", err);
+		braid_dash_stop(dash);
 		braid_loop_free(loop);
 		return 1;
 	}
+	braid_dash_watch_receiver(dash, braid_recv_node_receiver(node));
 	struct braid_addr bound;
 	char a[64];
 	braid_recv_node_listen_addr(node, &bound);
@@ -331,6 +350,7 @@ int braid_cmd_recv(int argc, char **argv)
 	/* Release what is still held before the final figures, so they count it. */
 	braid_recv_node_flush(node);
 	braid_recv_node_report(node, true);
+	braid_dash_stop(dash);
 	braid_recv_node_close(node);
 	braid_loop_free(loop);
 	return rc < 0 ? 1 : 0;

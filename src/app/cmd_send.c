@@ -7,6 +7,7 @@
 #include "io/udp.h"
 #include "cli.h"
 #include "commands.h"
+#include "dash.h"
 #include "report.h"
 #include "send_node.h"
 
@@ -19,7 +20,7 @@ const struct braid_help braid_send_help = {
 		"--input [udp://][ADDR]:PORT|- --to HOST:PORT --link SPEC [--link SPEC]... "
 		"[--mode adaptive|broadcast|roundrobin|weighted|backup] [--latency MS] "
 		"[--redundancy PCT] [--bitrate-out [udp://]HOST:PORT] [--psk FILE] "
-		"[--stats FILE|-] [--stats-interval MS]",
+		"[--stats FILE|-] [--stats-interval MS] [--http ADDR:PORT]",
 		NULL },
 	.description = (const char *const[]){
 		"The field unit's side: takes an encoder's UDP stream and spreads its packets "
@@ -43,6 +44,8 @@ const struct braid_help braid_send_help = {
 		  "second, for an encoder to follow" },
 		{ "--psk", "FILE", "a file holding the pre-shared key (the receiver needs the "
 		  "same)" },
+		{ "--http", "ADDR:PORT", "a live dashboard at http://ADDR:PORT/, and Prometheus "
+		  "text at /metrics (docs/dashboard.md)" },
 		{ "--stats", "FILE|-", "JSON lines of statistics to a file or - for stdout" },
 		{ "--stats-interval", "MS", "how often a line of statistics is written to "
 		  "--stats and the live view is redrawn (default 1000 ms)" },
@@ -74,6 +77,9 @@ static void parse_psk(const char *cmd, const char *path, uint8_t *key, size_t *l
 	if (!braid_cli_read_psk(path, key, len, err, sizeof(err)))
 		braid_cli_usage_error(cmd, "--psk: %s", err);
 }
+
+/* --http: where the dashboard listens (len 0: no dashboard). */
+static struct braid_addr http_listen;
 
 static void parse_args(int argc, char **argv, struct braid_send_config *cfg, uint8_t *psk)
 {
@@ -117,6 +123,8 @@ static void parse_args(int argc, char **argv, struct braid_send_config *cfg, uin
 		} else if ((v = braid_cli_option("send", argc, argv, &i, "--psk"))) {
 			parse_psk("send", v, psk, &cfg->core.psk_len);
 			cfg->core.psk = psk;
+		} else if ((v = braid_cli_option("send", argc, argv, &i, "--http"))) {
+			braid_dash_parse_listen("send", v, &http_listen);
 		} else if ((v = braid_cli_option("send", argc, argv, &i, "--stats"))) {
 			cfg->stats_path = v;
 		} else if ((v = braid_cli_option("send", argc, argv, &i, "--stats-interval"))) {
@@ -213,13 +221,21 @@ int braid_cmd_send(int argc, char **argv)
 	static const int signals[] = { SIGINT, SIGTERM, 0 };
 	braid_loop_watch_signals(loop, signals, on_signal, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	struct braid_dash *dash = NULL;
+	if (http_listen.len && !(dash = braid_dash_open(loop, &http_listen, "send",
+						       &cfg.stats_tap, &cfg.stats_tap_arg))) {
+		braid_loop_free(loop);
+		return 1;
+	}
 	char err[256];
 	struct braid_send_node *node = braid_send_node_open(loop, &cfg, err, sizeof(err));
 	if (!node) {
 		fprintf(stderr, "braid send: %s\n", err);
+		braid_dash_stop(dash);
 		braid_loop_free(loop);
 		return 1;
 	}
+	braid_dash_watch_sender(dash, braid_send_node_sender(node));
 	struct braid_addr bound;
 	char a[64];
 	if (braid_send_node_input_addr(node, &bound) == 0)
@@ -239,6 +255,7 @@ int braid_cmd_send(int argc, char **argv)
 	int rc = braid_loop_run(loop);
 	braid_timer_stop(loop, &watch.timer);
 	braid_send_node_report(node, true);
+	braid_dash_stop(dash);
 	braid_send_node_close(node);
 	braid_loop_free(loop);
 	return rc < 0 ? 1 : 0;

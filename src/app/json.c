@@ -14,6 +14,7 @@ struct parser {
 	char *err;
 	size_t err_len;
 	bool failed;
+	bool reals; /* fractions and exponents allowed */
 };
 
 /* A growing byte buffer for strings. */
@@ -230,8 +231,45 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
+static bool digits(struct parser *ps)
+{
+	if (ps->p == ps->end || !is_digit(*ps->p))
+		return fail(ps, "expected a digit");
+	while (ps->p < ps->end && is_digit(*ps->p))
+		ps->p++;
+	return true;
+}
+
+/* The rest of a number from its fraction or exponent on; start is its first character. */
+static bool parse_real(struct parser *ps, struct braid_json *v, const char *start)
+{
+	if (*ps->p == '.') {
+		ps->p++;
+		if (!digits(ps))
+			return false;
+	}
+	if (ps->p < ps->end && (*ps->p == 'e' || *ps->p == 'E')) {
+		ps->p++;
+		if (ps->p < ps->end && (*ps->p == '+' || *ps->p == '-'))
+			ps->p++;
+		if (!digits(ps))
+			return false;
+	}
+	/* strtod wants a terminated string; the grammar is checked, the length bounded */
+	char copy[64];
+	size_t n = (size_t)(ps->p - start);
+	if (n >= sizeof(copy))
+		return fail(ps, "number too long");
+	memcpy(copy, start, n);
+	copy[n] = '\0';
+	v->type = BRAID_JSON_REAL;
+	v->real = strtod(copy, NULL);
+	return true;
+}
+
 static bool parse_int(struct parser *ps, struct braid_json *v)
 {
+	const char *start = ps->p;
 	bool negative = *ps->p == '-';
 	if (negative)
 		ps->p++;
@@ -248,7 +286,8 @@ static bool parse_int(struct parser *ps, struct braid_json *v)
 		ps->p++;
 	}
 	if (ps->p < ps->end && (*ps->p == '.' || *ps->p == 'e' || *ps->p == 'E'))
-		return fail(ps, "only integers are accepted");
+		return ps->reals ? parse_real(ps, v, start) :
+				   fail(ps, "only integers are accepted");
 	if (negative && m > (uint64_t)INT64_MAX + 1)
 		return fail(ps, "integer out of range");
 	v->type = BRAID_JSON_INT;
@@ -401,10 +440,10 @@ static bool parse_value(struct parser *ps, struct braid_json *v, unsigned depth)
 	}
 }
 
-bool braid_json_parse(const char *text, size_t len, struct braid_json *out, char *err,
-		      size_t err_len)
+static bool parse_text(const char *text, size_t len, struct braid_json *out, char *err,
+		       size_t err_len, bool reals)
 {
-	struct parser ps = { text, text + len, text, 1, err, err_len, false };
+	struct parser ps = { text, text + len, text, 1, err, err_len, false, reals };
 	memset(out, 0, sizeof(*out));
 	if (err_len)
 		err[0] = '\0';
@@ -416,6 +455,18 @@ bool braid_json_parse(const char *text, size_t len, struct braid_json *out, char
 	}
 	braid_json_free(out);
 	return false;
+}
+
+bool braid_json_parse(const char *text, size_t len, struct braid_json *out, char *err,
+		      size_t err_len)
+{
+	return parse_text(text, len, out, err, err_len, false);
+}
+
+bool braid_json_parse_reals(const char *text, size_t len, struct braid_json *out, char *err,
+			    size_t err_len)
+{
+	return parse_text(text, len, out, err, err_len, true);
 }
 
 void braid_json_free(struct braid_json *v)
@@ -453,10 +504,21 @@ bool braid_json_uint(const struct braid_json *v, uint64_t max, uint64_t *out)
 	return true;
 }
 
+bool braid_json_number(const struct braid_json *v, double *out)
+{
+	if (v->type == BRAID_JSON_REAL)
+		*out = v->real;
+	else if (v->type == BRAID_JSON_INT)
+		*out = v->negative ? -(double)v->magnitude : (double)v->magnitude;
+	else
+		return false;
+	return true;
+}
+
 const char *braid_json_type_name(enum braid_json_type type)
 {
 	static const char *const names[] = { "null", "a boolean", "an integer", "a string",
-					     "an array", "an object" };
+					     "an array", "an object", "a number" };
 	return (unsigned)type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
 }
 

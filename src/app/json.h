@@ -2,7 +2,9 @@
  * string writer for their output. Values: objects, arrays, strings, integers (the whole
  * range of int64 and uint64), booleans, null. Refused: fractions and exponents, duplicate
  * keys, invalid UTF-8, lone surrogates, control characters in strings, nesting deeper
- * than BRAID_JSON_MAX_DEPTH, and anything but whitespace after the value. */
+ * than BRAID_JSON_MAX_DEPTH, and anything but whitespace after the value.
+ * braid_json_parse_reals also takes fractions and exponents, for files of measurements
+ * (the stats lines of docs/stats.md). */
 #ifndef BRAID_APP_JSON_H
 #define BRAID_APP_JSON_H
 
@@ -20,6 +22,7 @@ enum braid_json_type {
 	BRAID_JSON_STRING,
 	BRAID_JSON_ARRAY,
 	BRAID_JSON_OBJECT,
+	BRAID_JSON_REAL,           /* a fraction or an exponent: braid_json_parse_reals only */
 };
 
 struct braid_json_member;
@@ -30,6 +33,7 @@ struct braid_json {
 	bool boolean;
 	bool negative;             /* INT: the value is -magnitude (magnitude > 0) */
 	uint64_t magnitude;        /* INT */
+	double real;               /* REAL */
 	char *string;              /* STRING: UTF-8, NUL-terminated (may hold \u0000) */
 	size_t string_len;
 	struct braid_json *items;  /* ARRAY */
@@ -47,12 +51,17 @@ struct braid_json_member {
 /* Parses text[0..len). Returns true, or false with "line L column C: what" in err. */
 bool braid_json_parse(const char *text, size_t len, struct braid_json *out, char *err,
 		      size_t err_len);
+/* The same, with fractions and exponents read as REAL values. */
+bool braid_json_parse_reals(const char *text, size_t len, struct braid_json *out, char *err,
+			    size_t err_len);
 void braid_json_free(struct braid_json *v);
 
 /* The member `key` of an object, or NULL. */
 const struct braid_json *braid_json_get(const struct braid_json *obj, const char *key);
 /* A non-negative integer up to max. */
 bool braid_json_uint(const struct braid_json *v, uint64_t max, uint64_t *out);
+/* An INT or a REAL as a double. */
+bool braid_json_number(const struct braid_json *v, double *out);
 const char *braid_json_type_name(enum braid_json_type type);
 
 /* s[0..len) for a one-line message: printable ASCII kept, anything else as '?', cut to

@@ -427,7 +427,9 @@ static int setup(struct braid_recv_node *n, char *err, size_t err_len)
 	if (open_output(n, err, err_len) < 0 ||
 	    braid_loop_add_fd(n->loop, n->listen_fd, EPOLLIN, on_listen, n) < 0)
 		return -1;
-	if (n->cfg.stats_interval_us && (n->cfg.stats_path || n->report.live))
+	n->report.tap = n->cfg.stats_tap;
+	n->report.tap_arg = n->cfg.stats_tap_arg;
+	if (n->cfg.stats_interval_us && (n->cfg.stats_path || n->report.live || n->cfg.stats_tap))
 		braid_timer_start(n->loop, &n->stats_timer, now + n->cfg.stats_interval_us);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "io/loop.h"
+#include "report.h"
 #include "braid/receiver.h"
 #include "send_node.h"
 
@@ -35,6 +36,8 @@ struct braid_recv_config {
 	const char *stats_path;
 	uint64_t stats_interval_us;
 	bool live_view;
+	braid_report_tap_fn stats_tap; /* also given every JSON line (the dashboard); or NULL */
+	void *stats_tap_arg;
 	braid_event_fn on_event;       /* NULL: events are printed on stderr */
 	void *event_arg;
 };

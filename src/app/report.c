@@ -1,5 +1,6 @@
 #include "report.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -24,11 +25,46 @@ bool braid_report_open(struct braid_report *r, const char *role, const char *pat
 
 void braid_report_close(struct braid_report *r)
 {
+	free(r->line);
+	r->line = NULL;
 	if (r->close_json)
 		fclose(r->json);
 	else if (r->json)
 		fflush(r->json);
 	r->json = NULL;
+}
+
+/* Where a JSON line is written: the stats file, or a buffer when a tap reads it too.
+ * always: a line even with neither (the receiver's pass over its sessions must run for
+ * the live view and the summary's memory of links). NULL when there is nowhere. */
+static FILE *line_begin(struct braid_report *r, bool always)
+{
+	if (r->tap) {
+		free(r->line);
+		r->line = NULL;
+		r->line_len = 0;
+		FILE *f = open_memstream(&r->line, &r->line_len);
+		if (f)
+			return f;
+	}
+	if (r->json)
+		return r->json;
+	return always ? fopen("/dev/null", "w") : NULL;
+}
+
+static void line_end(struct braid_report *r, FILE *f, bool event)
+{
+	if (f == r->json) {
+		fflush(f);
+		return;
+	}
+	if (fclose(f) != 0 || !r->tap || !r->line)
+		return; /* /dev/null, or a buffer that failed */
+	if (r->json) {
+		fwrite(r->line, 1, r->line_len, r->json);
+		fflush(r->json);
+	}
+	r->tap(r->tap_arg, r->line, r->line_len, event);
 }
 
 double braid_report_bitrate(struct braid_report *r, uint16_t link_id, uint64_t bytes,
@@ -208,12 +244,13 @@ void braid_report_sender(struct braid_report *r, const struct braid_sender *s, u
 	braid_report_rates_done(r, now_us);
 	struct braid_sender_stats st;
 	braid_sender_get_stats(s, &st);
-	if (r->json) {
-		fprintf(r->json, "{\"t\":%.3f,\"role\":\"send\",\"final\":%s,\"links\":[",
+	FILE *f = line_begin(r, false);
+	if (f) {
+		fprintf(f, "{\"t\":%.3f,\"role\":\"send\",\"final\":%s,\"links\":[",
 			(double)(now_us - r->start_us) / 1e6, final ? "true" : "false");
 		for (size_t i = 0; i < n; i++)
-			json_link(r->json, &links[i], bps[i], i == 0);
-		fprintf(r->json,
+			json_link(f, &links[i], bps[i], i == 0);
+		fprintf(f,
 			"],\"totals\":{\"in\":%llu,\"bytes_in\":%llu,\"out\":%llu,\"bytes_out\":%llu,"
 			"\"retransmitted\":%llu,\"resent\":{\"nack\":%llu,\"failover\":%llu,"
 			"\"timeout\":%llu},\"copies\":{\"hedge\":%llu,\"redundancy\":%llu},"
@@ -227,10 +264,10 @@ void braid_report_sender(struct braid_report *r, const struct braid_sender *s, u
 			st.stalls, (unsigned long long)st.nacked,
 			(unsigned long long)st.reverse_packets, st.failovers, st.live_links,
 			st.operational ? "true" : "false", st.available_bps / 1000.0);
-		json_sender_not_sent(r->json, &st);
-		json_drops(r->json, &st.drops);
-		fputs("}}\n", r->json);
-		fflush(r->json);
+		json_sender_not_sent(f, &st);
+		json_drops(f, &st.drops);
+		fputs("}}\n", f);
+		line_end(r, f, false);
 	}
 	if (r->live && !final) {
 		live_begin(r);
@@ -337,7 +374,7 @@ void braid_report_receiver(struct braid_report *r, const struct braid_receiver *
 	bool live = r->live && !final;
 	if (live)
 		live_begin(r);
-	FILE *f = r->json ? r->json : fopen("/dev/null", "w");
+	FILE *f = line_begin(r, true);
 	if (!f)
 		return;
 	r->live = live;
@@ -363,9 +400,7 @@ void braid_report_receiver(struct braid_report *r, const struct braid_receiver *
 	if (r->extra_json)
 		r->extra_json(r->extra_arg, f);
 	fputs("}\n", f);
-	fflush(f);
-	if (f != r->json)
-		fclose(f);
+	line_end(r, f, false);
 	if (live) {
 		fprintf(stderr, "  out %llu  duplicates %llu  late %llu  lost %llu  dropped %llu\n",
 			(unsigned long long)st.packets_out, (unsigned long long)st.duplicates,
@@ -396,21 +431,22 @@ static const char *event_name(enum braid_event_kind kind)
 void braid_report_event_json(struct braid_report *r, const struct braid_event *ev,
 			     const char *link_name)
 {
-	if (!r->json)
+	FILE *f = line_begin(r, false);
+	if (!f)
 		return;
-	fprintf(r->json,
+	fprintf(f,
 		"{\"t\":%.3f,\"clock_us\":%llu,\"role\":\"%s\",\"event\":\"%s\",\"session\":\"%08x\"",
 		(double)(ev->time_us - r->start_us) / 1e6, (unsigned long long)ev->time_us, r->role,
 		event_name(ev->kind), ev->session_id);
 	if (ev->kind == BRAID_EVENT_LINK_STATE || ev->kind == BRAID_EVENT_FAILOVER)
-		fprintf(r->json, ",\"link\":\"%s\"", link_name ? link_name : "");
+		fprintf(f, ",\"link\":\"%s\"", link_name ? link_name : "");
 	if (ev->kind == BRAID_EVENT_LINK_STATE)
-		fprintf(r->json, ",\"from\":\"%s\",\"to\":\"%s\"",
+		fprintf(f, ",\"from\":\"%s\",\"to\":\"%s\"",
 			braid_link_state_name(ev->old_state), braid_link_state_name(ev->new_state));
 	if (ev->kind == BRAID_EVENT_FAILOVER)
-		fprintf(r->json, ",\"resent\":%llu", (unsigned long long)ev->count);
-	fputs("}\n", r->json);
-	fflush(r->json);
+		fprintf(f, ",\"resent\":%llu", (unsigned long long)ev->count);
+	fputs("}\n", f);
+	line_end(r, f, true);
 }
 
 void braid_report_event(struct braid_report *r, const struct braid_event *ev,
@@ -446,14 +482,15 @@ void braid_report_output_event(struct braid_report *r, uint64_t now_us, const ch
 			       uint32_t session_id, uint32_t holder)
 {
 	char t[BRAID_ELAPSED_MAX];
-	if (r->json) {
-		fprintf(r->json, "{\"t\":%.3f,\"clock_us\":%llu,\"role\":\"%s\",\"event\":\"%s\","
+	FILE *f = line_begin(r, false);
+	if (f) {
+		fprintf(f, "{\"t\":%.3f,\"clock_us\":%llu,\"role\":\"%s\",\"event\":\"%s\","
 			"\"session\":\"%08x\"", (double)(now_us - r->start_us) / 1e6,
 			(unsigned long long)now_us, r->role, event, session_id);
 		if (holder)
-			fprintf(r->json, ",\"holder\":\"%08x\"", holder);
-		fputs("}\n", r->json);
-		fflush(r->json);
+			fprintf(f, ",\"holder\":\"%08x\"", holder);
+		fputs("}\n", f);
+		line_end(r, f, true);
 	}
 	if (r->live)
 		live_begin(r);

@@ -38,8 +38,16 @@ struct braid_rate_memory {
 	uint64_t at_us;
 };
 
+/* Called with each JSON line (stats or event, newline included) as it is written, so a
+ * live view (the dashboard) shows exactly what the stats file gets. */
+typedef void (*braid_report_tap_fn)(void *arg, const char *line, size_t len, bool event);
+
 struct braid_report {
 	FILE *json;       /* NULL: no JSON lines */
+	braid_report_tap_fn tap; /* NULL: none */
+	void *tap_arg;
+	char *line;       /* the line being written for the tap */
+	size_t line_len;
 	bool close_json;
 	bool live;        /* redraw a live view on stderr */
 	unsigned live_lines; /* lines drawn last time, to move back over them */

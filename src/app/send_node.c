@@ -435,7 +435,9 @@ struct braid_send_node *braid_send_node_open(struct braid_loop *loop,
 		braid_send_node_close(n);
 		return NULL;
 	}
-	if (cfg->stats_interval_us && (cfg->stats_path || n->report.live))
+	n->report.tap = cfg->stats_tap;
+	n->report.tap_arg = cfg->stats_tap_arg;
+	if (cfg->stats_interval_us && (cfg->stats_path || n->report.live || cfg->stats_tap))
 		braid_timer_start(loop, &n->stats_timer, now + cfg->stats_interval_us);
 	braid_timer_start(loop, &n->socket_timer, now + SOCKET_RETRY_US);
 	if (cfg->bitrate_out.len) {

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "io/loop.h"
+#include "report.h"
 #include "braid/sender.h"
 #include "cli.h"
 
@@ -25,6 +26,8 @@ struct braid_send_config {
 	const char *stats_path;       /* JSON lines: a file, "-", or NULL */
 	uint64_t stats_interval_us;
 	bool live_view;
+	braid_report_tap_fn stats_tap; /* also given every JSON line (the dashboard); or NULL */
+	void *stats_tap_arg;
 	braid_event_fn on_event;      /* NULL: events are printed on stderr */
 	void *event_arg;
 };

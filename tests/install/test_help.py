@@ -24,6 +24,7 @@ SOURCES = {
     "braid-emu": ["cmd_emu.c"],
     "braid-rtcp": ["cmd_rtcp.c", "rtcp_dump.c", "rtcp_replay.c"],
     "braid-sim": ["cmd_sim.c"],
+    "braid-plot": ["cmd_plot.c"],
     "braid-ctl": ["cmd_ctl.c"],
     "braidd": ["braidd_main.c"],
 }
