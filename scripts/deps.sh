@@ -9,10 +9,12 @@ packages=(
   build-essential meson ninja-build pkg-config
   # cryptography (the core's ciphers, MACs and key agreement)
   libsodium-dev
+  # netlink (braid emu --netns builds namespaces, links, routes and qdiscs itself)
+  libmnl-dev
   # sanitizers and libFuzzer for clang
   clang libclang-rt-14-dev llvm
   # tests and benchmarks
-  python3 binutils valgrind procps iproute2
+  python3 binutils valgrind procps iproute2 strace
   # interop peers and stream tools
   ffmpeg srt-tools tshark
   # SVG rendering check for the simulator's plots
