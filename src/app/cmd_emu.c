@@ -16,6 +16,7 @@
 #include "io/udp.h"
 #include "cli.h"
 #include "commands.h"
+#include "emu_netns.h"
 
 static const char emu_usage[] =
 	"usage: braid emu --link SPEC [--link SPEC]... [--scenario FILE] [--stats FILE|-]\n"
@@ -32,6 +33,7 @@ static const char emu_usage[] =
 	"  --stats-interval  how often (default 1000 ms)\n"
 	"  --duration  exit after this long\n"
 	"  --control   a UDP address taking commands such as 'lte1 blackhole on'\n"
+	"  --netns     the links in network namespaces instead (braid emu --netns --help)\n"
 	"\n"
 	"SIGUSR1 blackholes every link, or clears them all when all are blackholed.\n"
 	"Durations: a whole number (ms for --stats-interval, s for --duration), or with a\n"
@@ -432,6 +434,9 @@ int braid_cmd_emu(int argc, char **argv)
 	struct emu e = { .opt = &opt, .control_fd = -1 };
 	int rc = -1;
 
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--netns") == 0)
+			return braid_emu_netns(argc, argv);
 	braid_emu_scenario_init(&opt.scenario);
 	opt.stats_interval_us = 1000000;
 	parse_args(argc, argv, &opt);

@@ -418,6 +418,21 @@ int braid_bench_set_tbf(struct braid_bench *b, size_t i, enum braid_bench_dir di
 	return rc;
 }
 
+int braid_bench_clear_tbf(struct braid_bench *b, size_t i, enum braid_bench_dir dir)
+{
+	struct braid_bench_link *l = &b->links[i];
+	char buf[BRAID_NL_BUF];
+	int rc;
+
+	if (!l->shaped[dir])
+		return 0;
+	rc = braid_rtnl_talk(&l->nl, braid_tc_del_root(buf, braid_rtnl_next_seq(&l->nl),
+						       l->ifindex[dir]));
+	if (rc == 0)
+		l->shaped[dir] = false;
+	return rc;
+}
+
 struct qdisc_pick {
 	const struct braid_bench_link *link;
 	struct braid_qdisc_info *out;

@@ -71,6 +71,8 @@ void braid_bench_link_ifname(size_t i, char *buf, size_t len);
 /* Sets (or changes in place) link i's TBF for one direction. 0 or -errno. */
 int braid_bench_set_tbf(struct braid_bench *b, size_t i, enum braid_bench_dir dir,
 			const struct braid_tbf *tbf);
+/* Removes link i's TBF for one direction (the link runs unshaped). 0 or -errno. */
+int braid_bench_clear_tbf(struct braid_bench *b, size_t i, enum braid_bench_dir dir);
 /* The root qdiscs of link i's two egresses, from a dump. 0 or -errno. */
 int braid_bench_read_qdiscs(struct braid_bench *b, size_t i, struct braid_qdisc_info out[2]);
 

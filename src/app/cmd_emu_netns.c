@@ -1,0 +1,643 @@
+/* braid emu --netns: the bonding test bench (docs/bench-links.md). Builds a sender, one
+ * namespace per link and a receiver (netns/bench.h) over rtnetlink, shapes each link's rate
+ * with TBF both ways and drives OU rates by changing the TBF in place, runs the user-space
+ * models of links that need them on their TUN (emu/path.h), applies the scenario's events,
+ * and writes JSON lines of statistics with the qdiscs' own counters. It never runs ip or tc.
+ * Everything it made goes on exit, on SIGINT or SIGTERM, and (after a SIGKILL) at the next
+ * start with the same prefix. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "emu/path.h"
+#include "model/model_rate.h"
+#include "netns/bench.h"
+#include "scenario/scenario.h"
+#include "cli.h"
+#include "emu_netns.h"
+#include "json.h"
+
+#define DEFAULT_PREFIX "braid"
+/* The bucket: at least two full Ethernet frames, else 5 ms at the rate. */
+#define BURST_MIN_BYTES 3028
+#define BURST_US 5000
+/* The queue behind it when the link names none. */
+#define DEFAULT_QUEUE_US 200000
+#define FRAME_MAX_BYTES 1514
+#define OU_DEFAULT_UPDATE_US 100000
+
+struct netns_options {
+	struct braid_emu_scenario scenario;
+	const char *prefix, *stats_path;
+	uint64_t duration_us, stats_interval_us;
+};
+
+struct link_state {
+	struct braid_emu_link_config cfg; /* the settings in force */
+	struct braid_emu_path *path;      /* NULL: the kernel's TBF alone */
+	struct braid__rate ou[2];
+	bool ou_active[2];
+	double rate_bps[2]; /* the TBF rate set last; 0 unshaped */
+	uint64_t last_bytes[2], last_packets[2];
+	struct braid_timer ou_timer;
+	struct netns_emu *owner;
+	size_t index;
+};
+
+struct netns_emu {
+	struct braid_loop *loop;
+	const struct netns_options *opt;
+	struct braid_bench bench;
+	struct link_state *links;
+	size_t count, next_event;
+	uint64_t start_us, last_report_us;
+	FILE *json;
+	struct braid_timer stats_timer, event_timer, end_timer;
+};
+
+/* ---- rates ---- */
+
+static void tbf_for(double rate_bps, const struct braid_model_settings *s, struct braid_tbf *out)
+{
+	double bytes_per_s = rate_bps / 8.0;
+	double burst = bytes_per_s * BURST_US / 1e6;
+	double queue_us = s->queue_us ? (double)s->queue_us : DEFAULT_QUEUE_US;
+
+	out->rate_bytes_per_s = (uint64_t)(bytes_per_s + 0.5);
+	out->burst_bytes = burst < BURST_MIN_BYTES ? BURST_MIN_BYTES : (uint32_t)burst;
+	if (s->queue_bytes)
+		out->limit_bytes = s->queue_bytes < FRAME_MAX_BYTES ? FRAME_MAX_BYTES :
+								      (uint32_t)s->queue_bytes;
+	else
+		out->limit_bytes = (uint32_t)(bytes_per_s * queue_us / 1e6) + out->burst_bytes;
+}
+
+/* The kernel's rate for one direction now: constant or OU; 0 when the kernel shapes none. */
+static double kernel_rate(struct link_state *l, int d, uint64_t now)
+{
+	const struct braid_model_settings *s = d == 0 ? &l->cfg.fwd : &l->cfg.rev;
+
+	if (s->rate_kind == BRAID_RATE_CONSTANT)
+		return s->rate_bps;
+	if (s->rate_kind != BRAID_RATE_OU)
+		return 0;
+	braid__rate_advance(&l->ou[d], now);
+	return braid__rate_current_bps(&l->ou[d], now);
+}
+
+static int apply_rate(struct netns_emu *e, struct link_state *l, int d, double bps)
+{
+	const struct braid_model_settings *s = d == 0 ? &l->cfg.fwd : &l->cfg.rev;
+	struct braid_tbf tbf;
+	int rc;
+
+	if (bps <= 0 || bps == l->rate_bps[d])
+		return 0;
+	/* A rate of a few bit/s (an OU floor of 0) still needs a bucket the kernel takes. */
+	tbf_for(bps < 8000 ? 8000 : bps, s, &tbf);
+	rc = braid_bench_set_tbf(&e->bench, l->index, (enum braid_bench_dir)d, &tbf);
+	if (rc < 0)
+		fprintf(stderr, "braid emu: link %s: TBF change: %s\n", l->cfg.name, strerror(-rc));
+	else
+		l->rate_bps[d] = bps;
+	return rc;
+}
+
+static uint64_t ou_interval(const struct link_state *l)
+{
+	uint64_t a = l->ou_active[0] ? l->cfg.fwd.ou.update_us : 0;
+	uint64_t b = l->ou_active[1] ? l->cfg.rev.ou.update_us : 0;
+
+	a = a ? a : (l->ou_active[0] ? OU_DEFAULT_UPDATE_US : UINT64_MAX);
+	b = b ? b : (l->ou_active[1] ? OU_DEFAULT_UPDATE_US : UINT64_MAX);
+	return a < b ? a : b;
+}
+
+static void on_ou_timer(struct braid_loop *loop, void *arg)
+{
+	struct link_state *l = arg;
+	uint64_t now = braid_loop_now(loop);
+
+	for (int d = 0; d < 2; d++)
+		if (l->ou_active[d])
+			apply_rate(l->owner, l, d, kernel_rate(l, d, now));
+	braid_timer_start(loop, &l->ou_timer, l->ou_timer.deadline_us + ou_interval(l));
+}
+
+/* (Re)starts the OU processes of a link from its settings. */
+static void start_rates(struct netns_emu *e, struct link_state *l, uint64_t now)
+{
+	const struct braid_model_settings *s[2] = { &l->cfg.fwd, &l->cfg.rev };
+
+	for (int d = 0; d < 2; d++) {
+		l->ou_active[d] = s[d]->rate_kind == BRAID_RATE_OU;
+		if (l->ou_active[d])
+			braid__rate_init(&l->ou[d], s[d], now, s[d]->seed * 2 + (uint64_t)d + 1);
+	}
+	braid_timer_stop(e->loop, &l->ou_timer);
+	if (l->ou_active[0] || l->ou_active[1])
+		braid_timer_start(e->loop, &l->ou_timer, now + ou_interval(l));
+}
+
+/* ---- the plan of the network ---- */
+
+/* Whether a scenario event names the link (or every link): such links run a user-space
+ * path, so a blackhole or a new delay has somewhere to happen. */
+static bool named_by_events(const struct braid_emu_scenario *sc, const char *name)
+{
+	for (size_t i = 0; i < sc->event_count; i++)
+		if (strcmp(sc->events[i].link, name) == 0 || strcmp(sc->events[i].link, "*") == 0)
+			return true;
+	return false;
+}
+
+static void plan_link(struct netns_emu *e, struct link_state *l, uint64_t now,
+		      struct braid_bench_link_plan *plan)
+{
+	const struct braid_model_settings *s[2] = { &l->cfg.fwd, &l->cfg.rev };
+
+	memset(plan, 0, sizeof(*plan));
+	start_rates(e, l, now);
+	for (int d = 0; d < 2; d++) {
+		double bps = kernel_rate(l, d, now);
+
+		if (bps > 0) {
+			tbf_for(bps < 8000 ? 8000 : bps, s[d], &plan->tbf[d]);
+			l->rate_bps[d] = bps;
+		}
+	}
+	plan->user_space = braid_emu_path_needed(&l->cfg) ||
+			   named_by_events(&e->opt->scenario, l->cfg.name);
+}
+
+static int open_paths(struct netns_emu *e, const struct braid_bench_link_plan *plans)
+{
+	uint32_t receiver = braid_bench_receiver_addr().s_addr;
+	char err[256];
+
+	for (size_t i = 0; i < e->count; i++) {
+		if (!plans[i].user_space)
+			continue;
+		e->links[i].path = braid_emu_path_open(e->loop, e->bench.links[i].tun_fd, receiver,
+						       &e->links[i].cfg, err, sizeof(err));
+		if (!e->links[i].path) {
+			fprintf(stderr, "braid emu: %s\n", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int build(struct netns_emu *e)
+{
+	struct braid_bench_link_plan *plans = calloc(e->count, sizeof(*plans));
+	uint64_t now = braid_loop_update_time(e->loop);
+	char err[512];
+	int rc;
+
+	if (!plans)
+		return -1;
+	for (size_t i = 0; i < e->count; i++)
+		plan_link(e, &e->links[i], now, &plans[i]);
+	rc = braid_bench_up(&e->bench, e->opt->prefix, e->count, plans, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "braid emu: --netns: %s\n", err);
+	else if (e->bench.leftovers > 0)
+		fprintf(stderr, "braid emu: removed %d namespaces an earlier run of prefix '%s' "
+			"left behind\n", e->bench.leftovers, e->opt->prefix);
+	if (rc == 0)
+		rc = open_paths(e, plans);
+	free(plans);
+	return rc < 0 ? -1 : 0;
+}
+
+/* ---- output ---- */
+
+static void json_text(FILE *f, const char *s)
+{
+	braid_json_write_string(f, (const uint8_t *)s, strlen(s));
+}
+
+static void ipv4_text(struct in_addr a, char *buf, size_t len)
+{
+	const uint8_t *b = (const uint8_t *)&a.s_addr;
+
+	snprintf(buf, len, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+}
+
+/* The one line on stdout saying the bench is up and how to use it. */
+static void print_ready(const struct netns_emu *e)
+{
+	char addr[32], ifname[16];
+
+	ipv4_text(braid_bench_receiver_addr(), addr, sizeof(addr));
+	printf("{\"ready\":true,\"prefix\":");
+	json_text(stdout, e->bench.prefix);
+	printf(",\"sender_ns\":");
+	json_text(stdout, e->bench.tx_name);
+	printf(",\"receiver_ns\":");
+	json_text(stdout, e->bench.rx_name);
+	printf(",\"receiver\":\"%s\",\"kernel\":{\"netem\":%s,\"ifb\":%s},\"links\":[", addr,
+	       e->bench.has_netem ? "true" : "false", e->bench.has_ifb ? "true" : "false");
+	for (size_t i = 0; i < e->count; i++) {
+		ipv4_text(braid_bench_link_addr(i), addr, sizeof(addr));
+		braid_bench_link_ifname(i, ifname, sizeof(ifname));
+		printf("%s{\"name\":", i ? "," : "");
+		json_text(stdout, e->links[i].cfg.name);
+		printf(",\"namespace\":");
+		json_text(stdout, e->bench.links[i].ns_name);
+		printf(",\"interface\":\"%s\",\"address\":\"%s\",\"user_space\":%s}", ifname, addr,
+		       e->links[i].path ? "true" : "false");
+	}
+	printf("]}\n");
+	fflush(stdout);
+}
+
+static void json_qdisc(FILE *f, const struct braid_qdisc_info *q)
+{
+	fprintf(f, "\"qdisc\":{\"kind\":");
+	json_text(f, q->kind[0] ? q->kind : "none");
+	fprintf(f, ",\"rate_bps\":%llu,\"limit_bytes\":%u,\"bytes\":%llu,\"packets\":%llu,"
+		"\"drops\":%u,\"overlimits\":%u,\"qlen\":%u,\"backlog_bytes\":%u}",
+		(unsigned long long)q->tbf_rate_bytes_per_s * 8, q->tbf_limit_bytes,
+		(unsigned long long)q->bytes, (unsigned long long)q->packets, q->drops,
+		q->overlimits, q->qlen, q->backlog_bytes);
+}
+
+static void json_model(FILE *f, const struct braid_model_stats *s)
+{
+	fprintf(f, ",\"model\":{\"offered\":%llu,\"delivered\":%llu,\"dropped_loss\":%llu,"
+		"\"dropped_queue\":%llu,\"dropped_outage\":%llu,\"duplicated\":%llu}",
+		(unsigned long long)s->offered, (unsigned long long)s->delivered,
+		(unsigned long long)s->dropped_loss, (unsigned long long)s->dropped_queue,
+		(unsigned long long)s->dropped_outage, (unsigned long long)s->duplicated);
+}
+
+/* One direction: the rate set, what the qdisc passed over the interval, its counters. */
+static void json_direction(FILE *f, struct link_state *l, int d, const struct braid_qdisc_info *q,
+			   const struct braid_model_stats *model, double seconds)
+{
+	uint64_t bytes = q->bytes - (q->bytes >= l->last_bytes[d] ? l->last_bytes[d] : q->bytes);
+	uint64_t packets = q->packets -
+			   (q->packets >= l->last_packets[d] ? l->last_packets[d] : q->packets);
+
+	fprintf(f, "\"%s\":{\"rate_bps\":%.0f,\"throughput_bps\":%.0f,\"packets\":%llu,",
+		d == 0 ? "fwd" : "rev", l->rate_bps[d],
+		seconds > 0 ? (double)bytes * 8.0 / seconds : 0.0, (unsigned long long)packets);
+	json_qdisc(f, q);
+	if (model)
+		json_model(f, model);
+	fputc('}', f);
+	l->last_bytes[d] = q->bytes;
+	l->last_packets[d] = q->packets;
+}
+
+static void report(struct netns_emu *e, bool final)
+{
+	uint64_t now = braid_loop_update_time(e->loop);
+	double seconds = (double)(now - e->last_report_us) / 1e6;
+
+	if (!e->json)
+		return;
+	for (size_t i = 0; i < e->count; i++) {
+		struct link_state *l = &e->links[i];
+		struct braid_qdisc_info q[2];
+		struct braid_model_stats m[2];
+
+		braid_bench_read_qdiscs(&e->bench, i, q);
+		if (l->path)
+			braid_emu_path_get_stats(l->path, now, &m[0], &m[1]);
+		fprintf(e->json, "{\"t\":%.3f,\"link\":", (double)(now - e->start_us) / 1e6);
+		json_text(e->json, l->cfg.name);
+		fprintf(e->json, ",\"blackhole\":%s,",
+			l->path && braid_emu_path_blackhole(l->path) ? "true" : "false");
+		json_direction(e->json, l, 0, &q[0], l->path ? &m[0] : NULL, seconds);
+		fputc(',', e->json);
+		json_direction(e->json, l, 1, &q[1], l->path ? &m[1] : NULL, seconds);
+		fprintf(e->json, "%s}\n", final ? ",\"final\":true" : "");
+	}
+	fflush(e->json);
+	e->last_report_us = now;
+}
+
+static void on_stats_timer(struct braid_loop *loop, void *arg)
+{
+	struct netns_emu *e = arg;
+
+	report(e, false);
+	braid_timer_start(loop, &e->stats_timer,
+			  e->stats_timer.deadline_us + e->opt->stats_interval_us);
+}
+
+/* ---- scenario events ---- */
+
+static void take_new_rates(struct netns_emu *e, struct link_state *l)
+{
+	uint64_t now = braid_loop_now(e->loop);
+
+	start_rates(e, l, now);
+	for (int d = 0; d < 2; d++) {
+		double bps = kernel_rate(l, d, now);
+
+		if (bps > 0) {
+			apply_rate(e, l, d, bps);
+		} else if (l->rate_bps[d] > 0) {
+			braid_bench_clear_tbf(&e->bench, l->index, (enum braid_bench_dir)d);
+			l->rate_bps[d] = 0;
+		}
+	}
+}
+
+static int set_keys(struct netns_emu *e, struct link_state *l, const char *keys, char *err,
+		    size_t err_len)
+{
+	struct braid_emu_link_config next;
+	int rc;
+
+	if (braid_emu_link_config_copy(&next, &l->cfg)) {
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	rc = braid_emu_apply_keys(&next, keys, err, err_len);
+	if (rc == 0 && l->path)
+		rc = braid_emu_path_reconfigure(l->path, &next, err, err_len);
+	if (rc != 0) {
+		braid_emu_link_config_free(&next);
+		return -1;
+	}
+	braid_emu_link_config_free(&l->cfg);
+	l->cfg = next;
+	take_new_rates(e, l);
+	return 0;
+}
+
+static int event_on_link(struct netns_emu *e, struct link_state *l,
+			 const struct braid_emu_event *ev, char *err, size_t err_len)
+{
+	if (ev->action == BRAID_EMU_SET)
+		return set_keys(e, l, ev->keys, err, err_len);
+	/* Events name only links that were given a path at start. */
+	if (ev->action == BRAID_EMU_BLACKHOLE_TOGGLE)
+		braid_emu_path_set_blackhole(l->path, !braid_emu_path_blackhole(l->path));
+	else
+		braid_emu_path_set_blackhole(l->path, ev->action == BRAID_EMU_BLACKHOLE_ON);
+	return 0;
+}
+
+static void run_event(struct netns_emu *e, const struct braid_emu_event *ev)
+{
+	double t = (double)(braid_loop_now(e->loop) - e->start_us) / 1e6;
+	char err[512];
+
+	for (size_t i = 0; i < e->count; i++) {
+		struct link_state *l = &e->links[i];
+
+		if (strcmp(ev->link, "*") != 0 && strcmp(ev->link, l->cfg.name) != 0)
+			continue;
+		if (event_on_link(e, l, ev, err, sizeof(err)) < 0)
+			fprintf(stderr, "braid emu: t=%.3fs %s: %s\n", t, l->cfg.name, err);
+		else if (ev->action == BRAID_EMU_SET)
+			fprintf(stderr, "braid emu: t=%.3fs %s %s\n", t, l->cfg.name, ev->keys);
+		else
+			fprintf(stderr, "braid emu: t=%.3fs %s blackhole %s\n", t, l->cfg.name,
+				braid_emu_path_blackhole(l->path) ? "on" : "off");
+	}
+}
+
+static void arm_event_timer(struct netns_emu *e)
+{
+	const struct braid_emu_scenario *sc = &e->opt->scenario;
+
+	if (e->next_event < sc->event_count)
+		braid_timer_start(e->loop, &e->event_timer,
+				  e->start_us + sc->events[e->next_event].at_us);
+}
+
+static void on_event_timer(struct braid_loop *loop, void *arg)
+{
+	struct netns_emu *e = arg;
+	const struct braid_emu_scenario *sc = &e->opt->scenario;
+
+	while (e->next_event < sc->event_count &&
+	       e->start_us + sc->events[e->next_event].at_us <= braid_loop_now(loop))
+		run_event(e, &sc->events[e->next_event++]);
+	arm_event_timer(e);
+}
+
+static void on_end_timer(struct braid_loop *loop, void *arg)
+{
+	(void)arg;
+	braid_loop_stop(loop);
+}
+
+static void on_signal(struct braid_loop *loop, int signo, void *arg)
+{
+	(void)signo;
+	(void)arg;
+	braid_loop_stop(loop);
+}
+
+/* ---- arguments ---- */
+
+static const char netns_usage[] =
+	"usage: braid emu --netns --scenario FILE [--link SPEC]... [--netns-prefix P]\n"
+	"                 [--duration S] [--stats FILE|-] [--stats-interval MS]\n"
+	"\n"
+	"  --netns         build the bench in network namespaces: PREFIX-tx (the sender, one\n"
+	"                  interface and address per link), PREFIX-lN (one per link), PREFIX-rx\n"
+	"                  (the receiver); a JSON line on stdout says what is where\n"
+	"  --scenario      links and timed events (docs/emu.md; listen= and to= not needed)\n"
+	"  --link          one more link, the same keys\n"
+	"  --netns-prefix  names the namespaces (default braid); a new run removes what a\n"
+	"                  killed run of the same prefix left\n"
+	"  --duration      exit after this long (default: until SIGINT or SIGTERM)\n"
+	"  --stats         JSON lines per link and interval, with the qdiscs' counters\n"
+	"  --stats-interval  how often (default 1000 ms)\n"
+	"\n"
+	"Needs root. Exit status: 0 done, 1 run-time failure (no root, prefix in use, the\n"
+	"kernel refused), 2 bad argument. See docs/bench-links.md.\n";
+
+static void add_link(struct netns_options *opt, const char *spec)
+{
+	struct braid_emu_link_config cfg;
+	char err[512];
+
+	if (braid_emu_parse_link_flags(spec, (unsigned)opt->scenario.link_count,
+				       BRAID_EMU_NO_ADDRESS, &cfg, err, sizeof(err)))
+		braid_cli_usage_error("emu", "--link '%s': %s", spec, err);
+	if (braid_emu_scenario_add_link(&opt->scenario, &cfg))
+		braid_cli_usage_error("emu", "--link: out of memory");
+}
+
+static bool netns_option(int argc, char **argv, int *i, struct netns_options *opt)
+{
+	const char *v;
+
+	if (strcmp(argv[*i], "--netns") == 0)
+		return true;
+	if ((v = braid_cli_option("emu", argc, argv, i, "--netns-prefix"))) {
+		if (!braid_bench_prefix_valid(v))
+			braid_cli_usage_error("emu", "--netns-prefix: '%s' is not 1 to %d of "
+					      "A-Z a-z 0-9 _ . - (not starting with -)", v,
+					      BRAID_BENCH_PREFIX_MAX);
+		opt->prefix = v;
+	} else if ((v = braid_cli_option("emu", argc, argv, i, "--duration"))) {
+		opt->duration_us = braid_cli_duration("emu", "--duration", v, BRAID_CLI_S, 1000,
+						      BRAID_CLI_MAX_RUN_US);
+	} else if ((v = braid_cli_option("emu", argc, argv, i, "--stats-interval"))) {
+		opt->stats_interval_us = braid_cli_duration("emu", "--stats-interval", v,
+							    BRAID_CLI_MS, 10000,
+							    BRAID_CLI_MAX_INTERVAL_US);
+	} else if ((v = braid_cli_option("emu", argc, argv, i, "--stats"))) {
+		opt->stats_path = v;
+	} else {
+		return false;
+	}
+	return true;
+}
+
+static void parse_args(int argc, char **argv, struct netns_options *opt)
+{
+	const char *v, *scenario_path = NULL;
+	char err[640];
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(netns_usage, stdout);
+			exit(0);
+		} else if ((v = braid_cli_option("emu", argc, argv, &i, "--scenario"))) {
+			scenario_path = v;
+		} else if ((v = braid_cli_option("emu", argc, argv, &i, "--link"))) {
+			add_link(opt, v);
+		} else if (!netns_option(argc, argv, &i, opt)) {
+			braid_cli_usage_error("emu", "unknown argument '%s' with --netns (see "
+					      "--netns --help)", argv[i]);
+		}
+	}
+	if (scenario_path && braid_emu_scenario_load(&opt->scenario, scenario_path, err,
+						     sizeof(err)))
+		braid_cli_usage_error("emu", "--scenario: %s", err);
+	if (opt->scenario.link_count == 0)
+		braid_cli_usage_error("emu", "--netns needs links (--scenario or --link)");
+	if (opt->scenario.link_count > BRAID_BENCH_MAX_LINKS)
+		braid_cli_usage_error("emu", "--netns: at most %d links", BRAID_BENCH_MAX_LINKS);
+	if (braid_emu_scenario_check(&opt->scenario, err, sizeof(err)))
+		braid_cli_usage_error("emu", "%s: %s", scenario_path ? "--scenario" : "--link", err);
+	if (opt->stats_path)
+		braid_cli_check_writable("emu", "--stats", opt->stats_path);
+}
+
+/* ---- running ---- */
+
+static int init_links(struct netns_emu *e)
+{
+	const struct braid_emu_scenario *sc = &e->opt->scenario;
+
+	e->links = calloc(sc->link_count, sizeof(*e->links));
+	if (!e->links)
+		return -1;
+	for (size_t i = 0; i < sc->link_count; i++) {
+		struct link_state *l = &e->links[i];
+
+		if (braid_emu_link_config_copy(&l->cfg, &sc->links[i]))
+			return -1;
+		l->owner = e;
+		l->index = i;
+		braid_timer_init(&l->ou_timer, on_ou_timer, l);
+		e->count++;
+	}
+	return 0;
+}
+
+static void start_timers(struct netns_emu *e)
+{
+	e->start_us = e->last_report_us = braid_loop_update_time(e->loop);
+	braid_timer_init(&e->stats_timer, on_stats_timer, e);
+	braid_timer_init(&e->event_timer, on_event_timer, e);
+	braid_timer_init(&e->end_timer, on_end_timer, e);
+	if (e->json)
+		braid_timer_start(e->loop, &e->stats_timer, e->start_us + e->opt->stats_interval_us);
+	if (e->opt->duration_us)
+		braid_timer_start(e->loop, &e->end_timer, e->start_us + e->opt->duration_us);
+	arm_event_timer(e);
+}
+
+static void teardown(struct netns_emu *e)
+{
+	for (size_t i = 0; i < e->count; i++) {
+		braid_emu_path_close(e->links[i].path);
+		braid_timer_stop(e->loop, &e->links[i].ou_timer);
+		braid_emu_link_config_free(&e->links[i].cfg);
+	}
+	free(e->links);
+	braid_bench_down(&e->bench);
+	if (e->json && e->json != stdout)
+		fclose(e->json);
+}
+
+static int open_json(struct netns_emu *e)
+{
+	const char *path = e->opt->stats_path;
+
+	if (!path)
+		return 0;
+	e->json = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+	if (e->json)
+		return 0;
+	fprintf(stderr, "braid emu: cannot write '%s': %s\n", path, strerror(errno));
+	return -1;
+}
+
+/* SIGINT and SIGTERM are taken before anything is built, so one arriving while the bench
+ * goes up still ends in the teardown. */
+static int run(struct netns_emu *e)
+{
+	static const int signals[] = { SIGINT, SIGTERM, SIGHUP, 0 };
+	int rc = -1;
+
+	if (braid_loop_watch_signals(e->loop, signals, on_signal, e) != 0 || init_links(e) ||
+	    open_json(e))
+		return -1;
+	if (build(e) == 0) {
+		print_ready(e);
+		start_timers(e);
+		rc = braid_loop_run(e->loop);
+		report(e, true);
+	}
+	return rc;
+}
+
+int braid_emu_netns(int argc, char **argv)
+{
+	static struct netns_options opt;
+	struct netns_emu e = { .opt = &opt };
+	int rc;
+
+	braid_emu_scenario_init(&opt.scenario);
+	opt.scenario.link_flags = BRAID_EMU_NO_ADDRESS;
+	opt.prefix = DEFAULT_PREFIX;
+	opt.stats_interval_us = 1000000;
+	parse_args(argc, argv, &opt);
+	if (geteuid() != 0) {
+		fprintf(stderr, "braid emu: --netns needs root: it creates network namespaces\n");
+		braid_emu_scenario_free(&opt.scenario);
+		return 1;
+	}
+	e.loop = braid_loop_new();
+	if (!e.loop) {
+		fprintf(stderr, "braid emu: cannot create the event loop\n");
+		braid_emu_scenario_free(&opt.scenario);
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+	rc = run(&e);
+	teardown(&e);
+	braid_loop_free(e.loop);
+	braid_emu_scenario_free(&opt.scenario);
+	return rc < 0 ? 1 : 0;
+}
