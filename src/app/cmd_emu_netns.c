@@ -22,9 +22,11 @@
 #include "json.h"
 
 #define DEFAULT_PREFIX "braid"
-/* The bucket: at least two full Ethernet frames, else 5 ms at the rate. */
+/* The bucket: 20 ms at the rate, at least two full Ethernet frames. The kernel refills it
+ * when its watchdog timer fires; a bucket shorter than the timer's lateness on a busy machine
+ * would overflow and lose rate. */
 #define BURST_MIN_BYTES 3028
-#define BURST_US 5000
+#define BURST_US 20000
 /* The queue behind it when the link names none. */
 #define DEFAULT_QUEUE_US 200000
 #define FRAME_MAX_BYTES 1514
