@@ -436,11 +436,28 @@ static void on_end_timer(struct braid_loop *loop, void *arg)
 	braid_loop_stop(loop);
 }
 
+/* SIGUSR1: every user-space path blackholed unless all already are, then all cleared (as
+ * braid emu's relays; links shaped by the kernel alone have no path to blackhole). */
+static void toggle_all(struct netns_emu *e)
+{
+	bool all_on = true;
+
+	for (size_t i = 0; i < e->count; i++)
+		if (e->links[i].path)
+			all_on = all_on && braid_emu_path_blackhole(e->links[i].path);
+	for (size_t i = 0; i < e->count; i++)
+		if (e->links[i].path)
+			braid_emu_path_set_blackhole(e->links[i].path, !all_on);
+	fprintf(stderr, "braid emu: t=%.3fs blackhole %s on every user-space path\n",
+		(double)(braid_loop_now(e->loop) - e->start_us) / 1e6, all_on ? "off" : "on");
+}
+
 static void on_signal(struct braid_loop *loop, int signo, void *arg)
 {
-	(void)signo;
-	(void)arg;
-	braid_loop_stop(loop);
+	if (signo == SIGUSR1)
+		toggle_all(arg);
+	else
+		braid_loop_stop(loop);
 }
 
 /* ---- arguments ---- */
@@ -460,6 +477,7 @@ static const char netns_usage[] =
 	"  --stats         JSON lines per link and interval, with the qdiscs' counters\n"
 	"  --stats-interval  how often (default 1000 ms)\n"
 	"\n"
+	"SIGUSR1 blackholes every user-space path, or clears them all when all are.\n"
 	"Needs root. Exit status: 0 done, 1 run-time failure (no root, prefix in use, the\n"
 	"kernel refused), 2 bad argument. See docs/bench-links.md.\n";
 
@@ -598,7 +616,7 @@ static int open_json(struct netns_emu *e)
  * goes up still ends in the teardown. */
 static int run(struct netns_emu *e)
 {
-	static const int signals[] = { SIGINT, SIGTERM, SIGHUP, 0 };
+	static const int signals[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1, 0 };
 	int rc = -1;
 
 	if (braid_loop_watch_signals(e->loop, signals, on_signal, e) != 0 || init_links(e) ||

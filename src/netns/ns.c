@@ -111,11 +111,23 @@ int braid_netns_remove(const char *name)
 	return unlink(path) < 0 ? -errno : 0;
 }
 
+/* PREFIX-tx, PREFIX-rx or PREFIX-lN: the roles of netns/bench.h, matched exactly so that
+ * prefix "a" never takes "a-b-tx", a namespace of prefix "a-b". */
 static int is_ours(const char *entry, const char *prefix)
 {
 	size_t n = strlen(prefix);
+	const char *role = entry + n + 1;
 
-	return strncmp(entry, prefix, n) == 0 && entry[n] == '-' && entry[n + 1] != '\0';
+	if (strncmp(entry, prefix, n) != 0 || entry[n] != '-')
+		return 0;
+	if (strcmp(role, "tx") == 0 || strcmp(role, "rx") == 0)
+		return 1;
+	if (role[0] != 'l' || role[1] == '\0')
+		return 0;
+	for (const char *p = role + 1; *p; p++)
+		if (*p < '0' || *p > '9' || p - role > 3)
+			return 0;
+	return 1;
 }
 
 int braid_netns_remove_prefix(const char *prefix)

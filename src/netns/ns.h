@@ -20,7 +20,8 @@ int braid_netns_open(const char *name);
 /* Unpins the namespace NAME (unmount, unlink). It dies, with every device in it, once no
  * process or socket holds it. 0, or -errno (-ENOENT when there was none). */
 int braid_netns_remove(const char *name);
-/* Removes every namespace named PREFIX-something. Returns how many, or -errno. */
+/* Removes every namespace of PREFIX's bench: PREFIX-tx, PREFIX-rx and PREFIX-lN (N of 1 to
+ * 3 digits). Returns how many, or -errno. */
 int braid_netns_remove_prefix(const char *prefix);
 
 /* Moves the calling thread into the namespace fd refers to. Returns an fd on the namespace

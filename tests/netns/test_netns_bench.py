@@ -99,8 +99,16 @@ def test_sigkill_and_lock(c, procs, workdir):
     first.stop(signal.SIGKILL)
     left = leftovers(prefix)
     c.check(len(left) >= 4, f"SIGKILL leaves the namespaces pinned: {left}")
-    third = Bench(BRAID, procs, workdir, scenario, prefix)
-    c.check(third.start() is not None, "the next run of the prefix starts")
+    # A namespace of another prefix that starts with this one ("P-x" makes "P-x-tx"): the
+    # next run of P must leave it alone.
+    other = f"{prefix}-x-tx"
+    subprocess.run(["ip", "netns", "add", other], check=True)
+    try:
+        third = Bench(BRAID, procs, workdir, scenario, prefix)
+        c.check(third.start() is not None, "the next run of the prefix starts")
+        c.check(os.path.exists(f"/run/netns/{other}"), f"and leaves {other} alone")
+    finally:
+        subprocess.run(["ip", "netns", "del", other], check=True)
     c.check("removed" in third.stderr(), "and says it removed what the killed run left: " +
             third.stderr().strip().splitlines()[0] if third.stderr().strip() else "(nothing)")
     c.check(third.stop() == 0, "SIGTERM: exit status 0")
