@@ -36,6 +36,7 @@ struct netns_options {
 	struct braid_emu_scenario scenario;
 	const char *prefix, *stats_path;
 	uint64_t duration_us, stats_interval_us;
+	uint64_t port_base; /* 0: links chosen by source address or interface only */
 };
 
 struct link_state {
@@ -157,6 +158,12 @@ static bool named_by_events(const struct braid_emu_scenario *sc, const char *nam
 	return false;
 }
 
+/* Link i's UDP destination port with --netns-ports (RTCP takes the next one), or 0. */
+static uint64_t port_of(const struct netns_emu *e, size_t i)
+{
+	return e->opt->port_base ? e->opt->port_base + 2 * i : 0;
+}
+
 static void plan_link(struct netns_emu *e, struct link_state *l, uint64_t now,
 		      struct braid_bench_link_plan *plan)
 {
@@ -174,6 +181,7 @@ static void plan_link(struct netns_emu *e, struct link_state *l, uint64_t now,
 	}
 	plan->user_space = braid_emu_path_needed(&l->cfg) ||
 			   named_by_events(&e->opt->scenario, l->cfg.name);
+	plan->dport = (uint16_t)port_of(e, l->index);
 }
 
 static int open_paths(struct netns_emu *e, const struct braid_bench_link_plan *plans)
@@ -252,8 +260,12 @@ static void print_ready(const struct netns_emu *e)
 		json_text(stdout, e->links[i].cfg.name);
 		printf(",\"namespace\":");
 		json_text(stdout, e->bench.links[i].ns_name);
-		printf(",\"interface\":\"%s\",\"address\":\"%s\",\"user_space\":%s}", ifname, addr,
+		printf(",\"interface\":\"%s\",\"address\":\"%s\",\"user_space\":%s", ifname, addr,
 		       e->links[i].path ? "true" : "false");
+		if (port_of(e, i))
+			printf(",\"ports\":[%llu,%llu]", (unsigned long long)port_of(e, i),
+			       (unsigned long long)port_of(e, i) + 1);
+		printf("}");
 	}
 	printf("]}\n");
 	fflush(stdout);
@@ -464,7 +476,8 @@ static void on_signal(struct braid_loop *loop, int signo, void *arg)
 
 static const char netns_usage[] =
 	"usage: braid emu --netns --scenario FILE [--link SPEC]... [--netns-prefix P]\n"
-	"                 [--duration S] [--stats FILE|-] [--stats-interval MS]\n"
+	"                 [--netns-ports PORT] [--duration S] [--stats FILE|-]\n"
+	"                 [--stats-interval MS]\n"
 	"\n"
 	"  --netns         build the bench in network namespaces: PREFIX-tx (the sender, one\n"
 	"                  interface and address per link), PREFIX-lN (one per link), PREFIX-rx\n"
@@ -473,6 +486,8 @@ static const char netns_usage[] =
 	"  --link          one more link, the same keys\n"
 	"  --netns-prefix  names the namespaces (default braid); a new run removes what a\n"
 	"                  killed run of the same prefix left\n"
+	"  --netns-ports   UDP to PORT and PORT+1 takes link 1, PORT+2 and PORT+3 link 2...\n"
+	"                  whatever its source (for programs that bond by destination port)\n"
 	"  --duration      exit after this long (default: until SIGINT or SIGTERM)\n"
 	"  --stats         JSON lines per link and interval, with the qdiscs' counters\n"
 	"  --stats-interval  how often (default 1000 ms)\n"
@@ -514,6 +529,9 @@ static bool netns_option(int argc, char **argv, int *i, struct netns_options *op
 							    BRAID_CLI_MAX_INTERVAL_US);
 	} else if ((v = braid_cli_option("emu", argc, argv, i, "--stats"))) {
 		opt->stats_path = v;
+	} else if ((v = braid_cli_option("emu", argc, argv, i, "--netns-ports"))) {
+		if (!braid_cli_parse_uint(v, 1, 65535, &opt->port_base))
+			braid_cli_usage_error("emu", "--netns-ports: '%s' is not a port", v);
 	} else {
 		return false;
 	}
@@ -547,6 +565,9 @@ static void parse_args(int argc, char **argv, struct netns_options *opt)
 		braid_cli_usage_error("emu", "--netns: at most %d links", BRAID_BENCH_MAX_LINKS);
 	if (braid_emu_scenario_check(&opt->scenario, err, sizeof(err)))
 		braid_cli_usage_error("emu", "%s: %s", scenario_path ? "--scenario" : "--link", err);
+	if (opt->port_base && opt->port_base + 2 * opt->scenario.link_count - 1 > 65535)
+		braid_cli_usage_error("emu", "--netns-ports: %llu leaves no room for %zu links",
+				      (unsigned long long)opt->port_base, opt->scenario.link_count);
 	if (opt->stats_path)
 		braid_cli_check_writable("emu", "--stats", opt->stats_path);
 }

@@ -26,6 +26,7 @@
 #define TABLE_BASE 100
 #define RULE_FROM_BASE 1000
 #define RULE_OIF_BASE 2000
+#define RULE_PORT_BASE 3000
 #define PATH_TABLE 100
 #define PATH_RULE 100
 
@@ -204,7 +205,7 @@ static int wire_link(struct step *s, size_t i, struct braid_bench_link *l)
 
 /* The sender's end: its address, a table whose default goes through link i, and rules
  * choosing that table by source address or by outgoing interface. */
-static int sender_end(struct step *s, size_t i, struct braid_bench_link *l)
+static int sender_end(struct step *s, size_t i, const struct braid_bench_link_plan *plan)
 {
 	struct braid_bench *b = s->b;
 	unsigned n = (unsigned)i + 1;
@@ -225,9 +226,12 @@ static int sender_end(struct step *s, size_t i, struct braid_bench_link *l)
 					   .src = braid_bench_link_addr(i), .src_len = 32 };
 	struct braid_nl_rule by_device = { .priority = RULE_OIF_BASE + n, .table = TABLE_BASE + n,
 					   .oifname = ifname };
-	if ((rc = rule(&b->tx_nl, &by_source)) < 0 || (rc = rule(&b->tx_nl, &by_device)) < 0)
+	struct braid_nl_rule by_port = { .priority = RULE_PORT_BASE + n, .table = TABLE_BASE + n,
+					 .dport_min = plan->dport,
+					 .dport_max = (uint16_t)(plan->dport + 1) };
+	if ((rc = rule(&b->tx_nl, &by_source)) < 0 || (rc = rule(&b->tx_nl, &by_device)) < 0 ||
+	    (plan->dport && (rc = rule(&b->tx_nl, &by_port)) < 0))
 		return fail(s, rc, "rules for %s in %s", ifname, b->tx_name);
-	(void)l;
 	return 0;
 }
 
@@ -297,7 +301,7 @@ static int build_link(struct step *s, size_t i, const struct braid_bench_link_pl
 
 	snprintf(l->ns_name, sizeof(l->ns_name), "%s-l%zu", s->b->prefix, i + 1);
 	if ((rc = make_ns(s, l->ns_name, &l->ns_fd, &l->nl)) < 0 ||
-	    (rc = wire_link(s, i, l)) < 0 || (rc = sender_end(s, i, l)) < 0 ||
+	    (rc = wire_link(s, i, l)) < 0 || (rc = sender_end(s, i, plan)) < 0 ||
 	    (rc = receiver_end(s, i)) < 0)
 		return rc;
 	if (plan->user_space && (rc = user_space_path(s, l)) < 0)

@@ -8,6 +8,11 @@
  *
  *   PREFIX-tx: linkI 10.200.I.1/24 --veth-- PREFIX-lI: s 10.200.I.2 [path TUN] r 10.201.I.1
  *   PREFIX-lI: r --veth-- PREFIX-rx: linkI 10.201.I.2/24; lo 10.202.0.1/32 (the receiver)
+ *
+ * In the sender namespace link I has its own routing table (a default route through it),
+ * chosen by rules on the source address 10.200.I.1, on the interface linkI (a socket bound
+ * to it) and, when asked, on UDP destination ports. Nothing else has a route: a program
+ * that says nothing about its link does not reach the receiver.
  */
 #ifndef BRAID_NETNS_BENCH_H
 #define BRAID_NETNS_BENCH_H
@@ -30,6 +35,10 @@ struct braid_bench_link_plan {
 	/* TBF per direction (forward: sender to receiver); rate 0 leaves it unshaped. */
 	struct braid_tbf tbf[2];
 	bool user_space; /* route the link's packets through its TUN */
+	/* When > 0: UDP from the sender to ports dport and dport + 1 (RTP and RTCP) takes this
+	 * link whatever its source address, for programs that bond by destination port and
+	 * bind no address (GStreamer's ristsink, librist's ristsender). */
+	uint16_t dport;
 };
 
 struct braid_bench_link {

@@ -186,5 +186,11 @@ struct nlmsghdr *braid_nl_rule_add(void *buf, uint32_t seq, const struct braid_n
 		mnl_attr_put_strz(nlh, FRA_IFNAME, rule->iifname);
 	if (rule->oifname)
 		mnl_attr_put_strz(nlh, FRA_OIFNAME, rule->oifname);
+	if (rule->dport_min) {
+		struct fib_rule_port_range ports = { rule->dport_min, rule->dport_max };
+
+		mnl_attr_put_u8(nlh, FRA_IP_PROTO, IPPROTO_UDP);
+		mnl_attr_put(nlh, FRA_DPORT_RANGE, sizeof(ports), &ports);
+	}
 	return nlh;
 }

@@ -33,12 +33,14 @@ struct nlmsghdr *braid_nl_addr_add(void *buf, uint32_t seq, int ifindex, struct 
 struct nlmsghdr *braid_nl_route_add(void *buf, uint32_t seq, uint32_t table, struct in_addr dst,
 				    unsigned dst_len, struct in_addr gateway, int oif);
 /* A policy rule "lookup table" at priority, matching packets from src (when src_len > 0),
- * arriving on iifname and/or leaving by oifname (NULL: any). */
+ * arriving on iifname and/or leaving by oifname (NULL: any), and UDP to destination ports
+ * dport_min..dport_max (when dport_min > 0). */
 struct braid_nl_rule {
 	uint32_t priority, table;
 	struct in_addr src;
 	unsigned src_len;
 	const char *iifname, *oifname;
+	uint16_t dport_min, dport_max;
 };
 struct nlmsghdr *braid_nl_rule_add(void *buf, uint32_t seq, const struct braid_nl_rule *rule);
 

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """braid emu --netns as root: the bench's topology and its TBF rates measured from outside,
-its ready line, its refusals, and its cleanup after SIGTERM, after SIGKILL (by the next run
+its ready line, links chosen by destination port (--netns-ports), its refusals, and its
+cleanup after SIGTERM, after SIGKILL (by the next run
 of the same prefix) and when a second run asks for a prefix in use.
 
 Three links shaped to 2, 4 and 6 Mbit/s through netlink; a UDP sender in the sender
@@ -13,9 +14,10 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
-from benchtest import (WIRE_OVERHEAD, Bench, Checks, Procs, leftovers, root_devices,
-                       run_traffic, temp_workdir, unique_prefix)
+from benchtest import (PYTHON, WIRE_OVERHEAD, Bench, Checks, Procs, in_ns, leftovers,
+                       root_devices, run_traffic, temp_workdir, unique_prefix)
 
 BRAID = sys.argv[1]
 RATES = [2_000_000, 4_000_000, 6_000_000]
@@ -44,7 +46,8 @@ def test_throughput(c, procs, workdir):
     before = root_devices()
     prefix = unique_prefix("a")
     bench = Bench(BRAID, procs, workdir, SCENARIO, prefix,
-                  extra=["--stats", os.path.join(workdir, "stats.jsonl")])
+                  extra=["--stats", os.path.join(workdir, "stats.jsonl"), "--netns-ports",
+                         str(PORT_BASE)])
     ready = bench.start()
     if not c.check(ready is not None, "the bench comes up and prints its ready line"):
         print(bench.stderr())
@@ -56,6 +59,7 @@ def test_throughput(c, procs, workdir):
             len({l["address"] for l in ready["links"]}) == 3 and
             all(l["interface"] and l["namespace"].startswith(prefix) for l in ready["links"]),
             "each link has its name, namespace, interface and own address")
+    check_ports(c, procs, ready)
     flows = [(l["address"], r * OFFERED) for l, r in zip(ready["links"], RATES)]
     arrivals = run_traffic(procs, bench, SECONDS, SIZE, flows, drain=2.5)
     for link, rate in zip(ready["links"], RATES):
@@ -69,6 +73,46 @@ def test_throughput(c, procs, workdir):
     check_link_isolation(c, workdir, ready, arrivals)
     c.check(leftovers(prefix) == [], f"nothing left after SIGTERM: {leftovers(prefix)}")
     c.check(root_devices() == before, "no device added to the test's own namespace")
+
+
+# Answers, from the receiver, the source address each datagram came from.
+ECHO = """
+import select, socket, sys
+socks = []
+for port in map(int, sys.argv[2:]):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((sys.argv[1], port))
+    socks.append(s)
+while True:
+    for s in select.select(socks, [], [])[0]:
+        data, peer = s.recvfrom(100)
+        s.sendto(peer[0].encode(), peer)
+"""
+# Sends from unbound sockets to each port; prints what the receiver saw as the source.
+ASK = """
+import socket, sys
+for port in map(int, sys.argv[2:]):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    s.sendto(b"?", (sys.argv[1], port))
+    print(s.recvfrom(100)[0].decode())
+"""
+PORT_BASE = 6000
+
+
+def check_ports(c, procs, ready):
+    """--netns-ports: UDP from an unbound socket to link i's port crosses link i, leaving
+    from link i's address, and the answer comes back."""
+    ports = [str(l["ports"][0]) for l in ready["links"]]
+    echo = procs.start("echo", in_ns(ready["receiver_ns"], PYTHON, "-c", ECHO,
+                                     ready["receiver"], *ports))
+    time.sleep(0.3)
+    ask = subprocess.run(in_ns(ready["sender_ns"], PYTHON, "-c", ASK, ready["receiver"],
+                               *ports), capture_output=True, text=True, timeout=20)
+    procs.stop(echo)
+    seen = ask.stdout.split()
+    c.check(seen == [l["address"] for l in ready["links"]],
+            f"unbound UDP to ports {ports} left from the links' addresses: {seen}")
 
 
 def check_link_isolation(c, workdir, ready, arrivals):

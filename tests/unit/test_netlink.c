@@ -198,6 +198,25 @@ static void test_rule_and_route(void)
 	CHECK(f.attr[FRA_SRC] && memcmp(mnl_attr_get_payload(f.attr[FRA_SRC]), &src, 4) == 0);
 	CHECK(f.attr[FRA_OIFNAME] && strcmp(mnl_attr_get_str(f.attr[FRA_OIFNAME]), "link1") == 0);
 	CHECK(f.attr[FRA_IFNAME] == NULL);
+	CHECK(f.attr[FRA_DPORT_RANGE] == NULL);
+
+	struct braid_nl_rule by_port = { .priority = 3001, .table = 101, .dport_min = 5000,
+					 .dport_max = 5001 };
+	struct fib_rule_port_range range;
+
+	memset(&f, 0, sizeof(f));
+	nlh = braid_nl_rule_add(buf, 3, &by_port);
+	frh = mnl_nlmsg_get_payload(nlh);
+	CHECK_EQ(frh->src_len, 0);
+	mnl_attr_parse(nlh, sizeof(*frh), keep, &f);
+	CHECK(f.attr[FRA_SRC] == NULL);
+	CHECK(f.attr[FRA_IP_PROTO] && mnl_attr_get_u8(f.attr[FRA_IP_PROTO]) == IPPROTO_UDP);
+	CHECK(f.attr[FRA_DPORT_RANGE] != NULL);
+	if (f.attr[FRA_DPORT_RANGE]) {
+		memcpy(&range, mnl_attr_get_payload(f.attr[FRA_DPORT_RANGE]), sizeof(range));
+		CHECK_EQ(range.start, 5000);
+		CHECK_EQ(range.end, 5001);
+	}
 
 	memset(&f, 0, sizeof(f));
 	nlh = braid_nl_route_add(buf, 2, 101, none, 0, gw, 4);
