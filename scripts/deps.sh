@@ -17,6 +17,9 @@ packages=(
   python3 binutils valgrind procps iproute2 strace
   # interop peers and stream tools
   ffmpeg srt-tools tshark
+  # the netns bench's example runs (examples/bench): librist's tools, GStreamer's RIST
+  rist-tools gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad
   # SVG rendering check for the simulator's plots
   librsvg2-bin
   # braidd: gRPC C core with protobuf-c, SQLite, libmicrohttpd; its tests' gRPC client,
