@@ -295,9 +295,10 @@ static void json_model(FILE *f, const struct braid_model_stats *s)
 static void json_direction(FILE *f, struct link_state *l, int d, const struct braid_qdisc_info *q,
 			   const struct braid_model_stats *model, double seconds)
 {
-	uint64_t bytes = q->bytes - (q->bytes >= l->last_bytes[d] ? l->last_bytes[d] : q->bytes);
-	uint64_t packets = q->packets -
-			   (q->packets >= l->last_packets[d] ? l->last_packets[d] : q->packets);
+	/* A qdisc made anew (rate=none, then a rate again) counts from zero. */
+	uint64_t bytes = q->bytes >= l->last_bytes[d] ? q->bytes - l->last_bytes[d] : q->bytes;
+	uint64_t packets = q->packets >= l->last_packets[d] ? q->packets - l->last_packets[d] :
+							      q->packets;
 
 	fprintf(f, "\"%s\":{\"rate_bps\":%.0f,\"throughput_bps\":%.0f,\"packets\":%llu,",
 		d == 0 ? "fwd" : "rev", l->rate_bps[d],
@@ -658,6 +659,7 @@ int braid_emu_netns(int argc, char **argv)
 	struct netns_emu e = { .opt = &opt };
 	int rc;
 
+	braid_bench_init(&e.bench);
 	braid_emu_scenario_init(&opt.scenario);
 	opt.scenario.link_flags = BRAID_EMU_NO_ADDRESS;
 	opt.prefix = DEFAULT_PREFIX;

@@ -35,6 +35,7 @@ struct braid_emu_path {
 	struct braid_emu_link_config cfg; /* as given, rates included */
 	struct braid_model *model[2];
 	struct braid_model_stats base[2]; /* totals of replaced models */
+	uint64_t refused[2], refused_bytes[2]; /* accepted by a model, no memory left here */
 	uint64_t last_due[2], start_us, reconfigurations, next_seq, pending_bytes;
 	bool blackhole;
 	struct braid_heap departures;
@@ -76,18 +77,20 @@ static bool earlier(const void *a, const void *b)
 	return x->due_us < y->due_us || (x->due_us == y->due_us && x->seq < y->seq);
 }
 
-static void enqueue(struct braid_emu_path *p, uint64_t due_us, const uint8_t *buf, size_t len)
+/* Copies the packet in; false when the path is out of room. */
+static bool enqueue(struct braid_emu_path *p, uint64_t due_us, const uint8_t *buf, size_t len)
 {
 	struct pending e = { .due_us = due_us, .seq = p->next_seq++, .len = (uint32_t)len };
 
 	if (p->pending_bytes + len > PENDING_MAX_BYTES || !(e.data = malloc(len)))
-		return;
+		return false;
 	memcpy(e.data, buf, len);
 	if (braid_heap_push(&p->departures, &e) < 0) {
 		free(e.data);
-		return;
+		return false;
 	}
 	p->pending_bytes += len;
+	return true;
 }
 
 static void arm_timer(struct braid_emu_path *p)
@@ -142,9 +145,14 @@ static void offer(struct braid_emu_path *p, enum dir d, const uint8_t *pkt, size
 	if (!s->reorder && due < p->last_due[d])
 		due = p->last_due[d];
 	shift = due - fate.deliver_at_us;
-	enqueue(p, due, pkt, len);
+	if (!enqueue(p, due, pkt, len)) {
+		p->refused[d]++;
+		p->refused_bytes[d] += len;
+		return;
+	}
 	if (due > p->last_due[d])
 		p->last_due[d] = due;
+	/* A copy the path cannot hold is simply not made: the original went through. */
 	if (fate.duplicate_at_us)
 		enqueue(p, fate.duplicate_at_us + shift, pkt, len);
 }
@@ -276,5 +284,8 @@ void braid_emu_path_get_stats(const struct braid_emu_path *p, uint64_t now_us,
 	for (int d = FWD; d <= REV; d++) {
 		braid_model_get_stats(p->model[d], now_us, out[d]);
 		braid_model_stats_add(out[d], &p->base[d]);
+		out[d]->delivered -= p->refused[d];
+		out[d]->delivered_bytes -= p->refused_bytes[d];
+		out[d]->dropped_queue += p->refused[d];
 	}
 }

@@ -36,7 +36,8 @@ bool braid_emu_path_blackhole(const struct braid_emu_path *p);
 /* New settings from now on, as braid_emu_relay_reconfigure. */
 int braid_emu_path_reconfigure(struct braid_emu_path *p, const struct braid_emu_link_config *cfg,
 			       char *err, size_t err_len);
-/* Totals since open; packets that were not IPv4 are not counted. */
+/* Totals since open; packets that were not IPv4 are not counted. Packets a model accepted
+ * beyond the path's memory (32 MiB in flight) count as dropped_queue. */
 void braid_emu_path_get_stats(const struct braid_emu_path *p, uint64_t now_us,
 			      struct braid_model_stats *fwd, struct braid_model_stats *rev);
 

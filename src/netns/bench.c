@@ -311,12 +311,17 @@ static int build_link(struct step *s, size_t i, const struct braid_bench_link_pl
 
 /* ---- the whole bench ---- */
 
+void braid_bench_init(struct braid_bench *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->tx_fd = b->rx_fd = b->lock_fd = -1;
+}
+
 static int prepare(struct step *s, const char *prefix, size_t count)
 {
 	struct braid_bench *b = s->b;
 
-	memset(b, 0, sizeof(*b));
-	b->tx_fd = b->rx_fd = b->lock_fd = -1;
+	braid_bench_init(b);
 	if (!braid_bench_prefix_valid(prefix) || count == 0 || count > BRAID_BENCH_MAX_LINKS) {
 		snprintf(s->err, s->err_len, "bad prefix or link count");
 		return -EINVAL;

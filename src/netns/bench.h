@@ -61,6 +61,8 @@ struct braid_bench {
 	int leftovers;           /* namespaces an earlier run of this prefix left behind */
 };
 
+/* An empty bench that braid_bench_down leaves alone (no fd, no lock). */
+void braid_bench_init(struct braid_bench *b);
 /* Whether a prefix can name namespaces: 1..48 of [A-Za-z0-9_.] and '-' not first. */
 bool braid_bench_prefix_valid(const char *prefix);
 /* Builds the network. Removes first what a killed run of the same prefix left; refuses

@@ -90,8 +90,10 @@ static int receive(struct braid_rtnl *nl, uint32_t seq, struct dump_ctx *ctx)
 		ssize_t n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
 		int rc;
 
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n < 0)
-			return errno == EINTR ? 0 : -errno;
+			return -errno;
 		rc = mnl_cb_run(buf, (size_t)n, seq, nl->portid, on_message, ctx);
 		if (rc == MNL_CB_ERROR)
 			return errno ? -errno : -EIO;
