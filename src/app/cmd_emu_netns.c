@@ -1,6 +1,7 @@
 /* braid emu --netns: the bonding test bench (docs/bench-links.md). Builds a sender, one
  * namespace per link and a receiver (netns/bench.h) over rtnetlink, shapes each link's rate
- * with TBF both ways and drives OU rates by changing the TBF in place, runs the user-space
+ * with TBF both ways and drives OU and trace rates by changing the TBF in place, runs the
+ * user-space
  * models of links that need them on their TUN (emu/path.h), applies the scenario's events,
  * and writes JSON lines of statistics with the qdiscs' own counters. It never runs ip or tc.
  * Everything it made goes on exit, on SIGINT or SIGTERM, and (after a SIGKILL) at the next
@@ -30,7 +31,9 @@
 /* The queue behind it when the link names none. */
 #define DEFAULT_QUEUE_US 200000
 #define FRAME_MAX_BYTES 1514
-#define OU_DEFAULT_UPDATE_US 100000
+#define MIN_RATE_BPS 8000.0
+/* How often OU rates without an interval of their own, and traces, change the TBF. */
+#define DEFAULT_STEP_US 100000
 
 struct netns_options {
 	struct braid_emu_scenario scenario;
@@ -42,11 +45,11 @@ struct netns_options {
 struct link_state {
 	struct braid_emu_link_config cfg; /* the settings in force */
 	struct braid_emu_path *path;      /* NULL: the kernel's TBF alone */
-	struct braid__rate ou[2];
-	bool ou_active[2];
+	struct braid__rate rate[2]; /* OU processes and traces the TBF follows */
+	bool varies[2];
 	double rate_bps[2]; /* the TBF rate set last; 0 unshaped */
 	uint64_t last_bytes[2], last_packets[2];
-	struct braid_timer ou_timer;
+	struct braid_timer rate_timer;
 	struct netns_emu *owner;
 	size_t index;
 };
@@ -79,17 +82,49 @@ static void tbf_for(double rate_bps, const struct braid_model_settings *s, struc
 		out->limit_bytes = (uint32_t)(bytes_per_s * queue_us / 1e6) + out->burst_bytes;
 }
 
-/* The kernel's rate for one direction now: constant or OU; 0 when the kernel shapes none. */
+/* Whether the direction's rate changes with time (OU, trace): the TBF follows it. */
+static bool varies(const struct braid_model_settings *s)
+{
+	return s->rate_kind == BRAID_RATE_OU || s->rate_kind == BRAID_RATE_TRACE;
+}
+
+/* How often a varying rate is applied: the OU process's own interval; a trace's rate
+ * over steps of 100 ms. */
+static uint64_t step_of(const struct braid_model_settings *s)
+{
+	if (s->rate_kind == BRAID_RATE_OU && s->ou.update_us)
+		return s->ou.update_us;
+	return DEFAULT_STEP_US;
+}
+
+/* The kernel's rate for one direction now; 0 when the kernel shapes none. An OU rate is
+ * the process's value now; a trace's, the rate of its delivery opportunities over the
+ * step starting now, so the TBF carries in each step what the trace would. */
 static double kernel_rate(struct link_state *l, int d, uint64_t now)
 {
 	const struct braid_model_settings *s = d == 0 ? &l->cfg.fwd : &l->cfg.rev;
 
 	if (s->rate_kind == BRAID_RATE_CONSTANT)
 		return s->rate_bps;
-	if (s->rate_kind != BRAID_RATE_OU)
-		return 0;
-	braid__rate_advance(&l->ou[d], now);
-	return braid__rate_current_bps(&l->ou[d], now);
+	if (s->rate_kind == BRAID_RATE_OU) {
+		braid__rate_advance(&l->rate[d], now);
+		return braid__rate_current_bps(&l->rate[d], now);
+	}
+	if (s->rate_kind == BRAID_RATE_TRACE)
+		return braid__rate_current_bps(&l->rate[d], now + step_of(s));
+	return 0;
+}
+
+/* A TBF always has a rate: an OU floor of 0 or a trace's empty step gets the smallest. */
+static double tbf_rate(double bps)
+{
+	return bps < MIN_RATE_BPS ? MIN_RATE_BPS : bps;
+}
+
+/* Whether the kernel shapes a direction at all. */
+static bool shaped(const struct braid_model_settings *s)
+{
+	return s->rate_kind != BRAID_RATE_UNLIMITED;
 }
 
 static int apply_rate(struct netns_emu *e, struct link_state *l, int d, double bps)
@@ -98,10 +133,10 @@ static int apply_rate(struct netns_emu *e, struct link_state *l, int d, double b
 	struct braid_tbf tbf;
 	int rc;
 
-	if (bps <= 0 || bps == l->rate_bps[d])
+	bps = tbf_rate(bps);
+	if (bps == l->rate_bps[d])
 		return 0;
-	/* A rate of a few bit/s (an OU floor of 0) still needs a bucket the kernel takes. */
-	tbf_for(bps < 8000 ? 8000 : bps, s, &tbf);
+	tbf_for(bps, s, &tbf);
 	rc = braid_bench_set_tbf(&e->bench, l->index, (enum braid_bench_dir)d, &tbf);
 	if (rc < 0)
 		fprintf(stderr, "braid emu: link %s: TBF change: %s\n", l->cfg.name, strerror(-rc));
@@ -110,40 +145,38 @@ static int apply_rate(struct netns_emu *e, struct link_state *l, int d, double b
 	return rc;
 }
 
-static uint64_t ou_interval(const struct link_state *l)
+static uint64_t rate_step(const struct link_state *l)
 {
-	uint64_t a = l->ou_active[0] ? l->cfg.fwd.ou.update_us : 0;
-	uint64_t b = l->ou_active[1] ? l->cfg.rev.ou.update_us : 0;
+	uint64_t a = l->varies[0] ? step_of(&l->cfg.fwd) : UINT64_MAX;
+	uint64_t b = l->varies[1] ? step_of(&l->cfg.rev) : UINT64_MAX;
 
-	a = a ? a : (l->ou_active[0] ? OU_DEFAULT_UPDATE_US : UINT64_MAX);
-	b = b ? b : (l->ou_active[1] ? OU_DEFAULT_UPDATE_US : UINT64_MAX);
 	return a < b ? a : b;
 }
 
-static void on_ou_timer(struct braid_loop *loop, void *arg)
+static void on_rate_timer(struct braid_loop *loop, void *arg)
 {
 	struct link_state *l = arg;
 	uint64_t now = braid_loop_now(loop);
 
 	for (int d = 0; d < 2; d++)
-		if (l->ou_active[d])
+		if (l->varies[d])
 			apply_rate(l->owner, l, d, kernel_rate(l, d, now));
-	braid_timer_start(loop, &l->ou_timer, l->ou_timer.deadline_us + ou_interval(l));
+	braid_timer_start(loop, &l->rate_timer, l->rate_timer.deadline_us + rate_step(l));
 }
 
-/* (Re)starts the OU processes of a link from its settings. */
+/* (Re)starts the OU processes and traces of a link from its settings. */
 static void start_rates(struct netns_emu *e, struct link_state *l, uint64_t now)
 {
 	const struct braid_model_settings *s[2] = { &l->cfg.fwd, &l->cfg.rev };
 
 	for (int d = 0; d < 2; d++) {
-		l->ou_active[d] = s[d]->rate_kind == BRAID_RATE_OU;
-		if (l->ou_active[d])
-			braid__rate_init(&l->ou[d], s[d], now, s[d]->seed * 2 + (uint64_t)d + 1);
+		l->varies[d] = varies(s[d]);
+		if (l->varies[d])
+			braid__rate_init(&l->rate[d], s[d], now, s[d]->seed * 2 + (uint64_t)d + 1);
 	}
-	braid_timer_stop(e->loop, &l->ou_timer);
-	if (l->ou_active[0] || l->ou_active[1])
-		braid_timer_start(e->loop, &l->ou_timer, now + ou_interval(l));
+	braid_timer_stop(e->loop, &l->rate_timer);
+	if (l->varies[0] || l->varies[1])
+		braid_timer_start(e->loop, &l->rate_timer, now + rate_step(l));
 }
 
 /* ---- the plan of the network ---- */
@@ -172,11 +205,9 @@ static void plan_link(struct netns_emu *e, struct link_state *l, uint64_t now,
 	memset(plan, 0, sizeof(*plan));
 	start_rates(e, l, now);
 	for (int d = 0; d < 2; d++) {
-		double bps = kernel_rate(l, d, now);
-
-		if (bps > 0) {
-			tbf_for(bps < 8000 ? 8000 : bps, s[d], &plan->tbf[d]);
-			l->rate_bps[d] = bps;
+		if (shaped(s[d])) {
+			l->rate_bps[d] = tbf_rate(kernel_rate(l, d, now));
+			tbf_for(l->rate_bps[d], s[d], &plan->tbf[d]);
 		}
 	}
 	plan->user_space = braid_emu_path_needed(&l->cfg) ||
@@ -356,10 +387,8 @@ static void take_new_rates(struct netns_emu *e, struct link_state *l)
 
 	start_rates(e, l, now);
 	for (int d = 0; d < 2; d++) {
-		double bps = kernel_rate(l, d, now);
-
-		if (bps > 0) {
-			apply_rate(e, l, d, bps);
+		if (shaped(d == 0 ? &l->cfg.fwd : &l->cfg.rev)) {
+			apply_rate(e, l, d, kernel_rate(l, d, now));
 		} else if (l->rate_bps[d] > 0) {
 			braid_bench_clear_tbf(&e->bench, l->index, (enum braid_bench_dir)d);
 			l->rate_bps[d] = 0;
@@ -589,7 +618,7 @@ static int init_links(struct netns_emu *e)
 			return -1;
 		l->owner = e;
 		l->index = i;
-		braid_timer_init(&l->ou_timer, on_ou_timer, l);
+		braid_timer_init(&l->rate_timer, on_rate_timer, l);
 		e->count++;
 	}
 	return 0;
@@ -612,7 +641,7 @@ static void teardown(struct netns_emu *e)
 {
 	for (size_t i = 0; i < e->count; i++) {
 		braid_emu_path_close(e->links[i].path);
-		braid_timer_stop(e->loop, &e->links[i].ou_timer);
+		braid_timer_stop(e->loop, &e->links[i].rate_timer);
 		braid_emu_link_config_free(&e->links[i].cfg);
 	}
 	free(e->links);

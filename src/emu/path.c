@@ -51,7 +51,7 @@ bool braid_emu_path_needed(const struct braid_emu_link_config *cfg)
 		const struct braid_model_settings *s = dirs[d];
 
 		if (s->delay_us || s->jitter_us || s->loss_kind != BRAID_LOSS_NONE ||
-		    s->duplicate > 0 || s->outage_count || s->rate_kind == BRAID_RATE_TRACE)
+		    s->duplicate > 0 || s->outage_count)
 			return true;
 	}
 	return false;
@@ -61,11 +61,11 @@ void braid_emu_path_settings(const struct braid_model_settings *in,
 			     struct braid_model_settings *out)
 {
 	*out = *in;
-	if (in->rate_kind == BRAID_RATE_CONSTANT || in->rate_kind == BRAID_RATE_OU) {
-		out->rate_kind = BRAID_RATE_UNLIMITED;
-		out->queue_bytes = 0;
-		out->queue_us = 0;
-	}
+	out->rate_kind = BRAID_RATE_UNLIMITED;
+	out->trace_ms = NULL;
+	out->trace_len = 0;
+	out->queue_bytes = 0;
+	out->queue_us = 0;
 }
 
 /* ---- departures ---- */

@@ -1,8 +1,8 @@
 /* A link's user-space path in the netns bench (docs/bench-links.md): the IP packets that
  * cross a link namespace are routed into its TUN device, judged by the link's two models
- * (model/model.h) and written back to continue on their way. The kernel's TBF shapes a
- * constant or OU rate; everything else a model does (delay, jitter, loss, outages,
- * duplicates, trace replay, blackholes) happens here. Packets to the receiver's address go
+ * (model/model.h) and written back to continue on their way. The kernel's TBF shapes the
+ * rate (constant, OU, a trace's); everything else a model does (delay, jitter, loss,
+ * outages, duplicates, blackholes) happens here. Packets to the receiver's address go
  * forward, all others return. The path lives on a loop its caller owns and borrows the TUN
  * fd. */
 #ifndef BRAID_EMU_PATH_H
@@ -17,11 +17,11 @@
 
 struct braid_emu_path;
 
-/* Whether a link needs its packets in user space: anything its models do beyond a constant
- * or OU rate, in either direction. */
+/* Whether a link needs its packets in user space: anything its models do beyond a rate, in
+ * either direction. */
 bool braid_emu_path_needed(const struct braid_emu_link_config *cfg);
-/* The model settings the path runs for one direction: the kernel's rate (constant, OU) and
- * the queue limits that go with it taken out; a trace stays. */
+/* The model settings the path runs for one direction: the rate, the kernel's, taken out
+ * with the queue limits that go with it. */
 void braid_emu_path_settings(const struct braid_model_settings *in,
 			     struct braid_model_settings *out);
 

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from braidtest import Checks, Procs  # noqa: E402
@@ -84,7 +85,6 @@ def run_traffic(procs, bench, seconds, size, flows, port=5000, drain=0.5):
     receiver = bench.ready["receiver"]
     sink = procs.start("sink", in_ns(bench.ready["receiver_ns"], PYTHON, TOOLS, "sink",
                                      f"{receiver}:{port}", str(seconds + drain + 30), out))
-    import time
     time.sleep(0.5)
     blast = procs.start("blast", in_ns(bench.ready["sender_ns"], PYTHON, TOOLS, "blast",
                                        str(seconds), str(size), f"{receiver}:{port}",

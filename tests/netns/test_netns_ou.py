@@ -1,8 +1,10 @@
 #!/usr/bin/python3
-"""braid emu --netns (root): an Ornstein-Uhlenbeck rate drives the link's TBF through
+"""braid emu --netns (root): an Ornstein-Uhlenbeck rate drives a link's TBF through
 RTM_NEWQDISC changes every 100 ms (the OU model's interval), and the rate the qdisc reports
-back over netlink follows it; the program runs under `strace -f -e trace=execve` and
-executes nothing (no tc, no ip): its only execve is its own start."""
+back over netlink follows it; a mahimahi trace (half a second at 12 Mbit/s, half a second
+at 4 Mbit/s, looped) drives another link's TBF the same way, in steps of 100 ms. The
+program runs under `strace -f -e trace=execve` and executes nothing (no tc, no ip): its
+only execve is its own start."""
 
 import json
 import os
@@ -12,7 +14,10 @@ import sys
 from benchtest import Bench, Checks, Procs, leftovers, temp_workdir, unique_prefix
 
 BRAID = sys.argv[1]
-SCENARIO = "link cell ou=4mbit:3mbit:2:1mbit:8mbit,rev.rate=2mbit\n"
+SCENARIO = "link cell ou=4mbit:3mbit:2:1mbit:8mbit,rev.rate=2mbit\nlink drive trace={trace}\n"
+# One 1500-byte opportunity a millisecond for 500 ms (12 Mbit/s), then one every 3 ms
+# (4 Mbit/s), repeating every second.
+TRACE = list(range(1, 501)) + list(range(503, 1000, 3)) + [1000]
 INTERVAL_MS = 100
 
 
@@ -30,11 +35,25 @@ def main():
     return c.finish()
 
 
+def check_trace(c, lines):
+    rates = [d["fwd"]["qdisc"]["rate_bps"] for d in lines]
+    high = sum(1 for r in rates if abs(r - 12_000_000) <= 0.03 * 12_000_000)
+    low = sum(1 for r in rates if abs(r - 4_000_000) <= 0.05 * 4_000_000)
+    c.check(len(rates) >= 30 and high >= 0.3 * len(rates) and low >= 0.3 * len(rates),
+            f"the trace's TBF alternates: {high} intervals at 12 Mbit/s, {low} at 4 Mbit/s, "
+            f"of {len(rates)}")
+    c.check(all(abs(d["fwd"]["qdisc"]["rate_bps"] - d["fwd"]["rate_bps"]) <= 8 for d in lines),
+            "the kernel reports back the trace's rates braid set")
+
+
 def run(c, procs, workdir):
     prefix = unique_prefix("o")
     stats = os.path.join(workdir, "stats.jsonl")
     trace = os.path.join(workdir, "execve.strace")
-    bench = Bench(BRAID, procs, workdir, SCENARIO, prefix,
+    drive = os.path.join(workdir, "drive.trace")
+    with open(drive, "w") as f:
+        f.write("".join(f"{ms}\n" for ms in TRACE))
+    bench = Bench(BRAID, procs, workdir, SCENARIO.format(trace=drive), prefix,
                   extra=["--stats", stats, "--stats-interval", f"{INTERVAL_MS}ms",
                          "--duration", "4"],
                   wrap=["strace", "-f", "-qq", "-e", "trace=execve", "-o", trace])
@@ -42,7 +61,9 @@ def run(c, procs, workdir):
     c.check(bench.proc.wait(timeout=30) == 0, "and ends by itself after --duration: exit 0")
     bench.proc.stdout.close()
     with open(stats) as f:
-        lines = [json.loads(line) for line in f if '"final"' not in line]
+        every = [json.loads(line) for line in f if '"final"' not in line]
+    lines = [d for d in every if d["link"] == "cell"]
+    check_trace(c, [d for d in every if d["link"] == "drive"])
     fwd = [d["fwd"] for d in lines]
     set_rates = [d["rate_bps"] for d in fwd]
     qdisc_rates = [d["qdisc"]["rate_bps"] for d in fwd]
