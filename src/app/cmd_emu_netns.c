@@ -594,7 +594,8 @@ static void parse_args(int argc, char **argv, struct netns_options *opt)
 	if (opt->scenario.link_count > BRAID_BENCH_MAX_LINKS)
 		braid_cli_usage_error("emu", "--netns: at most %d links", BRAID_BENCH_MAX_LINKS);
 	if (braid_emu_scenario_check(&opt->scenario, err, sizeof(err)))
-		braid_cli_usage_error("emu", "%s: %s", scenario_path ? "--scenario" : "--link", err);
+		braid_cli_usage_error("emu", "%s: %s", scenario_path ? "--scenario" : "--link",
+				      err);
 	if (opt->port_base && opt->port_base + 2 * opt->scenario.link_count - 1 > 65535)
 		braid_cli_usage_error("emu", "--netns-ports: %llu leaves no room for %zu links",
 				      (unsigned long long)opt->port_base, opt->scenario.link_count);
@@ -631,7 +632,8 @@ static void start_timers(struct netns_emu *e)
 	braid_timer_init(&e->event_timer, on_event_timer, e);
 	braid_timer_init(&e->end_timer, on_end_timer, e);
 	if (e->json)
-		braid_timer_start(e->loop, &e->stats_timer, e->start_us + e->opt->stats_interval_us);
+		braid_timer_start(e->loop, &e->stats_timer,
+				  e->start_us + e->opt->stats_interval_us);
 	if (e->opt->duration_us)
 		braid_timer_start(e->loop, &e->end_timer, e->start_us + e->opt->duration_us);
 	arm_event_timer(e);

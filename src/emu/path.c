@@ -190,7 +190,8 @@ static int new_models(struct braid_emu_path *p, const struct braid_emu_link_conf
 }
 
 struct braid_emu_path *braid_emu_path_open(struct braid_loop *loop, int tun_fd,
-					   uint32_t receiver, const struct braid_emu_link_config *cfg,
+					   uint32_t receiver,
+					   const struct braid_emu_link_config *cfg,
 					   char *err, size_t err_len)
 {
 	struct braid_emu_path *p = calloc(1, sizeof(*p));

@@ -27,7 +27,8 @@ void braid_emu_path_settings(const struct braid_model_settings *in,
 
 /* receiver: the receiver's IPv4 address in network order. cfg is copied. */
 struct braid_emu_path *braid_emu_path_open(struct braid_loop *loop, int tun_fd,
-					   uint32_t receiver, const struct braid_emu_link_config *cfg,
+					   uint32_t receiver,
+					   const struct braid_emu_link_config *cfg,
 					   char *err, size_t err_len);
 /* Drops what is still in flight. */
 void braid_emu_path_close(struct braid_emu_path *p);

@@ -143,28 +143,32 @@ static int make_ns(struct step *s, const char *name, int *fd, struct braid_rtnl 
 	return rc < 0 ? fail(s, rc, "loopback up in %s", name) : 0;
 }
 
-/* What the kernel offers: an IFB device and a netem qdisc, tried in the sender namespace
- * and removed at once. */
-static void probe_kernel(struct braid_bench *b)
+/* Whether the kernel makes an IFB device: one is made in the sender namespace and removed. */
+static bool probe_ifb(struct braid_rtnl *nl)
+{
+	char buf[BRAID_NL_BUF];
+	int index;
+
+	if (braid_rtnl_talk(nl, braid_nl_link_new(buf, braid_rtnl_next_seq(nl), "probe-ifb",
+						  "ifb")) != 0)
+		return false;
+	index = braid_rtnl_ifindex(nl, "probe-ifb");
+	if (index > 0)
+		braid_rtnl_talk(nl, braid_nl_link_del(buf, braid_rtnl_next_seq(nl), index));
+	return true;
+}
+
+/* Whether the kernel has netem: one is put on the sender namespace's loopback and removed. */
+static bool probe_netem(struct braid_rtnl *nl)
 {
 	char buf[BRAID_NL_BUF];
 	struct braid_netem netem = { .limit_packets = 1000 };
-	int index;
 
-	if (braid_rtnl_talk(&b->tx_nl, braid_nl_link_new(buf, braid_rtnl_next_seq(&b->tx_nl),
-							 "probe-ifb", "ifb")) == 0) {
-		b->has_ifb = true;
-		index = braid_rtnl_ifindex(&b->tx_nl, "probe-ifb");
-		if (index > 0)
-			braid_rtnl_talk(&b->tx_nl, braid_nl_link_del(buf,
-					braid_rtnl_next_seq(&b->tx_nl), index));
-	}
-	if (braid_rtnl_talk(&b->tx_nl, braid_tc_netem(buf, braid_rtnl_next_seq(&b->tx_nl), 1,
-						      BRAID_TC_ADD, &netem)) == 0) {
-		b->has_netem = true;
-		braid_rtnl_talk(&b->tx_nl, braid_tc_del_root(buf, braid_rtnl_next_seq(&b->tx_nl),
-							     1));
-	}
+	if (braid_rtnl_talk(nl, braid_tc_netem(buf, braid_rtnl_next_seq(nl), 1, BRAID_TC_ADD,
+					       &netem)) != 0)
+		return false;
+	braid_rtnl_talk(nl, braid_tc_del_root(buf, braid_rtnl_next_seq(nl), 1));
+	return true;
 }
 
 /* ---- one link ---- */
@@ -364,14 +368,16 @@ int braid_bench_up(struct braid_bench *b, const char *prefix, size_t count,
 
 	if ((rc = prepare(&s, prefix, count)) < 0)
 		return rc;
-	if ((rc = take_prefix(&s)) < 0 || (rc = make_ns(&s, b->tx_name, &b->tx_fd, &b->tx_nl)) < 0 ||
+	if ((rc = take_prefix(&s)) < 0 ||
+	    (rc = make_ns(&s, b->tx_name, &b->tx_fd, &b->tx_nl)) < 0 ||
 	    (rc = make_ns(&s, b->rx_name, &b->rx_fd, &b->rx_nl)) < 0)
 		goto failed;
 	if ((rc = address(&b->rx_nl, 1, braid_bench_receiver_addr(), 32)) < 0) {
 		fail(&s, rc, "the receiver's address in %s", b->rx_name);
 		goto failed;
 	}
-	probe_kernel(b);
+	b->has_ifb = probe_ifb(&b->tx_nl);
+	b->has_netem = probe_netem(&b->tx_nl);
 	for (size_t i = 0; i < count; i++)
 		if ((rc = build_link(&s, i, &plans[i])) < 0)
 			goto failed;

@@ -1,6 +1,6 @@
 /* The netns library's rtnetlink messages. TBF and netem requests are compared byte for byte
- * with what iproute2's tc sent for the same parameters (the .hex files of tests/data/netlink, captured
- * once by capture.sh there). Two fields legitimately differ and are normalised, in both
+ * with what iproute2's tc sent for the same parameters (the .hex files of tests/data/netlink,
+ * captured once by capture.sh there). Two fields legitimately differ and are normalised, in both
  * messages, before comparing: nlmsg_seq (tc uses the time, braid a counter) and tcm_ifindex
  * (the device's index in the capture's scratch namespace). Nothing else is touched; nlmsg_pid
  * is 0 in both. The other builders are checked by parsing what they wrote; the qdisc parser
@@ -74,8 +74,8 @@ static void same_as_tc(const char *capture, const struct nlmsghdr *mine)
 	normalise(theirs, n);
 	for (size_t i = 0; i < n; i++)
 		if (ours[i] != theirs[i]) {
-			fprintf(stderr, "  %s: first difference at byte %zu: %02x, tc %02x\n", capture,
-				i, ours[i], theirs[i]);
+			fprintf(stderr, "  %s: first difference at byte %zu: %02x, tc %02x\n",
+				capture, i, ours[i], theirs[i]);
 			CHECK(ours[i] == theirs[i]);
 			return;
 		}
@@ -226,7 +226,8 @@ static void test_rule_and_route(void)
 	CHECK_EQ(rtm->rtm_scope, RT_SCOPE_UNIVERSE);
 	mnl_attr_parse(nlh, sizeof(*rtm), keep, &f);
 	CHECK(f.attr[RTA_DST] == NULL);
-	CHECK(f.attr[RTA_GATEWAY] && memcmp(mnl_attr_get_payload(f.attr[RTA_GATEWAY]), &gw, 4) == 0);
+	CHECK(f.attr[RTA_GATEWAY] &&
+	      memcmp(mnl_attr_get_payload(f.attr[RTA_GATEWAY]), &gw, 4) == 0);
 	CHECK(f.attr[RTA_OIF] && mnl_attr_get_u32(f.attr[RTA_OIF]) == 4);
 }
 
