@@ -1,11 +1,10 @@
 /* braid emu --netns: the bonding test bench (docs/bench-links.md). Builds a sender, one
  * namespace per link and a receiver (netns/bench.h) over rtnetlink, shapes each link's rate
  * with TBF both ways and drives OU and trace rates by changing the TBF in place, runs the
- * user-space
- * models of links that need them on their TUN (emu/path.h), applies the scenario's events,
- * and writes JSON lines of statistics with the qdiscs' own counters. It never runs ip or tc.
- * Everything it made goes on exit, on SIGINT or SIGTERM, and (after a SIGKILL) at the next
- * start with the same prefix. */
+ * user-space models of links that need them on their TUN (emu/path.h), applies the
+ * scenario's events, and writes JSON lines of statistics with the qdiscs' own counters. It
+ * never runs ip or tc. Everything it made goes on exit, on SIGINT, SIGTERM or SIGHUP, and
+ * (after a SIGKILL) at the next start with the same prefix. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
