@@ -73,8 +73,8 @@ SYSTEM_RANDOMNESS = {'getrandom'}
 # removal, the directory listed for leftovers, a lock file), netlink through libmnl (mnl_*),
 # and TUN devices (/dev/net/tun, TUNSETIFF, a packet per read or write).
 NAMESPACES = {
-    'open', 'close', 'unshare', 'setns', 'mount', 'umount2', 'unlink', 'mkdir', 'opendir',
-    'readdir', 'closedir', 'flock', 'strerror', 'vsnprintf',
+    'open', 'close', 'unshare', 'setns', 'mount', 'umount2', 'unlink', 'mkdir', 'rmdir',
+    'opendir', 'readdir', 'closedir', 'flock', 'strerror', 'vsnprintf',
 }
 TUN_DEVICE = {'ioctl', 'read', 'write'}
 # The core's cryptography, named function by function so nothing else of libsodium slips

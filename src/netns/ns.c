@@ -12,6 +12,7 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 /* Where the ownership locks live; not in /run/netns, which holds namespaces only. */
@@ -168,6 +169,8 @@ void braid_netns_unlock(const char *prefix, int lock_fd)
 	if (lock_path(prefix, path, sizeof(path)) == 0)
 		unlink(path);
 	close(lock_fd);
+	/* The folder goes with the last lock (a live run's lock keeps it: rmdir fails). */
+	rmdir(LOCK_DIR);
 }
 
 int braid_netns_lock(const char *prefix)

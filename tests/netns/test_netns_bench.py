@@ -17,7 +17,7 @@ import sys
 import time
 
 from benchtest import (PYTHON, WIRE_OVERHEAD, Bench, Checks, Procs, in_ns, leftovers,
-                       root_devices, run_traffic, temp_workdir, unique_prefix)
+                       lock_dir_gone, root_devices, run_traffic, temp_workdir, unique_prefix)
 
 BRAID = sys.argv[1]
 RATES = [2_000_000, 4_000_000, 6_000_000]
@@ -71,7 +71,8 @@ def test_throughput(c, procs, workdir):
             f"arrivals from exactly the three link addresses: {sorted(arrivals)}")
     c.check(bench.stop() == 0, "SIGTERM: exit status 0")
     check_link_isolation(c, workdir, ready, arrivals)
-    c.check(leftovers(prefix) == [], f"nothing left after SIGTERM: {leftovers(prefix)}")
+    c.check(leftovers(prefix) == [] and lock_dir_gone(),
+            f"nothing left after SIGTERM: {leftovers(prefix)}")
     c.check(root_devices() == before, "no device added to the test's own namespace")
 
 
@@ -156,7 +157,8 @@ def test_sigkill_and_lock(c, procs, workdir):
     c.check("removed" in third.stderr(), "and says it removed what the killed run left: " +
             third.stderr().strip().splitlines()[0] if third.stderr().strip() else "(nothing)")
     c.check(third.stop() == 0, "SIGTERM: exit status 0")
-    c.check(leftovers(prefix) == [], f"nothing left at the end: {leftovers(prefix)}")
+    c.check(leftovers(prefix) == [] and lock_dir_gone(),
+            f"nothing left at the end: {leftovers(prefix)}")
     c.check(root_devices() == before, "no device added to the test's own namespace")
 
 
