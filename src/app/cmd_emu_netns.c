@@ -504,7 +504,7 @@ static void on_signal(struct braid_loop *loop, int signo, void *arg)
 /* ---- arguments ---- */
 
 static const char netns_usage[] =
-	"usage: braid emu --netns --scenario FILE [--link SPEC]... [--netns-prefix P]\n"
+	"usage: braid emu --netns [--scenario FILE] [--link SPEC]... [--netns-prefix P]\n"
 	"                 [--netns-ports PORT] [--duration S] [--stats FILE|-]\n"
 	"                 [--stats-interval MS]\n"
 	"\n"
@@ -596,8 +596,10 @@ static void parse_args(int argc, char **argv, struct netns_options *opt)
 		braid_cli_usage_error("emu", "%s: %s", scenario_path ? "--scenario" : "--link",
 				      err);
 	if (opt->port_base && opt->port_base + 2 * opt->scenario.link_count - 1 > 65535)
-		braid_cli_usage_error("emu", "--netns-ports: %llu leaves no room for %zu links",
-				      (unsigned long long)opt->port_base, opt->scenario.link_count);
+		braid_cli_usage_error("emu", "--netns-ports: the links' ports would run from %llu "
+				      "to %llu, past 65535", (unsigned long long)opt->port_base,
+				      (unsigned long long)(opt->port_base +
+							   2 * opt->scenario.link_count - 1));
 	if (opt->stats_path)
 		braid_cli_check_writable("emu", "--stats", opt->stats_path);
 }

@@ -171,6 +171,10 @@ def test_refusals(c, procs, workdir):
                        capture_output=True, text=True, timeout=10)
     c.check(p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and
             "bogus" in p.stderr, "a bad link key: one line, exit 2: " + p.stderr.strip())
+    p = subprocess.run([BRAID, "emu", "--netns", "--link", "rate=1mbit", "--link", "rate=2mbit",
+                        "--netns-ports", "65533"], capture_output=True, text=True, timeout=10)
+    c.check(p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and
+            "--netns-ports" in p.stderr, "ports past 65535: one line, exit 2: " + p.stderr.strip())
     prefix = unique_prefix("u")
     p = subprocess.run([BRAID, "emu", "--netns", "--link", "rate=1mbit", "--netns-prefix",
                         prefix], capture_output=True, text=True, timeout=10,
