@@ -207,8 +207,26 @@ static int wire_link(struct step *s, size_t i, struct braid_bench_link *l)
 	return rc < 0 ? fail(s, rc, "route to the receiver in %s", l->ns_name) : 0;
 }
 
-/* The sender's end: its address, a table whose default goes through link i, and rules
- * choosing that table by source address or by outgoing interface. */
+/* The rules choosing link i's table in the sender namespace, in this order of priority:
+ * its source address, its interface, its UDP ports (with --netns-ports). */
+static int sender_rules(struct braid_rtnl *nl, size_t i, const char *ifname, uint16_t dport)
+{
+	uint32_t n = (uint32_t)i + 1;
+	struct braid_nl_rule by_source = { .priority = RULE_FROM_BASE + n, .table = TABLE_BASE + n,
+					   .src = braid_bench_link_addr(i), .src_len = 32 };
+	struct braid_nl_rule by_device = { .priority = RULE_OIF_BASE + n, .table = TABLE_BASE + n,
+					   .oifname = ifname };
+	struct braid_nl_rule by_port = { .priority = RULE_PORT_BASE + n, .table = TABLE_BASE + n,
+					 .dport_min = dport, .dport_max = (uint16_t)(dport + 1) };
+	int rc;
+
+	if ((rc = rule(nl, &by_source)) < 0 || (rc = rule(nl, &by_device)) < 0)
+		return rc;
+	return dport ? rule(nl, &by_port) : 0;
+}
+
+/* The sender's end: its address, a table whose default goes through link i, and the rules
+ * choosing that table. */
 static int sender_end(struct step *s, size_t i, const struct braid_bench_link_plan *plan)
 {
 	struct braid_bench *b = s->b;
@@ -226,17 +244,8 @@ static int sender_end(struct step *s, size_t i, const struct braid_bench_link_pl
 	rc = route(&b->tx_nl, TABLE_BASE + n, any, 0, ipv4(10, NET_SENDER, n, 2), index);
 	if (rc < 0)
 		return fail(s, rc, "default route of table %u in %s", TABLE_BASE + n, b->tx_name);
-	struct braid_nl_rule by_source = { .priority = RULE_FROM_BASE + n, .table = TABLE_BASE + n,
-					   .src = braid_bench_link_addr(i), .src_len = 32 };
-	struct braid_nl_rule by_device = { .priority = RULE_OIF_BASE + n, .table = TABLE_BASE + n,
-					   .oifname = ifname };
-	struct braid_nl_rule by_port = { .priority = RULE_PORT_BASE + n, .table = TABLE_BASE + n,
-					 .dport_min = plan->dport,
-					 .dport_max = (uint16_t)(plan->dport + 1) };
-	if ((rc = rule(&b->tx_nl, &by_source)) < 0 || (rc = rule(&b->tx_nl, &by_device)) < 0 ||
-	    (plan->dport && (rc = rule(&b->tx_nl, &by_port)) < 0))
-		return fail(s, rc, "rules for %s in %s", ifname, b->tx_name);
-	return 0;
+	rc = sender_rules(&b->tx_nl, i, ifname, plan->dport);
+	return rc < 0 ? fail(s, rc, "rules for %s in %s", ifname, b->tx_name) : 0;
 }
 
 /* The receiver's end: its interface for link i and the route back to link i's sender
