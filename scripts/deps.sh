@@ -9,14 +9,16 @@ packages=(
   build-essential meson ninja-build pkg-config
   # cryptography (the core's ciphers, MACs and key agreement)
   libsodium-dev
+  # netlink (braid emu --netns builds namespaces, links, routes and qdiscs itself)
+  libmnl-dev
   # sanitizers and libFuzzer for clang
   clang libclang-rt-14-dev llvm
   # tests and benchmarks
-  python3 binutils valgrind procps iproute2
+  python3 binutils valgrind procps iproute2 strace
   # interop peers and stream tools
   ffmpeg srt-tools tshark
-  # RIST peers and the bench's comparison: librist's ristsender/ristreceiver,
-  # GStreamer's ristsink/ristsrc
+  # RIST peers, the bench's comparison and the netns bench's example runs: librist's
+  # ristsender/ristreceiver, GStreamer's ristsink/ristsrc
   rist-tools gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad
   # SVG rendering check for the simulator's plots

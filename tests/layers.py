@@ -69,6 +69,14 @@ SOCKETS = {
     'listen', 'accept4', 'connect', 'getsockopt', 'send', 'recv',
 }
 SYSTEM_RANDOMNESS = {'getrandom'}
+# The netns library: named namespaces (unshare, setns, a bind mount under /run/netns and its
+# removal, the directory listed for leftovers, a lock file), netlink through libmnl (mnl_*),
+# and TUN devices (/dev/net/tun, TUNSETIFF, a packet per read or write).
+NAMESPACES = {
+    'open', 'close', 'unshare', 'setns', 'mount', 'umount2', 'unlink', 'mkdir', 'rmdir',
+    'opendir', 'readdir', 'closedir', 'flock', 'strerror', 'vsnprintf',
+}
+TUN_DEVICE = {'ioctl', 'read', 'write'}
 # The core's cryptography, named function by function so nothing else of libsodium slips
 # in: BLAKE2b (keys, MACs), X25519, ChaCha20-Poly1305, constant-time compare and wipe.
 # sodium_init only picks the CPU's fastest implementations; libsodium's random generator
@@ -99,6 +107,7 @@ ALLOWED_PREFIXES = {
     'ctl_grpc': ('grpc_', 'gpr_', 'protobuf_c_'),
     'ctl_store': ('sqlite3_',),
     'http': ('MHD_',),
+    'netns': ('mnl_',),
 }
 
 ALLOWED_CALLS = {
@@ -112,6 +121,7 @@ ALLOWED_CALLS = {
     'io': SANS_IO | EVENT_LOOP | SOCKETS | SYSTEM_RANDOMNESS,
     # libmicrohttpd does its own socket calls; the library only hands it the loop.
     'http': SANS_IO,
+    'netns': SANS_IO | NAMESPACES | TUN_DEVICE,
     # The relay closes the sockets io opened for it and reports their errors.
     'emu': SANS_IO | {'close', 'strerror'},
     'sim': SANS_IO | STREAM_WRITING | DIRECTORY_LISTING,

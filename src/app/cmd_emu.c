@@ -16,6 +16,7 @@
 #include "io/udp.h"
 #include "cli.h"
 #include "commands.h"
+#include "emu_netns.h"
 #include "report.h"
 
 const struct braid_help braid_emu_help = {
@@ -26,12 +27,18 @@ const struct braid_help braid_emu_help = {
 	.synopsis = (const char *const[]){
 		"--link SPEC [--link SPEC]... [--scenario FILE] [--stats FILE|-] "
 		"[--stats-interval MS] [--duration S] [--control ADDR:PORT]",
+		"--netns [--scenario FILE] [--link SPEC]... [--netns-prefix P] [--netns-ports PORT] "
+		"[--duration S] [--stats FILE|-] [--stats-interval MS]",
 		NULL },
 	.description = (const char *const[]){
 		"Relays UDP between two addresses per link, in real time, through a model of a "
 		"network path: its rate, delay, jitter, loss, queue and outages, in both "
 		"directions. SIGUSR1 blackholes every link, or clears them all when all are "
 		"blackholed. The link keys and the scenario format are in docs/emu.md.",
+		"With --netns (as root) the links are real kernel paths instead: network "
+		"namespaces for a sender (one interface and address per link), each link and a "
+		"receiver, rates set by TBF over netlink, delay and loss applied in user space; "
+		"any program run in the sender's namespace bonds over them (docs/bench-links.md).",
 		NULL },
 	.options = (const struct braid_help_item[]){
 		{ "--link", "SPEC", "listen=ADDR:PORT,to=ADDR:PORT[,KEY=VALUE]...: one emulated "
@@ -49,13 +56,24 @@ const struct braid_help braid_emu_help = {
 		{ "--control", "ADDR:PORT", "a UDP address taking commands such as "
 		  "'lte1 blackhole on'" },
 		{ "--help", NULL, "print this help and exit" },
+		{ NULL, NULL, "--netns" },
+		{ "--netns", NULL, "build the bench in network namespaces: PREFIX-tx (the sender, "
+		  "one interface and address per link), PREFIX-lN (one per link), PREFIX-rx (the "
+		  "receiver); a JSON line on stdout says what is where. --scenario's and "
+		  "--link's listen= and to= are not needed; --stats lines carry the qdiscs' "
+		  "counters. Needs root" },
+		{ "--netns-prefix", "P", "names the namespaces (default braid); a new run removes "
+		  "what a killed run of the same prefix left" },
+		{ "--netns-ports", "PORT", "UDP to PORT and PORT+1 takes link 1, PORT+2 and PORT+3 "
+		  "link 2... whatever its source (for programs that bond by destination port)" },
 		{ NULL, NULL, NULL } },
 	.notes = (const char *const[]){
 		"Durations: a whole number (ms for --stats-interval, s for --duration), or with "
 		"a unit: 250ms, 2s.",
-		"Exit status: 0 done, 1 run-time failure, 2 bad argument.",
+		"Exit status: 0 done, 1 run-time failure (with --netns also: no root, the prefix "
+		"in use, the kernel refused), 2 bad argument.",
 		NULL },
-	.see_also = "braid(1), braid-sim(1), braid-demo(1)",
+	.see_also = "braid(1), braid-sim(1), braid-demo(1), ip-netns(8)",
 };
 
 struct emu_options {
@@ -453,6 +471,9 @@ int braid_cmd_emu(int argc, char **argv)
 	struct emu e = { .opt = &opt, .control_fd = -1 };
 	int rc = -1;
 
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--netns") == 0)
+			return braid_emu_netns(argc, argv);
 	braid_emu_scenario_init(&opt.scenario);
 	opt.stats_interval_us = 1000000;
 	parse_args(argc, argv, &opt);

@@ -21,7 +21,7 @@ SOURCES = {
     "braid-send": ["cmd_send.c"],
     "braid-recv": ["cmd_recv.c"],
     "braid-demo": ["cmd_demo.c"],
-    "braid-emu": ["cmd_emu.c"],
+    "braid-emu": ["cmd_emu.c", "cmd_emu_netns.c"],
     "braid-rtcp": ["cmd_rtcp.c", "rtcp_dump.c", "rtcp_replay.c"],
     "braid-sim": ["cmd_sim.c"],
     "braid-plot": ["cmd_plot.c"],

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# GStreamer's ristsink and ristsrc (gstreamer1.0-plugins-bad) bonded over the bench's three
+# links: bonding-addresses name three ports of the receiver's one address, each port taking
+# its own link (--netns-ports), and the sender broadcasts every packet on all of them. The
+# receiver writes the stream to $OUT/out.ts. See common.sh for the settings.
+. "$(dirname "$0")/common.sh"
+
+start_bench --netns-ports 5000
+bonds="$RECEIVER:5000,$RECEIVER:5002,$RECEIVER:5004"
+start receiver ip netns exec "$RX" gst-launch-1.0 -e ristsrc bonding-addresses="$bonds" \
+	receiver-buffer=800 ! rtpmp2tdepay ! filesink location="$OUT/out.ts"
+start sender ip netns exec "$TX" gst-launch-1.0 -e udpsrc port=4000 \
+	caps="video/mpegts,systemstream=(boolean)true,packetsize=(int)188" ! \
+	tsparse set-timestamps=true ! rtpmp2tpay ! \
+	ristsink bonding-addresses="$bonds" bonding-method=broadcast sender-buffer=800
+sleep 1
+send_stream 4000
+sleep 2
+stop_all
+report gstreamer
