@@ -106,10 +106,11 @@ def main(braid):
             sender = procs.start("ristsender", [
                 "ristsender", "-p", "0", "-S", "0", "-i", f"udp://127.0.0.1:{in_port}",
                 "-o", f"rist://127.0.0.1:{recv.port}"])
-            procs.wait_stderr(sender, r"peer connected count is [1-9]", timeout=10)
-            procs.wait_stderr(receiver, r"peer connected count is [1-9]", timeout=10)
-            checks.check(True, "ristsender reached braid, and braid's RIST output "
-                         "reached ristreceiver")
+            up = procs.wait_stderr(sender, r"peer connected count is ([1-9])", timeout=10)
+            down = procs.wait_stderr(receiver, r"peer connected count is ([1-9])", timeout=10)
+            checks.check(int(up.group(1)) >= 1 and int(down.group(1)) >= 1,
+                         "ristsender reached braid, and braid's RIST output reached "
+                         "ristreceiver")
             bt.pace_file(ts, in_port, bitrate)
             time.sleep(2.0)
             procs.stop(sender)
