@@ -458,9 +458,9 @@ run_steps() {
 			for c in $step_configs; do # taking turns, as in the sweep
 				key="$c@$rate"
 				grace=$((rate / 10)) trial "$c" "$rate" $((rate * seconds))
-				printf '  %-26s step to %6s pkt/s: lost %s, %s after 100 ms\n' \
+				printf '  %-26s step to %6s pkt/s: lost %s, %s after 100 ms, %s overflowed\n' \
 					"$(label "$c")" "$rate" "$((rate * seconds - t_unique))" \
-					"$t_lost_late" >&2
+					"$t_lost_late" "$t_overflow" >&2
 				step_lost[$key]=$((step_lost[$key] + rate * seconds - t_unique))
 				step_late[$key]=$((step_late[$key] + t_lost_late))
 				[ "$t_lost_late" -eq 0 ] && step_clean[$key]=$((step_clean[$key] + 1))
