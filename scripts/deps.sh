@@ -21,6 +21,8 @@ packages=(
   # ristsender/ristreceiver, GStreamer's ristsink/ristsrc
   rist-tools gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad
+  # examples/encoder-feedback and its test: GStreamer from Python, and x264enc
+  python3-gi gir1.2-gstreamer-1.0 gstreamer1.0-plugins-ugly
   # SVG rendering check for the simulator's plots
   librsvg2-bin
   # braidd: gRPC C core with protobuf-c, SQLite, libmicrohttpd; its tests' gRPC client,

@@ -40,8 +40,10 @@ const struct braid_help braid_send_help = {
 		  "gateway must use the same" },
 		{ "--redundancy", "PCT", "adaptive mode: also send this share of packets on a "
 		  "second link (0..100 %)" },
-		{ "--bitrate-out", "[udp://]HOST:PORT", "send {\"available_bitrate\":...} once a "
-		  "second, for an encoder to follow" },
+		{ "--bitrate-out", "[udp://]HOST:PORT", "once a second, a JSON object in a "
+		  "datagram: available_bitrate (bit/s: what the live links have carried lately "
+		  "less their loss and a tenth for resends), live_links and operational (true or "
+		  "false), for an encoder to follow (examples/encoder-feedback)" },
 		{ "--psk", "FILE", "a file holding the pre-shared key (the receiver needs the "
 		  "same)" },
 		{ "--http", "ADDR:PORT", "a live dashboard at http://ADDR:PORT/, and Prometheus "
