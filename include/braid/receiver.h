@@ -32,7 +32,7 @@ struct braid_receiver_settings {
 	size_t max_sessions;           /* default 64 */
 	size_t max_sessions_per_source; /* sessions started from one IP address; default 8 */
 	size_t reorder_capacity;       /* packets held per session; default 65536 */
-	size_t max_held_bytes_per_session; /* media bytes held per session; default 32 MiB */
+	size_t max_held_bytes_per_session; /* media bytes held per session; default 64 MiB */
 	size_t max_held_bytes;         /* media bytes held, all sessions; default 256 MiB */
 	double hellos_per_source;      /* HELLOs handled per second per source IP; default 1000 */
 	double cookies_per_second;     /* unkeyed: COOKIEs sent per second in all; default 2000 */

@@ -63,7 +63,8 @@ void braid_receiver_settings_default(struct braid_receiver_settings *s)
 	s->max_sessions = 64;
 	s->max_sessions_per_source = 8;
 	s->reorder_capacity = 65536;
-	s->max_held_bytes_per_session = 32u << 20;
+	/* a 1 s budget at 400 Mbit/s, with room for copies and resends */
+	s->max_held_bytes_per_session = 64u << 20;
 	s->max_held_bytes = 256u << 20;
 	s->hellos_per_source = 1000;
 	s->cookies_per_second = 2000;
