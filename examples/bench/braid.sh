@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # braid send and braid recv over the three links of the bench: the sender binds each link's
-# address; the receiver sends the merged stream to the probe, which writes $OUT/out.ts. See common.sh for the
-# settings, docs/bench-links.md for the bench.
+# address; the receiver sends the merged stream to the probe, which writes $OUT/out.ts.
+# See common.sh for the settings, docs/bench-links.md for the bench and the report.
 . "$(dirname "$0")/common.sh"
 
 start_bench

@@ -2,7 +2,8 @@
 # GStreamer's ristsink and ristsrc (gstreamer1.0-plugins-bad) bonded over the bench's three
 # links: bonding-addresses name three ports of the receiver's one address, each port taking
 # its own link (--netns-ports), and the sender broadcasts every packet on all of them. The
-# receiver sends the stream to the probe, which writes $OUT/out.ts. See common.sh for the settings.
+# receiver sends the stream to the probe, which writes $OUT/out.ts. See common.sh for the
+# settings.
 . "$(dirname "$0")/common.sh"
 
 start_bench --netns-ports 5000

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # librist's ristsender and ristreceiver (Debian's rist-tools) bonded over the bench's three
 # links: the sender sends to three ports of the receiver's one address, each port taking
-# its own link (--netns-ports), with the stream duplicated on every link (weight 0). The
-# receiver's output goes to the probe, which writes $OUT/out.ts. See common.sh for the settings.
+# its own link (--netns-ports), with the stream duplicated on every link (weight 0), in the
+# simple profile (-p 0: RTP the bench can read; the main profile wraps it in GRE). The
+# receiver's output goes to the probe, which writes $OUT/out.ts. See common.sh for the
+# settings.
 . "$(dirname "$0")/common.sh"
 
 start_bench --netns-ports 5000

@@ -78,9 +78,10 @@ def main():
     # Ending by signal still closes (flushes) the files: SystemExit unwinds the with blocks.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: sys.exit(0))
-    if len(sys.argv) == 5 and sys.argv[1] == "send":
+    ports_ok = len(sys.argv) == 5 and sys.argv[2].isdigit()
+    if ports_ok and sys.argv[1] == "send" and sys.argv[3].isdigit():
         send(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
-    elif len(sys.argv) == 5 and sys.argv[1] == "receive":
+    elif ports_ok and sys.argv[1] == "receive":
         receive(int(sys.argv[2]), sys.argv[3], sys.argv[4])
     print("usage: probe.py send LISTEN_PORT TO_PORT LOG | receive LISTEN_PORT OUT_TS LOG",
           file=sys.stderr)

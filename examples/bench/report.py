@@ -17,6 +17,9 @@ import sys
 # Probes already in flight on a link when it dies are lost with it: losses from this long
 # before the death count toward the failover.
 IN_FLIGHT_S = 0.5
+# A loss burst that starts later than this after the death is not the death's doing (a
+# system still sending into the dead link loses from its first packet on): residual loss.
+CAUSED_S = 1.0
 # The output is loss-free again at the first of this many consecutive probes that all
 # arrived, in order (a third of a second of the test stream, which carries 60 to 70 a second).
 RUN_OK = 20
@@ -45,7 +48,8 @@ def outage(events):
 
 def mean_bps(intervals, start, end):
     """Mean forward throughput over the intervals lying within [start, end]."""
-    inside = [(t1 - t0, bps) for t0, t1, bps in intervals if t0 >= start - 1e-6 and t1 <= end + 1e-6]
+    inside = [(t1 - t0, bps) for t0, t1, bps in intervals
+              if t0 >= start - 1e-6 and t1 <= end + 1e-6]
     seconds = sum(d for d, _ in inside)
     return sum(d * b for d, b in inside) / seconds if seconds > 0 else None
 
@@ -76,10 +80,11 @@ def link_report(stats, name, stream, dead):
 
 def failover_s(sent, arrivals, lost, death, back):
     """From the death to the send time of the first probe that starts RUN_OK consecutive
-    in-order arrivals after the first loss the death caused; 0 without such a loss; None
-    when the output never became loss-free before the link came back (or the run ended)."""
+    in-order arrivals after the first loss the death caused (sent from IN_FLIGHT_S before
+    it to CAUSED_S after it); 0 without such a loss; None when the output never became
+    loss-free before the link came back (or the run ended)."""
     end = back if back is not None else float("inf")
-    losses = [s for s in lost if death - IN_FLIGHT_S <= sent[s] < end]
+    losses = [s for s in lost if death - IN_FLIGHT_S <= sent[s] < min(end, death + CAUSED_S)]
     if not losses:
         return 0.0
     order = {}

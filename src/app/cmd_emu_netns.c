@@ -323,8 +323,8 @@ static void json_qdisc(FILE *f, const struct braid_qdisc_info *q)
 
 static void json_media(FILE *f, const struct braid_emu_media_stats *s)
 {
-	fprintf(f, ",\"media\":{\"packets\":%llu,\"retransmissions\":%llu,\"duplicates\":%llu}",
-		(unsigned long long)s->packets, (unsigned long long)s->retransmissions,
+	fprintf(f, ",\"media\":{\"packets\":%llu,\"retransmissions\":%llu,"
+		"\"duplicates\":%llu}", (unsigned long long)s->packets, (unsigned long long)s->retransmissions,
 		(unsigned long long)s->duplicates);
 }
 
