@@ -195,7 +195,8 @@ def main():
     if len(sys.argv) != 4:
         print("usage: report.py EXAMPLE SENT_SECONDS OUT_DIR", file=sys.stderr)
         return 2
-    r = build(sys.argv[1], float(sys.argv[2]), sys.argv[3])
+    seconds = float(sys.argv[2])
+    r = build(sys.argv[1], int(seconds) if seconds.is_integer() else seconds, sys.argv[3])
     print(table(r))
     print(json.dumps(r))
     return 0
