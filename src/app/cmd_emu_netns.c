@@ -324,8 +324,8 @@ static void json_qdisc(FILE *f, const struct braid_qdisc_info *q)
 static void json_media(FILE *f, const struct braid_emu_media_stats *s)
 {
 	fprintf(f, ",\"media\":{\"packets\":%llu,\"retransmissions\":%llu,"
-		"\"duplicates\":%llu}", (unsigned long long)s->packets, (unsigned long long)s->retransmissions,
-		(unsigned long long)s->duplicates);
+		"\"duplicates\":%llu}", (unsigned long long)s->packets,
+		(unsigned long long)s->retransmissions, (unsigned long long)s->duplicates);
 }
 
 static void json_model(FILE *f, const struct braid_model_stats *s)
@@ -475,11 +475,10 @@ static void run_event(struct netns_emu *e, const struct braid_emu_event *ev)
 
 	for (size_t i = 0; i < e->count; i++) {
 		struct link_state *l = &e->links[i];
+		const char *what;
 
 		if (strcmp(ev->link, "*") != 0 && strcmp(ev->link, l->cfg.name) != 0)
 			continue;
-		const char *what;
-
 		if (event_on_link(e, l, ev, err, sizeof(err)) < 0) {
 			fprintf(stderr, "braid emu: t=%.3fs %s: %s\n", t, l->cfg.name, err);
 			continue;
