@@ -178,7 +178,24 @@ def rist_seeds():
     write("rist", "sender-nacks", bytes([0x01]) + b"".join(nacks))
 
 
+def ipv4_udp(dst_port, payload):
+    udp = struct.pack(">HHHH", 40000, dst_port, 8 + len(payload), 0) + payload
+    return struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                       bytes([10, 200, 1, 1]), bytes([10, 202, 0, 1])) + udp
+
+
+def repeats_seeds():
+    # A control byte (the time between packets), then [2-byte length][IPv4 packet]...
+    packets = [ipv4_udp(5000, rtp(10)), ipv4_udp(5002, rtp(10)),
+               ipv4_udp(5004, rtp(10, ssrc=0x12345671)), ipv4_udp(5001, sr()),
+               ipv4_udp(9000, data(7, 1, b"media")),
+               ipv4_udp(9000, data(7, 2, b"media", flags=RETRANSMIT))]
+    write("repeats", "links", bytes([1]) + b"".join(struct.pack(">H", len(p)) + p
+                                                    for p in packets))
+
+
 if __name__ == "__main__":
+    repeats_seeds()
     rist_seeds()
     wire_seeds()
     receiver_seeds()

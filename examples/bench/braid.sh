@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # braid send and braid recv over the three links of the bench: the sender binds each link's
-# address; the receiver writes the merged stream to $OUT/out.ts. See common.sh for the
-# settings, docs/bench-links.md for the bench.
+# address; the receiver sends the merged stream to the probe, which writes $OUT/out.ts.
+# See common.sh for the settings, docs/bench-links.md for the bench and the report.
 . "$(dirname "$0")/common.sh"
 
 start_bench
+start_probe_receiver 6000
 start recv ip netns exec "$RX" "$BRAID" recv --listen "$RECEIVER:9000" \
-	--output "file://$OUT/out.ts" --latency 800 --stats "$OUT/recv.jsonl"
+	--output udp://127.0.0.1:6000 --latency 800 --stats "$OUT/recv.jsonl"
 start send ip netns exec "$TX" "$BRAID" send --input udp://127.0.0.1:4000 \
 	--to "$RECEIVER:9000" --latency 800 --stats "$OUT/send.jsonl" \
 	--link name=lte1,addr=10.200.1.1 --link name=lte2,addr=10.200.2.1 \

@@ -44,7 +44,7 @@ start() {
 start_bench() {
 	local i
 	"$BRAID" emu --netns --scenario "$SCENARIO" --netns-prefix "$PREFIX" \
-		--stats "$OUT/emu.jsonl" "$@" >"$OUT/ready.json" 2>"$OUT/emu.log" &
+		--stats "$OUT/emu.jsonl" --stats-interval 250 "$@" >"$OUT/ready.json" 2>"$OUT/emu.log" &
 	pids+=($!)
 	for ((i = 0; i < 200; i++)); do
 		[ -s "$OUT/ready.json" ] && return 0
@@ -56,22 +56,28 @@ start_bench() {
 	exit 1
 }
 
-# The test stream: MPEG-TS at 2 Mbit/s in 1316-byte datagrams to 127.0.0.1:PORT inside
-# the sender namespace, for SECONDS_TO_RUN seconds; returns when it has been sent.
+# start_probe_receiver PORT: the system under test's output, expected as UDP on
+# 127.0.0.1:PORT in the receiver namespace, goes to $OUT/out.ts and its probes are logged
+# (probe.py). Start it before the receiver, so nothing it sends is missed.
+start_probe_receiver() {
+	start probe-rx ip netns exec "$RX" /usr/bin/python3 "$here/probe.py" receive "$1" \
+		"$OUT/out.ts" "$OUT/probe-rx.log"
+}
+
+# The test stream: MPEG-TS at 2 Mbit/s from ffmpeg in 1128-byte datagrams, to which the
+# probe adds its packet (1316 bytes, seven TS packets, as encoders send), to 127.0.0.1:PORT
+# inside the sender namespace, for SECONDS_TO_RUN seconds; returns when it has been sent.
 send_stream() {
+	start probe-tx ip netns exec "$TX" /usr/bin/python3 "$here/probe.py" send 3999 "$1" \
+		"$OUT/probe-tx.log"
+	sleep 0.3
 	ip netns exec "$TX" ffmpeg -hide_banner -loglevel error -re \
 		-f lavfi -i "testsrc=size=640x360:rate=25" -t "$SECONDS_TO_RUN" \
 		-c:v mpeg2video -b:v 2M -maxrate 2M -bufsize 1M -g 25 \
-		-f mpegts "udp://127.0.0.1:$1?pkt_size=1316"
+		-f mpegts "udp://127.0.0.1:3999?pkt_size=1128"
 }
 
-# Prints what arrived: bytes and seconds of video in $OUT/out.ts, against what was sent.
+# The report (report.py, docs/bench-links.md): a table, then one JSON line.
 report() {
-	local bytes=0 seconds=0
-	[ -f "$OUT/out.ts" ] && bytes=$(stat -c %s "$OUT/out.ts")
-	if [ "$bytes" -gt 0 ]; then
-		seconds=$(ffprobe -v error -show_entries format=duration -of csv=p=0 \
-			"$OUT/out.ts" 2>/dev/null || echo 0)
-	fi
-	echo "{\"example\":\"$1\",\"sent_seconds\":$SECONDS_TO_RUN,\"received_bytes\":$bytes,\"received_seconds\":${seconds:-0},\"out\":\"$OUT\"}"
+	/usr/bin/python3 "$here/report.py" "$1" "$SECONDS_TO_RUN" "$OUT"
 }

@@ -59,6 +59,7 @@ struct netns_emu {
 	const struct netns_options *opt;
 	struct braid_bench bench;
 	struct link_state *links;
+	struct braid_emu_repeats *repeats; /* media seen on any link, for repeats */
 	size_t count, next_event;
 	uint64_t start_us, last_report_us;
 	FILE *json;
@@ -224,7 +225,8 @@ static int open_paths(struct netns_emu *e, const struct braid_bench_link_plan *p
 		if (!plans[i].user_space)
 			continue;
 		e->links[i].path = braid_emu_path_open(e->loop, e->bench.links[i].tun_fd, receiver,
-						       &e->links[i].cfg, err, sizeof(err));
+						       e->repeats, &e->links[i].cfg, err,
+						       sizeof(err));
 		if (!e->links[i].path) {
 			fprintf(stderr, "braid emu: %s\n", err);
 			return -1;
@@ -240,8 +242,11 @@ static int build(struct netns_emu *e)
 	char err[512];
 	int rc;
 
-	if (!plans)
+	if (!plans || !(e->repeats = braid_emu_repeats_new())) {
+		free(plans);
+		fprintf(stderr, "braid emu: out of memory\n");
 		return -1;
+	}
 	for (size_t i = 0; i < e->count; i++)
 		plan_link(e, &e->links[i], now, &plans[i]);
 	rc = braid_bench_up(&e->bench, e->opt->prefix, e->count, plans, err, sizeof(err));
@@ -282,6 +287,9 @@ static void print_ready(const struct netns_emu *e)
 	json_text(stdout, e->bench.tx_name);
 	printf(",\"receiver_ns\":");
 	json_text(stdout, e->bench.rx_name);
+	/* t0: the clock the statistics' and events' "t" count from, so a probe timed with
+	 * CLOCK_MONOTONIC elsewhere on the machine lines up with them. */
+	printf(",\"t0_monotonic_us\":%llu", (unsigned long long)e->start_us);
 	printf(",\"receiver\":\"%s\",\"kernel\":{\"netem\":%s,\"ifb\":%s},\"links\":[", addr,
 	       e->bench.has_netem ? "true" : "false", e->bench.has_ifb ? "true" : "false");
 	for (size_t i = 0; i < e->count; i++) {
@@ -313,6 +321,13 @@ static void json_qdisc(FILE *f, const struct braid_qdisc_info *q)
 		q->overlimits, q->qlen, q->backlog_bytes);
 }
 
+static void json_media(FILE *f, const struct braid_emu_media_stats *s)
+{
+	fprintf(f, ",\"media\":{\"packets\":%llu,\"retransmissions\":%llu,"
+		"\"duplicates\":%llu}", (unsigned long long)s->packets,
+		(unsigned long long)s->retransmissions, (unsigned long long)s->duplicates);
+}
+
 static void json_model(FILE *f, const struct braid_model_stats *s)
 {
 	fprintf(f, ",\"model\":{\"offered\":%llu,\"delivered\":%llu,\"dropped_loss\":%llu,"
@@ -337,6 +352,12 @@ static void json_direction(FILE *f, struct link_state *l, int d, const struct br
 	json_qdisc(f, q);
 	if (model)
 		json_model(f, model);
+	if (d == 0 && l->path) {
+		struct braid_emu_media_stats media;
+
+		braid_emu_path_get_media(l->path, &media);
+		json_media(f, &media);
+	}
 	fputc('}', f);
 	l->last_bytes[d] = q->bytes;
 	l->last_packets[d] = q->packets;
@@ -432,6 +453,21 @@ static int event_on_link(struct netns_emu *e, struct link_state *l,
 	return 0;
 }
 
+/* An event in the statistics too, timed as precisely as they are: a report reads an
+ * outage's start and end from these lines. */
+static void json_event(struct netns_emu *e, double t, const struct link_state *l,
+		       const char *what)
+{
+	if (!e->json)
+		return;
+	fprintf(e->json, "{\"t\":%.3f,\"link\":", t);
+	json_text(e->json, l->cfg.name);
+	fprintf(e->json, ",\"event\":");
+	json_text(e->json, what);
+	fprintf(e->json, "}\n");
+	fflush(e->json);
+}
+
 static void run_event(struct netns_emu *e, const struct braid_emu_event *ev)
 {
 	double t = (double)(braid_loop_now(e->loop) - e->start_us) / 1e6;
@@ -439,16 +475,20 @@ static void run_event(struct netns_emu *e, const struct braid_emu_event *ev)
 
 	for (size_t i = 0; i < e->count; i++) {
 		struct link_state *l = &e->links[i];
+		const char *what;
 
 		if (strcmp(ev->link, "*") != 0 && strcmp(ev->link, l->cfg.name) != 0)
 			continue;
-		if (event_on_link(e, l, ev, err, sizeof(err)) < 0)
+		if (event_on_link(e, l, ev, err, sizeof(err)) < 0) {
 			fprintf(stderr, "braid emu: t=%.3fs %s: %s\n", t, l->cfg.name, err);
-		else if (ev->action == BRAID_EMU_SET)
-			fprintf(stderr, "braid emu: t=%.3fs %s %s\n", t, l->cfg.name, ev->keys);
+			continue;
+		}
+		if (ev->action == BRAID_EMU_SET)
+			what = ev->keys;
 		else
-			fprintf(stderr, "braid emu: t=%.3fs %s blackhole %s\n", t, l->cfg.name,
-				braid_emu_path_blackhole(l->path) ? "on" : "off");
+			what = braid_emu_path_blackhole(l->path) ? "blackhole on" : "blackhole off";
+		fprintf(stderr, "braid emu: t=%.3fs %s %s\n", t, l->cfg.name, what);
+		json_event(e, t, l, what);
 	}
 }
 
@@ -627,6 +667,7 @@ static void teardown(struct netns_emu *e)
 		braid_emu_link_config_free(&e->links[i].cfg);
 	}
 	free(e->links);
+	braid_emu_repeats_free(e->repeats);
 	braid_bench_down(&e->bench);
 	if (e->json && e->json != stdout)
 		fclose(e->json);
@@ -656,8 +697,8 @@ static int run(struct netns_emu *e)
 	    open_json(e))
 		return -1;
 	if (build(e) == 0) {
-		print_ready(e);
 		start_timers(e);
+		print_ready(e);
 		rc = braid_loop_run(e->loop);
 		report(e, true);
 	}

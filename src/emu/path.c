@@ -10,6 +10,7 @@
 
 #include "base/heap.h"
 #include "braid/error.h"
+#include "emu/repeats.h"
 #include "netns/tun.h"
 
 #define PACKET_CAP 65536
@@ -32,6 +33,8 @@ struct braid_emu_path {
 	struct braid_loop *loop;
 	int tun_fd;
 	uint32_t receiver;
+	struct braid_emu_repeats *repeats; /* shared by the bench's links; NULL: not counted */
+	struct braid_emu_media_stats media; /* forward */
 	struct braid_emu_link_config cfg; /* as given, rates included */
 	struct braid_model *model[2];
 	struct braid_model_stats base[2]; /* totals of replaced models */
@@ -161,7 +164,6 @@ static void on_packet(struct braid_loop *loop, int fd, uint32_t events, void *ar
 {
 	struct braid_emu_path *p = arg;
 
-	(void)loop;
 	(void)events;
 	for (int i = 0; i < READS_PER_WAKE; i++) {
 		ssize_t n = braid_tun_read(fd, p->packet, sizeof(p->packet));
@@ -171,8 +173,14 @@ static void on_packet(struct braid_loop *loop, int fd, uint32_t events, void *ar
 			break;
 		d = direction_of(p, p->packet, (size_t)n);
 		/* What is not IPv4 (the kernel's own IPv6 chatter on a new device) stays out. */
-		if (d >= 0)
-			offer(p, (enum dir)d, p->packet, (size_t)n);
+		if (d < 0)
+			continue;
+		/* Counted as the sender put it on the link, whatever the link then does to it. */
+		if (d == FWD && p->repeats)
+			braid_emu_media_count(&p->media,
+					      braid_emu_repeats_see(p->repeats, p->packet, (size_t)n,
+								    braid_loop_now(loop)));
+		offer(p, (enum dir)d, p->packet, (size_t)n);
 	}
 	arm_timer(p);
 }
@@ -190,7 +198,7 @@ static int new_models(struct braid_emu_path *p, const struct braid_emu_link_conf
 }
 
 struct braid_emu_path *braid_emu_path_open(struct braid_loop *loop, int tun_fd,
-					   uint32_t receiver,
+					   uint32_t receiver, struct braid_emu_repeats *repeats,
 					   const struct braid_emu_link_config *cfg,
 					   char *err, size_t err_len)
 {
@@ -204,6 +212,7 @@ struct braid_emu_path *braid_emu_path_open(struct braid_loop *loop, int tun_fd,
 	p->loop = loop;
 	p->tun_fd = tun_fd;
 	p->receiver = receiver;
+	p->repeats = repeats;
 	p->start_us = braid_loop_update_time(loop);
 	braid_heap_init(&p->departures, sizeof(struct pending), earlier, NULL);
 	braid_timer_init(&p->timer, on_due, p);
@@ -289,4 +298,9 @@ void braid_emu_path_get_stats(const struct braid_emu_path *p, uint64_t now_us,
 		out[d]->delivered_bytes -= p->refused_bytes[d];
 		out[d]->dropped_queue += p->refused[d];
 	}
+}
+
+void braid_emu_path_get_media(const struct braid_emu_path *p, struct braid_emu_media_stats *out)
+{
+	*out = p->media;
 }

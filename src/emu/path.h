@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "emu/repeats.h"
 #include "io/loop.h"
 #include "model/model.h"
 #include "scenario/scenario.h"
@@ -25,9 +26,10 @@ bool braid_emu_path_needed(const struct braid_emu_link_config *cfg);
 void braid_emu_path_settings(const struct braid_model_settings *in,
 			     struct braid_model_settings *out);
 
-/* receiver: the receiver's IPv4 address in network order. cfg is copied. */
+/* receiver: the receiver's IPv4 address in network order. repeats (NULL: none) sees every
+ * forward packet and outlives the path. cfg is copied. */
 struct braid_emu_path *braid_emu_path_open(struct braid_loop *loop, int tun_fd,
-					   uint32_t receiver,
+					   uint32_t receiver, struct braid_emu_repeats *repeats,
 					   const struct braid_emu_link_config *cfg,
 					   char *err, size_t err_len);
 /* Drops what is still in flight. */
@@ -41,5 +43,8 @@ int braid_emu_path_reconfigure(struct braid_emu_path *p, const struct braid_emu_
  * beyond the path's memory (32 MiB in flight) count as dropped_queue. */
 void braid_emu_path_get_stats(const struct braid_emu_path *p, uint64_t now_us,
 			      struct braid_model_stats *fwd, struct braid_model_stats *rev);
+
+/* The media packets that entered the link forward (emu/repeats.h), totals since open. */
+void braid_emu_path_get_media(const struct braid_emu_path *p, struct braid_emu_media_stats *out);
 
 #endif

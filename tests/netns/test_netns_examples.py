@@ -4,7 +4,8 @@ named by the second argument, over the shipped cellular.scn links with its event
 earlier (lte2 dies at 4 s instead of 20 s and returns at 7 s instead of 30 s) and a 10 s
 stream. The run must end cleanly, say what it received (at least 85 % of the seconds
 sent, in a file ffprobe reads), show lte2 blackholed and back in the emulator's log with
-datagrams dropped meanwhile, and leave nothing behind."""
+datagrams dropped meanwhile, end in the common report (examples/bench/report.py) with
+plausible figures, and leave nothing behind."""
 
 import json
 import os
@@ -18,6 +19,10 @@ BRAID, EXAMPLE = sys.argv[1], sys.argv[2]
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples",
                         "bench")
 SECONDS = 10
+# braid's latency budget in braid.sh: the output may not wait longer than that to be whole.
+BRAID_LATENCY_MS = 800
+# The dead link may still deliver what was already past its user-space path when it died.
+DEAD_MBPS = 0.05
 
 
 def short_scenario(workdir):
@@ -37,6 +42,42 @@ def outage_drops(stats_path):
     return final[0]["fwd"]["model"]["dropped_outage"] if final else -1
 
 
+def check_links(c, report):
+    links = {link["name"]: link for link in report.get("links", [])}
+    c.check(sorted(links) == ["lte1", "lte2", "lte3"], f"a line per link: {sorted(links)}")
+    for name, link in links.items():
+        tp = link["throughput_mbps"]
+        c.check(tp["mean"] is not None and tp["mean"] > 0, f"{name} carried {tp['mean']} Mbit/s")
+        rtx = link["retransmission_rate"]
+        c.check(rtx is not None and 0 <= rtx < 0.5 and link["media_packets"] > 0,
+                f"{name}: {link['media_packets']} media packets, {rtx} of them resent")
+        if name == "lte2":
+            c.check(tp["outage"] is not None and tp["outage"] <= DEAD_MBPS,
+                    f"lte2 carried {tp['outage']} Mbit/s while dead")
+        else:
+            c.check(tp["outage"] is not None and tp["outage"] > 0,
+                    f"{name} carried {tp['outage']} Mbit/s while lte2 was dead")
+    c.check(max(links[n]["throughput_mbps"]["outage"] or 0 for n in ("lte1", "lte3")) > 0.3,
+            "another link carried the stream while lte2 was dead")
+
+
+def check_probe(c, report):
+    loss, failover, recovery = (report.get(k, "missing") for k in
+                                ("residual_loss", "failover_ms", "recovery_ms"))
+    probe = report.get("probe", {})
+    c.check(probe.get("sent", 0) > 20 * SECONDS and probe.get("received", 0) > 0,
+            f"the probe went through: {probe}")
+    c.check(loss is not None and 0 <= loss <= (0.01 if EXAMPLE == "braid" else 0.05),
+            f"residual loss {loss}")
+    c.check(failover is None or failover >= 0, f"failover {failover} ms")
+    c.check(recovery is None or recovery >= 0, f"recovery {recovery} ms")
+    if EXAMPLE == "braid":
+        c.check(failover is not None and failover <= BRAID_LATENCY_MS,
+                f"braid's output whole again {failover} ms after lte2 died")
+        c.check(recovery is not None and recovery < 3000,
+                f"braid used lte2 again {recovery} ms after it came back")
+
+
 def main():
     c = Checks(f"netns_example_{EXAMPLE}")
     if os.geteuid() != 0:
@@ -53,6 +94,9 @@ def main():
         lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
         result = json.loads(lines[-1]) if lines else {}
         c.check(result.get("example") == EXAMPLE, f"it reports: {result}")
+        print("\n".join(line for line in p.stdout.splitlines() if not line.startswith("{")))
+        check_links(c, result)
+        check_probe(c, result)
         c.check(result.get("received_seconds", 0) >= 0.85 * SECONDS,
                 f"{result.get('received_seconds')} s of the {SECONDS} s sent arrived "
                 f"({result.get('received_bytes')} bytes)")
