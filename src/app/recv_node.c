@@ -50,6 +50,7 @@ struct braid_recv_node {
 	struct braid_datagram out[BATCH]; /* released media for one session's socket */
 	size_t out_count;
 	struct session_output *out_slot; /* whose media out[] holds */
+	uint64_t tun_unsent;
 };
 
 static void write_all(struct braid_recv_node *n, int fd, const uint8_t *buf, size_t len)
@@ -148,6 +149,11 @@ static int open_slot(struct braid_recv_node *n, struct session_output *o)
 	char path[4096];
 	if (n->cfg.output == BRAID_OUTPUT_UDP)
 		return open_udp(n, o);
+	if (n->cfg.output == BRAID_OUTPUT_TUN) {
+		o->fd = n->cfg.tun_fd;
+		o->shared = true;
+		return 0;
+	}
 	if (n->cfg.output == BRAID_OUTPUT_RIST) {
 		o->fd = braid_rist_out_fd(n->rist_out); /* marks it open; never closed here */
 		o->shared = true;
@@ -348,6 +354,34 @@ static void on_reverse(struct braid_loop *loop, int fd, uint32_t events, void *a
 	drain(n);
 }
 
+/* The session the TUN's packets go back to: the one holding the output, or the only one
+ * before it has released anything. 0: none. */
+static uint32_t tun_session(const struct braid_recv_node *n)
+{
+	uint32_t ids[2];
+	if (n->holder)
+		return n->holder;
+	return braid_receiver_sessions(n->receiver, ids, 2) == 1 ? ids[0] : 0;
+}
+
+/* Packets from the TUN to the field unit, over the reverse channel. */
+static void on_tun(struct braid_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct braid_recv_node *n = arg;
+	(void)events;
+	uint8_t *buf = n->rx[0].buf;
+	uint64_t now = braid_loop_now(loop);
+	for (int i = 0; i < BATCH; i++) {
+		ssize_t got = read(fd, buf, BRAID_MAX_DATAGRAM);
+		if (got <= 0)
+			break;
+		uint32_t id = tun_session(n);
+		if (!id || braid_receiver_send_reverse(n->receiver, id, buf, (size_t)got, now) < 0)
+			n->tun_unsent++;
+	}
+	drain(n);
+}
+
 static void on_listen(struct braid_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct braid_recv_node *n = arg;
@@ -389,6 +423,8 @@ static int open_output(struct braid_recv_node *n, char *err, size_t err_len)
 		n->report.extra_arg = n->rist_out;
 		return n->rist_out ? 0 : -1;
 	}
+	if (n->cfg.output == BRAID_OUTPUT_TUN)
+		return braid_loop_add_fd(n->loop, n->cfg.tun_fd, EPOLLIN, on_tun, n);
 	if (n->cfg.output == BRAID_OUTPUT_STDOUT) {
 		n->out_fd = STDOUT_FILENO;
 	} else if (n->cfg.output == BRAID_OUTPUT_FILE && !n->per_session) {
@@ -490,6 +526,8 @@ void braid_recv_node_close(struct braid_recv_node *n)
 	}
 	if (n->out_fd >= 0 && n->out_fd != STDOUT_FILENO)
 		close(n->out_fd);
+	if (n->cfg.output == BRAID_OUTPUT_TUN)
+		braid_loop_del_fd(n->loop, n->cfg.tun_fd);
 	braid_rist_out_close(n->rist_out);
 	braid_report_close(&n->report);
 	braid_receiver_free(n->receiver);
@@ -511,6 +549,11 @@ const struct braid_receiver *braid_recv_node_receiver(const struct braid_recv_no
 int braid_recv_node_listen_addr(const struct braid_recv_node *n, struct braid_addr *out)
 {
 	return braid_udp_local(n->listen_fd, out);
+}
+
+uint64_t braid_recv_node_tun_unsent(const struct braid_recv_node *n)
+{
+	return n->tun_unsent;
 }
 
 void braid_recv_node_report(struct braid_recv_node *n, bool final)

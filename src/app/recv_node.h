@@ -22,6 +22,8 @@ enum braid_output_kind {
 	BRAID_OUTPUT_FILE,
 	BRAID_OUTPUT_STDOUT,
 	BRAID_OUTPUT_RIST, /* output_addr: RTP there, RTCP on the next port (rist_out.h) */
+	BRAID_OUTPUT_TUN,  /* tun_fd: IP packets into a TUN device (braid tunnel); what the
+			    * TUN gives back goes to the holding session's sender as REVERSE */
 };
 
 #define BRAID_OUTPUT_SESSION_TEMPLATE "{session}"
@@ -32,6 +34,7 @@ struct braid_recv_config {
 	enum braid_output_kind output;
 	struct braid_addr output_addr; /* UDP */
 	const char *output_path;       /* FILE; may hold BRAID_OUTPUT_SESSION_TEMPLATE */
+	int tun_fd;                    /* TUN: the caller's, not closed here */
 	struct braid_receiver_settings core; /* seeds and wall clock: set by the node */
 	const char *stats_path;
 	uint64_t stats_interval_us;
@@ -52,6 +55,8 @@ void braid_recv_node_flush(struct braid_recv_node *n);
 void braid_recv_node_close(struct braid_recv_node *n);
 const struct braid_receiver *braid_recv_node_receiver(const struct braid_recv_node *n);
 int braid_recv_node_listen_addr(const struct braid_recv_node *n, struct braid_addr *out);
+/* TUN: packets from the device no session could take (none yet, or the queue full). */
+uint64_t braid_recv_node_tun_unsent(const struct braid_recv_node *n);
 void braid_recv_node_report(struct braid_recv_node *n, bool final);
 
 #endif

@@ -44,6 +44,7 @@ struct braid_send_node {
 	size_t stdin_fill;
 	bool stdin_polled; /* a pipe or socket in epoll; otherwise read on a timer */
 	bool finished;
+	uint64_t tun_write_errors;
 	uint8_t *buffers; /* BATCH * BRAID_MAX_DATAGRAM per link, a receive batch, a spare */
 	uint8_t *spare;   /* where the next datagram is encoded */
 	struct braid_datagram rx[BATCH];
@@ -100,13 +101,23 @@ static void drain_transmit(struct braid_send_node *n)
 		flush_link(&n->links[i]);
 }
 
+/* A TUN takes whole packets or refuses them: a refusal (a malformed packet from the far
+ * side, a full queue) loses that packet only, and is counted. */
+static void tun_write(struct braid_send_node *n, const uint8_t *buf, size_t len)
+{
+	if (write(n->cfg.tun_fd, buf, len) != (ssize_t)len)
+		n->tun_write_errors++;
+}
+
 static void drain_output(struct braid_send_node *n)
 {
 	uint8_t buf[BRAID_MAX_PAYLOAD];
 	size_t len;
 	while (braid_sender_poll_reverse(n->sender, braid_loop_now(n->loop), buf, sizeof(buf),
 					 &len) == 1) {
-		if (n->input_fd >= 0 && n->encoder.len)
+		if (n->cfg.input_tun)
+			tun_write(n, buf, len);
+		else if (n->input_fd >= 0 && n->encoder.len)
 			braid_udp_send(n->input_fd, &n->encoder, buf, len);
 	}
 }
@@ -252,8 +263,30 @@ static void on_stdin_timer(struct braid_loop *loop, void *arg)
 	pump(n);
 }
 
+/* Reads what the TUN holds, a bounded number at a time so the links get their turn. */
+static void on_tun(struct braid_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct braid_send_node *n = arg;
+	(void)events;
+	uint8_t *buf = n->rx[0].buf;
+	for (int i = 0; i < BATCH; i++) {
+		ssize_t got = read(fd, buf, BRAID_MAX_DATAGRAM);
+		if (got <= 0)
+			break;
+		braid_sender_push(n->sender, buf, (size_t)got, braid_loop_now(loop));
+	}
+	pump(n);
+}
+
 static int open_input(struct braid_send_node *n, char *err, size_t err_len)
 {
+	if (n->cfg.input_tun) {
+		n->input_fd = -1;
+		if (braid_loop_add_fd(n->loop, n->cfg.tun_fd, EPOLLIN, on_tun, n) == 0)
+			return 0;
+		snprintf(err, err_len, "cannot watch the TUN device: %s", strerror(errno));
+		return -1;
+	}
 	if (n->cfg.input_stdin) {
 		n->input_fd = -1;
 		int flags = fcntl(STDIN_FILENO, F_GETFL);
@@ -475,6 +508,8 @@ void braid_send_node_close(struct braid_send_node *n)
 	}
 	if (n->stdin_polled)
 		braid_loop_del_fd(n->loop, STDIN_FILENO);
+	if (n->cfg.input_tun)
+		braid_loop_del_fd(n->loop, n->cfg.tun_fd);
 	braid_report_close(&n->report);
 	braid_sender_free(n->sender);
 	free(n->buffers);
@@ -484,6 +519,11 @@ void braid_send_node_close(struct braid_send_node *n)
 const struct braid_sender *braid_send_node_sender(const struct braid_send_node *n)
 {
 	return n->sender;
+}
+
+uint64_t braid_send_node_tun_write_errors(const struct braid_send_node *n)
+{
+	return n->tun_write_errors;
 }
 
 bool braid_send_node_finished(const struct braid_send_node *n)

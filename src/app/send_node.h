@@ -17,6 +17,9 @@ typedef void (*braid_event_fn)(void *arg, const struct braid_event *ev, const ch
 
 struct braid_send_config {
 	bool input_stdin;             /* read MPEG-TS from stdin instead of a socket */
+	bool input_tun;               /* read IP packets from tun_fd instead (braid tunnel),
+				       * and write the far side's packets back into it */
+	int tun_fd;                   /* the caller's; not closed here */
 	struct braid_addr input;      /* where the encoder sends */
 	struct braid_addr to;         /* default destination of every link */
 	struct braid_link_spec links[BRAID_MAX_LINKS];
@@ -45,6 +48,8 @@ const struct braid_sender *braid_send_node_sender(const struct braid_send_node *
 bool braid_send_node_finished(const struct braid_send_node *n);
 /* The input socket's bound address (to tell an encoder where to send). */
 int braid_send_node_input_addr(const struct braid_send_node *n, struct braid_addr *out);
+/* With input_tun: packets from the far side the TUN refused. */
+uint64_t braid_send_node_tun_write_errors(const struct braid_send_node *n);
 /* Prints the final report. */
 void braid_send_node_report(struct braid_send_node *n, bool final);
 
