@@ -16,18 +16,22 @@ const struct braid_help braid_tunnel_help = {
 	.summary = "carry IP traffic over bonded links between two TUN devices",
 	.synopsis = (const char *const[]){
 		"--role gateway --listen [ADDR]:PORT --tun NAME --address CIDR [--address CIDR] "
-		"[--psk FILE] [--latency MS] [--mtu BYTES] [--stats FILE|-]",
+		"[--psk FILE] [--latency MS] [--fast-latency MS|off] [--media-ports LIST] "
+		"[--media-dscp LIST] [--mtu BYTES] [--stats FILE|-]",
 		"--role field --to HOST:PORT --link SPEC [--link SPEC]... --tun NAME "
 		"--address CIDR [--address CIDR] [--psk FILE] [--latency MS] "
-		"[--mode adaptive|broadcast|roundrobin|weighted|backup] [--mtu BYTES] "
-		"[--stats FILE|-]",
+		"[--mode adaptive|broadcast|roundrobin|weighted|backup] [--fast-latency MS|off] "
+		"[--media-ports LIST] [--media-dscp LIST] [--mtu BYTES] [--stats FILE|-]",
 		NULL },
 	.description = (const char *const[]){
 		"Makes a TUN device, addresses it and brings it up over rtnetlink, and carries "
 		"the IP packets routed into it to the other end's TUN over a bonded session: the "
 		"field unit spreads them over its links as braid send does, the gateway merges, "
-		"repairs and releases them as braid recv does. The gateway's packets for the "
-		"field travel on the session's reverse channel. The device is removed on exit. "
+		"repairs and releases them as braid recv does. Media (UDP, or as --media-ports "
+		"and --media-dscp say) is released in order at the --latency budget; the rest "
+		"(TCP, which reorders itself) takes a second session with the short "
+		"--fast-latency budget. The gateway's packets for the field travel on the "
+		"sessions' reverse channels. The device is removed on exit. "
 		"docs/tunnel.md has the design, the MTU and routing recipes.",
 		NULL },
 	.options = (const struct braid_help_item[]){
@@ -40,8 +44,16 @@ const struct braid_help braid_tunnel_help = {
 		  "IPv6 (10.99.0.1/24, fd99::1/64); up to 4" },
 		{ "--mode", "adaptive|broadcast|roundrobin|weighted|backup", "field: how "
 		  "packets are spread (default adaptive)" },
-		{ "--latency", "MS", "the latency budget (default 200 ms); both ends must use "
-		  "the same" },
+		{ "--latency", "MS", "the latency budget of media (default 500 ms); both ends "
+		  "must use the same" },
+		{ "--fast-latency", "MS|off", "the latency budget of the fast class: TCP and "
+		  "all but media, carried by a second session on the next port (default 50 "
+		  "ms); off: one session for all at --latency. Both ends the same" },
+		{ "--media-ports", "LIST", "UDP ports (either end, comma-separated, up to 16) "
+		  "whose packets are media, the class with the full --latency (default: all "
+		  "UDP)" },
+		{ "--media-dscp", "LIST", "DSCP values (0..63, comma-separated) that make any "
+		  "packet media (default none; 46 is EF)" },
 		{ "--mtu", "BYTES", "the TUN device's MTU (default: the links' path MTU minus "
 		  "braid's overhead)" },
 		{ "--psk", "FILE", "a file holding the pre-shared key (both ends the same)" },
@@ -154,6 +166,17 @@ static void parse_one(int argc, char **argv, int *i, struct braid_tunnel_config 
 	} else if ((v = braid_cli_option(CMD, argc, argv, i, "--latency"))) {
 		cfg->send.core.latency_us = cfg->recv.core.latency_us =
 			braid_cli_duration(CMD, "--latency", v, BRAID_CLI_MS, 20000, 60000000);
+	} else if ((v = braid_cli_option(CMD, argc, argv, i, "--fast-latency"))) {
+		cfg->fast_latency_us = strcmp(v, "off") == 0
+			? 0 : braid_cli_duration(CMD, "--fast-latency", v, BRAID_CLI_MS, 20000,
+						 60000000);
+	} else if ((v = braid_cli_option(CMD, argc, argv, i, "--media-ports"))) {
+		if (!braid_tunnel_parse_ports(v, &cfg->classes))
+			braid_cli_usage_error(CMD, "--media-ports: '%s' is not a list of up to %d "
+					      "ports 1..65535", v, BRAID_TUNNEL_MAX_PORTS);
+	} else if ((v = braid_cli_option(CMD, argc, argv, i, "--media-dscp"))) {
+		if (!braid_tunnel_parse_dscp(v, &cfg->classes))
+			braid_cli_usage_error(CMD, "--media-dscp: '%s' is not a list of 0..63", v);
 	} else if ((v = braid_cli_option(CMD, argc, argv, i, "--mtu"))) {
 		if (!braid_cli_parse_uint(v, 576, BRAID_MAX_PAYLOAD, &n))
 			braid_cli_usage_error(CMD, "--mtu: '%s' is not 576..%d", v, BRAID_MAX_PAYLOAD);
@@ -209,6 +232,7 @@ int braid_cmd_tunnel(int argc, char **argv)
 	braid_receiver_settings_default(&cfg.recv.core);
 	cfg.send.core.latency_us = cfg.recv.core.latency_us = BRAID_TUNNEL_DEFAULT_LATENCY_US;
 	cfg.send.stats_interval_us = cfg.recv.stats_interval_us = 1000000;
+	cfg.fast_latency_us = BRAID_TUNNEL_DEFAULT_FAST_LATENCY_US;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			braid_help_print(stdout, &braid_tunnel_help);

@@ -364,24 +364,6 @@ static uint32_t tun_session(const struct braid_recv_node *n)
 	return braid_receiver_sessions(n->receiver, ids, 2) == 1 ? ids[0] : 0;
 }
 
-/* Packets from the TUN to the field unit, over the reverse channel. */
-static void on_tun(struct braid_loop *loop, int fd, uint32_t events, void *arg)
-{
-	struct braid_recv_node *n = arg;
-	(void)events;
-	uint8_t *buf = n->rx[0].buf;
-	uint64_t now = braid_loop_now(loop);
-	for (int i = 0; i < BATCH; i++) {
-		ssize_t got = read(fd, buf, BRAID_MAX_DATAGRAM);
-		if (got <= 0)
-			break;
-		uint32_t id = tun_session(n);
-		if (!id || braid_receiver_send_reverse(n->receiver, id, buf, (size_t)got, now) < 0)
-			n->tun_unsent++;
-	}
-	drain(n);
-}
-
 static void on_listen(struct braid_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct braid_recv_node *n = arg;
@@ -424,7 +406,7 @@ static int open_output(struct braid_recv_node *n, char *err, size_t err_len)
 		return n->rist_out ? 0 : -1;
 	}
 	if (n->cfg.output == BRAID_OUTPUT_TUN)
-		return braid_loop_add_fd(n->loop, n->cfg.tun_fd, EPOLLIN, on_tun, n);
+		return 0; /* released packets go to tun_fd; the caller reads it */
 	if (n->cfg.output == BRAID_OUTPUT_STDOUT) {
 		n->out_fd = STDOUT_FILENO;
 	} else if (n->cfg.output == BRAID_OUTPUT_FILE && !n->per_session) {
@@ -526,8 +508,6 @@ void braid_recv_node_close(struct braid_recv_node *n)
 	}
 	if (n->out_fd >= 0 && n->out_fd != STDOUT_FILENO)
 		close(n->out_fd);
-	if (n->cfg.output == BRAID_OUTPUT_TUN)
-		braid_loop_del_fd(n->loop, n->cfg.tun_fd);
 	braid_rist_out_close(n->rist_out);
 	braid_report_close(&n->report);
 	braid_receiver_free(n->receiver);
@@ -549,6 +529,19 @@ const struct braid_receiver *braid_recv_node_receiver(const struct braid_recv_no
 int braid_recv_node_listen_addr(const struct braid_recv_node *n, struct braid_addr *out)
 {
 	return braid_udp_local(n->listen_fd, out);
+}
+
+void braid_recv_node_reverse(struct braid_recv_node *n, const uint8_t *buf, size_t len)
+{
+	uint32_t id = tun_session(n);
+	if (!id || braid_receiver_send_reverse(n->receiver, id, buf, len,
+					       braid_loop_now(n->loop)) < 0)
+		n->tun_unsent++;
+}
+
+void braid_recv_node_drain(struct braid_recv_node *n)
+{
+	drain(n);
 }
 
 uint64_t braid_recv_node_tun_unsent(const struct braid_recv_node *n)

@@ -22,8 +22,9 @@ enum braid_output_kind {
 	BRAID_OUTPUT_FILE,
 	BRAID_OUTPUT_STDOUT,
 	BRAID_OUTPUT_RIST, /* output_addr: RTP there, RTCP on the next port (rist_out.h) */
-	BRAID_OUTPUT_TUN,  /* tun_fd: IP packets into a TUN device (braid tunnel); what the
-			    * TUN gives back goes to the holding session's sender as REVERSE */
+	BRAID_OUTPUT_TUN,  /* tun_fd: IP packets into a TUN device (braid tunnel); the
+			    * caller reads the TUN and hands its packets to
+			    * braid_recv_node_reverse */
 };
 
 #define BRAID_OUTPUT_SESSION_TEMPLATE "{session}"
@@ -55,6 +56,10 @@ void braid_recv_node_flush(struct braid_recv_node *n);
 void braid_recv_node_close(struct braid_recv_node *n);
 const struct braid_receiver *braid_recv_node_receiver(const struct braid_recv_node *n);
 int braid_recv_node_listen_addr(const struct braid_recv_node *n, struct braid_addr *out);
+/* TUN: a packet for the field, on the reverse channel of the session holding the output
+ * (or the only one); and after a batch of them, the datagrams they lead to. */
+void braid_recv_node_reverse(struct braid_recv_node *n, const uint8_t *buf, size_t len);
+void braid_recv_node_drain(struct braid_recv_node *n);
 /* TUN: packets from the device no session could take (none yet, or the queue full). */
 uint64_t braid_recv_node_tun_unsent(const struct braid_recv_node *n);
 void braid_recv_node_report(struct braid_recv_node *n, bool final);

@@ -263,29 +263,11 @@ static void on_stdin_timer(struct braid_loop *loop, void *arg)
 	pump(n);
 }
 
-/* Reads what the TUN holds, a bounded number at a time so the links get their turn. */
-static void on_tun(struct braid_loop *loop, int fd, uint32_t events, void *arg)
-{
-	struct braid_send_node *n = arg;
-	(void)events;
-	uint8_t *buf = n->rx[0].buf;
-	for (int i = 0; i < BATCH; i++) {
-		ssize_t got = read(fd, buf, BRAID_MAX_DATAGRAM);
-		if (got <= 0)
-			break;
-		braid_sender_push(n->sender, buf, (size_t)got, braid_loop_now(loop));
-	}
-	pump(n);
-}
-
 static int open_input(struct braid_send_node *n, char *err, size_t err_len)
 {
-	if (n->cfg.input_tun) {
+	if (n->cfg.input_tun) { /* the caller reads the TUN and pushes (braid tunnel) */
 		n->input_fd = -1;
-		if (braid_loop_add_fd(n->loop, n->cfg.tun_fd, EPOLLIN, on_tun, n) == 0)
-			return 0;
-		snprintf(err, err_len, "cannot watch the TUN device: %s", strerror(errno));
-		return -1;
+		return 0;
 	}
 	if (n->cfg.input_stdin) {
 		n->input_fd = -1;
@@ -508,8 +490,6 @@ void braid_send_node_close(struct braid_send_node *n)
 	}
 	if (n->stdin_polled)
 		braid_loop_del_fd(n->loop, STDIN_FILENO);
-	if (n->cfg.input_tun)
-		braid_loop_del_fd(n->loop, n->cfg.tun_fd);
 	braid_report_close(&n->report);
 	braid_sender_free(n->sender);
 	free(n->buffers);
@@ -519,6 +499,16 @@ void braid_send_node_close(struct braid_send_node *n)
 const struct braid_sender *braid_send_node_sender(const struct braid_send_node *n)
 {
 	return n->sender;
+}
+
+void braid_send_node_push(struct braid_send_node *n, const uint8_t *buf, size_t len)
+{
+	braid_sender_push(n->sender, buf, len, braid_loop_now(n->loop));
+}
+
+void braid_send_node_pump(struct braid_send_node *n)
+{
+	pump(n);
 }
 
 uint64_t braid_send_node_tun_write_errors(const struct braid_send_node *n)

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,39 +64,130 @@ static void on_signal(struct braid_loop *loop, int signo, void *arg)
 	braid_loop_stop(loop);
 }
 
-static int run_field(struct braid_loop *loop, struct braid_tunnel_config *cfg, int tun_fd)
+#define TUN_BATCH 64
+
+/* One end's sessions, one per class in use, on one loop, sharing the TUN. */
+struct tunnel {
+	struct braid_tunnel_config *cfg;
+	struct braid_loop *loop;
+	int tun_fd;
+	size_t sessions;
+	struct braid_send_node *send[BRAID_CLASS_COUNT];
+	struct braid_recv_node *recv[BRAID_CLASS_COUNT];
+	uint8_t buf[BRAID_MAX_DATAGRAM];
+};
+
+static size_t class_of(const struct tunnel *t, size_t len)
 {
-	char err[256];
-	cfg->send.input_tun = true;
-	cfg->send.tun_fd = tun_fd;
-	struct braid_send_node *node = braid_send_node_open(loop, &cfg->send, err, sizeof(err));
-	if (!node) {
-		fprintf(stderr, "braid tunnel: %s\n", err);
-		return 1;
-	}
-	int rc = braid_loop_run(loop);
-	braid_send_node_report(node, true);
-	fprintf(stderr, "braid tunnel: %llu packets from the gateway refused by %s\n",
-		(unsigned long long)braid_send_node_tun_write_errors(node), cfg->tun_name);
-	braid_send_node_close(node);
-	return rc < 0 ? 1 : 0;
+	if (t->sessions == 1)
+		return BRAID_CLASS_MEDIA;
+	return braid_tunnel_classify(&t->cfg->classes, t->buf, len);
 }
 
-static int run_gateway(struct braid_loop *loop, struct braid_tunnel_config *cfg, int tun_fd)
+/* Packets routed into the TUN, each to its class's session, a batch at a time so that
+ * the links get their turn. */
+static void on_tun(struct braid_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct tunnel *t = arg;
+	(void)loop;
+	(void)events;
+	for (int i = 0; i < TUN_BATCH; i++) {
+		ssize_t got = read(fd, t->buf, sizeof(t->buf));
+		if (got <= 0)
+			break;
+		size_t c = class_of(t, (size_t)got);
+		if (t->send[c])
+			braid_send_node_push(t->send[c], t->buf, (size_t)got);
+		else
+			braid_recv_node_reverse(t->recv[c], t->buf, (size_t)got);
+	}
+	for (size_t c = 0; c < t->sessions; c++) {
+		if (t->send[c])
+			braid_send_node_pump(t->send[c]);
+		else
+			braid_recv_node_drain(t->recv[c]);
+	}
+}
+
+/* The fast session's port: the media session's plus one. */
+static void next_port(struct braid_addr *a)
+{
+	uint16_t port = htons((uint16_t)(braid_addr_port(a) + 1));
+	if (a->len && a->u.sa.sa_family == AF_INET)
+		a->u.in4.sin_port = port;
+	else if (a->len && a->u.sa.sa_family == AF_INET6)
+		a->u.in6.sin6_port = port;
+}
+
+static int open_field(struct tunnel *t, size_t c, char *err, size_t err_len)
+{
+	struct braid_send_config cfg = t->cfg->send;
+	cfg.input_tun = true;
+	cfg.tun_fd = t->tun_fd;
+	if (c == BRAID_CLASS_FAST) {
+		cfg.core.latency_us = t->cfg->fast_latency_us;
+		cfg.stats_path = NULL;
+		next_port(&cfg.to);
+		for (size_t i = 0; i < cfg.link_count; i++)
+			next_port(&cfg.links[i].to);
+	}
+	t->send[c] = braid_send_node_open(t->loop, &cfg, err, err_len);
+	return t->send[c] ? 0 : -1;
+}
+
+static int open_gateway(struct tunnel *t, size_t c, char *err, size_t err_len)
+{
+	struct braid_recv_config cfg = t->cfg->recv;
+	cfg.output = BRAID_OUTPUT_TUN;
+	cfg.tun_fd = t->tun_fd;
+	if (c == BRAID_CLASS_FAST) {
+		cfg.core.latency_us = t->cfg->fast_latency_us;
+		cfg.stats_path = NULL;
+		next_port(&cfg.listen);
+	}
+	t->recv[c] = braid_recv_node_open(t->loop, &cfg, err, err_len);
+	return t->recv[c] ? 0 : -1;
+}
+
+static void close_sessions(struct tunnel *t)
+{
+	for (size_t c = 0; c < BRAID_CLASS_COUNT; c++) {
+		if (t->send[c]) {
+			braid_send_node_report(t->send[c], true);
+			fprintf(stderr, "braid tunnel: %llu packets from the gateway refused by "
+				"%s\n", (unsigned long long)braid_send_node_tun_write_errors(t->send[c]),
+				t->cfg->tun_name);
+			braid_send_node_close(t->send[c]);
+		}
+		if (t->recv[c]) {
+			braid_recv_node_report(t->recv[c], true);
+			fprintf(stderr, "braid tunnel: %llu packets from %s with no session to "
+				"take them\n", (unsigned long long)braid_recv_node_tun_unsent(t->recv[c]),
+				t->cfg->tun_name);
+			braid_recv_node_close(t->recv[c]);
+		}
+	}
+}
+
+static int run_sessions(struct tunnel *t)
 {
 	char err[256];
-	cfg->recv.output = BRAID_OUTPUT_TUN;
-	cfg->recv.tun_fd = tun_fd;
-	struct braid_recv_node *node = braid_recv_node_open(loop, &cfg->recv, err, sizeof(err));
-	if (!node) {
-		fprintf(stderr, "braid tunnel: %s\n", err);
-		return 1;
+	bool field = t->cfg->role == BRAID_TUNNEL_FIELD;
+	int rc = 0;
+	t->sessions = t->cfg->fast_latency_us ? 2 : 1;
+	for (size_t c = 0; c < t->sessions && rc == 0; c++)
+		rc = field ? open_field(t, c, err, sizeof(err)) : open_gateway(t, c, err, sizeof(err));
+	if (rc == 0 && braid_loop_add_fd(t->loop, t->tun_fd, EPOLLIN, on_tun, t) < 0) {
+		snprintf(err, sizeof(err), "cannot watch the TUN device: %s", strerror(errno));
+		rc = -1;
 	}
-	int rc = braid_loop_run(loop);
-	braid_recv_node_report(node, true);
-	fprintf(stderr, "braid tunnel: %llu packets from %s with no session to take them\n",
-		(unsigned long long)braid_recv_node_tun_unsent(node), cfg->tun_name);
-	braid_recv_node_close(node);
+	if (rc == 0) {
+		rc = braid_loop_run(t->loop);
+		braid_loop_del_fd(t->loop, t->tun_fd);
+	} else {
+		fprintf(stderr, "braid tunnel: %s\n", err);
+	}
+	close_sessions(t);
 	return rc < 0 ? 1 : 0;
 }
 
@@ -124,7 +216,9 @@ int braid_tunnel_run(struct braid_tunnel_config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	fprintf(stderr, "braid tunnel: %s up, MTU %u, role %s\n", cfg->tun_name, cfg->mtu,
 		field ? "field" : "gateway");
-	int rc = field ? run_field(loop, cfg, tun_fd) : run_gateway(loop, cfg, tun_fd);
+	static struct tunnel t;
+	t = (struct tunnel){ .cfg = cfg, .loop = loop, .tun_fd = tun_fd };
+	int rc = run_sessions(&t);
 	braid_loop_free(loop);
 	braid_tun_close(tun_fd); /* the device goes with its last fd */
 	return rc;

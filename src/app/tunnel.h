@@ -1,7 +1,7 @@
 /* braid tunnel: IP packets between two TUN devices over a bonded session. The field unit
- * runs the sender core (its TUN's packets are the media), the gateway the receiver core
- * (released packets go into its TUN); the gateway's packets for the field travel on the
- * session's reverse channel (docs/tunnel.md says what that gives and what it does not). */
+ * runs sender cores (its TUN's packets are the media), the gateway receiver cores
+ * (released packets go into its TUN), one session per traffic class (tunnel_class.h);
+ * the gateway's packets for the field travel on the sessions' reverse channels (docs/tunnel.md says what that gives and what it does not). */
 #ifndef BRAID_APP_TUNNEL_H
 #define BRAID_APP_TUNNEL_H
 
@@ -12,9 +12,11 @@
 #include "netns/tundev.h"
 #include "recv_node.h"
 #include "send_node.h"
+#include "tunnel_class.h"
 
 #define BRAID_TUNNEL_MAX_ADDRS 4
-#define BRAID_TUNNEL_DEFAULT_LATENCY_US 200000
+#define BRAID_TUNNEL_DEFAULT_LATENCY_US 500000
+#define BRAID_TUNNEL_DEFAULT_FAST_LATENCY_US 50000
 /* The path MTU assumed when none can be learnt (the gateway, which does not know the
  * field unit's paths): Ethernet's. */
 #define BRAID_TUNNEL_DEFAULT_PATH_MTU 1500u
@@ -27,6 +29,10 @@ struct braid_tunnel_config {
 	struct braid_tun_addr addrs[BRAID_TUNNEL_MAX_ADDRS];
 	size_t addr_count;
 	unsigned mtu;              /* 0: from the links' path MTU */
+	/* The fast class's session (its port is the media session's plus one) and budget;
+	 * 0: one session carries every class at the media budget. */
+	uint64_t fast_latency_us;
+	struct braid_tunnel_classes classes;
 	struct braid_send_config send; /* field */
 	struct braid_recv_config recv; /* gateway */
 };

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """braid tunnel (root): a field unit and a gateway joined by two links of `braid emu
---netns`, each end with a TUN device holding an IPv4 and an IPv6 address. iperf3 runs
-through the tunnel: TCP over IPv6, UDP over IPv4 with nothing lost, then TCP and UDP again
+--netns`, each end with a TUN device holding an IPv4 and an IPv6 address. The traffic
+classes: media UDP (by port or DSCP) waits for the 500 ms budget, TCP and other UDP only
+for the fast class's 50 ms. iperf3 runs through the tunnel: TCP over IPv6, UDP over IPv4 with nothing lost, then TCP and UDP again
 while link b is blackholed (SIGUSR1 to the bench: b is the only link with a user-space
 path): the TCP connection lives on and its throughput is back within 2 s, and the UDP
 stream loses nothing, the repair covering what the dead link swallowed. The devices have
@@ -28,6 +29,12 @@ GATEWAY_V6, FIELD_V6 = "fd99::1", "fd99::2"
 PORT = 9000
 # Without a key: outer IPv4 20, UDP 8, braid's DATA header 16.
 EXPECTED_MTU = 1500 - 20 - 8 - 16
+# Media: the iperf3 UDP runs' ports, the echo's media port, and DSCP EF; the rest of UDP,
+# and TCP, take the fast class.
+MEDIA_PORT, OTHER_PORT = 7000, 7001
+CLASSES = ["--latency", "500", "--fast-latency", "50", "--media-ports",
+           f"5202,5204,{MEDIA_PORT}", "--media-dscp", "46"]
+RTT_TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rtt_tools.py")
 CUT_S = 4.0  # when the TCP run's blackhole starts
 
 
@@ -35,14 +42,15 @@ def start_tunnels(procs, bench):
     rx, tx = bench.ready["receiver_ns"], bench.ready["sender_ns"]
     receiver = bench.ready["receiver"]
     gateway = procs.start("gateway", in_ns(rx, BRAID, "tunnel", "--role", "gateway",
-                                           "--listen", f"{receiver}:{PORT}", "--tun", TUN,
+                                           "--listen", f"{receiver}:{PORT}", "--tun", TUN, *CLASSES,
                                            "--address", f"{GATEWAY_V4}/24",
                                            "--address", f"{GATEWAY_V6}/64"))
     links = [f"name={l['name']},addr={l['address']}" for l in bench.ready["links"]]
     field = procs.start("field", in_ns(tx, BRAID, "tunnel", "--role", "field",
                                        "--to", f"{receiver}:{PORT}",
                                        *sum((["--link", l] for l in links), []),
-                                       "--tun", TUN, "--address", f"{FIELD_V4}/24",
+                                       "--tun", TUN, *CLASSES,
+                                       "--address", f"{FIELD_V4}/24",
                                        "--address", f"{FIELD_V6}/64"))
     for name in ("a", "b"):
         procs.wait_stderr(field, rf"link {name}: down -> healthy", timeout=10)
@@ -131,9 +139,37 @@ def check_udp_blackhole(c, procs, bench):
             f"UDP through a blackhole: {lost} of {packets} datagrams lost")
 
 
+def probe(bench, port, dscp):
+    r = subprocess.run(in_ns(bench.ready["sender_ns"], "/usr/bin/python3", RTT_TOOLS, "probe",
+                             GATEWAY_V4, str(port), str(dscp)),
+                       capture_output=True, text=True, timeout=60)
+    try:
+        return json.loads(r.stdout)
+    except ValueError:
+        return {"error": r.stderr[-300:]}
+
+
+def check_classes(c, procs, bench):
+    """Media waits for its 500 ms budget on the way out (the answer comes straight back on
+    the reverse channel); TCP and other UDP only for the fast class's 50 ms."""
+    echo = procs.start("echo", in_ns(bench.ready["receiver_ns"], "/usr/bin/python3", RTT_TOOLS,
+                                     "echo", GATEWAY_V4, str(MEDIA_PORT), str(OTHER_PORT)))
+    time.sleep(0.5)
+    media, other, marked = probe(bench, MEDIA_PORT, 0), probe(bench, OTHER_PORT, 0), \
+        probe(bench, OTHER_PORT, 46)
+    procs.stop(echo)
+    c.check(480 <= media.get("udp_ms", 0) <= 700,
+            f"UDP to a media port: round trip {media} within 480..700 ms")
+    c.check(0 < other.get("udp_ms", 999) <= 150 and 0 < other.get("tcp_ms", 999) <= 150,
+            f"UDP to another port and TCP: round trips {other} at most 150 ms")
+    c.check(480 <= marked.get("udp_ms", 0) <= 700,
+            f"UDP to another port marked DSCP 46: round trip {marked} within 480..700 ms")
+
+
 def run_checks(c, procs, bench):
     gateway, field = start_tunnels(procs, bench)
     check_devices(c, bench)
+    check_classes(c, procs, bench)
     r = iperf(procs, bench, 5201, GATEWAY_V6, 3)
     sent = r.get("end", {}).get("sum_received", {}).get("bytes", 0)
     c.check("error" not in r and sent > 1_000_000,
