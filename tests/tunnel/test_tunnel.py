@@ -2,8 +2,8 @@
 """braid tunnel (root): a field unit and a gateway joined by two links of `braid emu
 --netns`, each end with a TUN device holding an IPv4 and an IPv6 address. The traffic
 classes: media UDP (by port or DSCP) waits for the 500 ms budget, TCP and other UDP only
-for the fast class's 50 ms. iperf3 runs through the tunnel: TCP over IPv6, UDP over IPv4 with nothing lost, then TCP and UDP again
-while link b is blackholed (SIGUSR1 to the bench: b is the only link with a user-space
+for the fast class's 50 ms. iperf3 runs through the tunnel: TCP over IPv6, UDP over IPv4
+with nothing lost, then TCP and UDP again while link b is blackholed (SIGUSR1 to the bench: b is the only link with a user-space
 path): the TCP connection lives on and its throughput is back within 2 s, and the UDP
 stream loses nothing, the repair covering what the dead link swallowed. The devices have
 the MTU of the path less braid's overhead, and go when the programs end."""
@@ -18,15 +18,10 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "netns"))
 from benchtest import (Bench, Checks, Procs, in_ns, leftovers, root_devices,  # noqa: E402
                        temp_workdir, unique_prefix)
+from tunneltest import (GATEWAY_V4, GATEWAY_V6, SCENARIO, TUN, start_tunnels,  # noqa: E402
+                        sysfs)
 
 BRAID = sys.argv[1]
-# Link a has only a rate (a TBF, no user-space path); link b a delay, so a path that
-# SIGUSR1 can blackhole.
-SCENARIO = "link a rate=20mbit\nlink b rate=20mbit,delay=10ms\n"
-TUN = "btun0"
-GATEWAY_V4, FIELD_V4 = "10.99.0.1", "10.99.0.2"
-GATEWAY_V6, FIELD_V6 = "fd99::1", "fd99::2"
-PORT = 9000
 # Without a key: outer IPv4 20, UDP 8, braid's DATA header 16.
 EXPECTED_MTU = 1500 - 20 - 8 - 16
 # Media: the iperf3 UDP runs' ports, the echo's media port, and DSCP EF; the rest of UDP,
@@ -36,25 +31,6 @@ CLASSES = ["--latency", "500", "--fast-latency", "50", "--media-ports",
            f"5202,5204,{MEDIA_PORT}", "--media-dscp", "46"]
 RTT_TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rtt_tools.py")
 CUT_S = 4.0  # when the TCP run's blackhole starts
-
-
-def start_tunnels(procs, bench):
-    rx, tx = bench.ready["receiver_ns"], bench.ready["sender_ns"]
-    receiver = bench.ready["receiver"]
-    gateway = procs.start("gateway", in_ns(rx, BRAID, "tunnel", "--role", "gateway",
-                                           "--listen", f"{receiver}:{PORT}", "--tun", TUN, *CLASSES,
-                                           "--address", f"{GATEWAY_V4}/24",
-                                           "--address", f"{GATEWAY_V6}/64"))
-    links = [f"name={l['name']},addr={l['address']}" for l in bench.ready["links"]]
-    field = procs.start("field", in_ns(tx, BRAID, "tunnel", "--role", "field",
-                                       "--to", f"{receiver}:{PORT}",
-                                       *sum((["--link", l] for l in links), []),
-                                       "--tun", TUN, *CLASSES,
-                                       "--address", f"{FIELD_V4}/24",
-                                       "--address", f"{FIELD_V6}/64"))
-    for name in ("a", "b"):
-        procs.wait_stderr(field, rf"link {name}: down -> healthy", timeout=10)
-    return gateway, field
 
 
 def iperf(procs, bench, port, dest, seconds, extra=(), during=None):
@@ -76,14 +52,9 @@ def iperf(procs, bench, port, dest, seconds, extra=(), during=None):
         return {"error": out.decode(errors="replace")[:300]}
 
 
-def sysfs(bench, ns, path):
-    r = subprocess.run(in_ns(ns, "cat", path), capture_output=True, text=True)
-    return r.stdout.strip() if r.returncode == 0 else None
-
-
 def check_devices(c, bench):
     for ns in (bench.ready["sender_ns"], bench.ready["receiver_ns"]):
-        mtu = sysfs(bench, ns, f"/sys/class/net/{TUN}/mtu")
+        mtu = sysfs(ns, f"/sys/class/net/{TUN}/mtu")
         c.check(mtu == str(EXPECTED_MTU), f"{ns}: {TUN} has MTU {mtu} (1500 less braid's "
                 f"{1500 - EXPECTED_MTU} bytes: {EXPECTED_MTU})")
 
@@ -167,7 +138,7 @@ def check_classes(c, procs, bench):
 
 
 def run_checks(c, procs, bench):
-    gateway, field = start_tunnels(procs, bench)
+    gateway, field = start_tunnels(BRAID, procs, bench, CLASSES)
     check_devices(c, bench)
     check_classes(c, procs, bench)
     r = iperf(procs, bench, 5201, GATEWAY_V6, 3)
@@ -183,7 +154,7 @@ def run_checks(c, procs, bench):
     c.check(procs.stop(field) == 0 and procs.stop(gateway) == 0,
             "both ends exit 0 on SIGTERM")
     for ns in (bench.ready["sender_ns"], bench.ready["receiver_ns"]):
-        c.check(sysfs(bench, ns, f"/sys/class/net/{TUN}/mtu") is None,
+        c.check(sysfs(ns, f"/sys/class/net/{TUN}/mtu") is None,
                 f"{ns}: {TUN} is gone after the exit")
 
 
