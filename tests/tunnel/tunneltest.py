@@ -17,9 +17,10 @@ PORT = 9000
 SCENARIO = "link a rate=20mbit\nlink b rate=20mbit,delay=10ms\n"
 
 
-def start_tunnels(braid, procs, bench, classes=()):
+def start_tunnels(braid, procs, bench, classes=(), field_extra=()):
     """The gateway in the receiver's namespace, the field unit in the sender's with a link
-    per bench link; returns both once every link is up."""
+    per bench link; classes go to both, field_extra to the field only. Returns both once
+    every link is up."""
     rx, tx = bench.ready["receiver_ns"], bench.ready["sender_ns"]
     receiver = bench.ready["receiver"]
     gateway = procs.start("gateway", in_ns(rx, braid, "tunnel", "--role", "gateway",
@@ -30,7 +31,7 @@ def start_tunnels(braid, procs, bench, classes=()):
     field = procs.start("field", in_ns(tx, braid, "tunnel", "--role", "field",
                                        "--to", f"{receiver}:{PORT}",
                                        *sum((["--link", l] for l in links), []),
-                                       "--tun", TUN, *classes,
+                                       "--tun", TUN, *classes, *field_extra,
                                        "--address", f"{FIELD_V4}/24",
                                        "--address", f"{FIELD_V6}/64"))
     for link in bench.ready["links"]:
