@@ -13,6 +13,7 @@
 #include "io/seed.h"
 #include "io/udp.h"
 #include "report.h"
+#include "tunnel_peers.h"
 #include "rist_out.h"
 
 #define BATCH 32
@@ -51,6 +52,7 @@ struct braid_recv_node {
 	size_t out_count;
 	struct session_output *out_slot; /* whose media out[] holds */
 	uint64_t tun_unsent;
+	struct braid_tunnel_peers *peers; /* TUN: return routes by inner address */
 };
 
 static void write_all(struct braid_recv_node *n, int fd, const uint8_t *buf, size_t len)
@@ -213,7 +215,8 @@ static struct session_output *output_for(struct braid_recv_node *n, uint32_t id,
 		n->report.output_errors++;
 		return NULL;
 	}
-	if (!n->per_session && !hold_output(n, o, now))
+	/* A TUN takes every session's packets (each is whole): no holder. */
+	if (!n->per_session && n->cfg.output != BRAID_OUTPUT_TUN && !hold_output(n, o, now))
 		return NULL;
 	if (o->fd < 0 && !o->failed && open_slot(n, o) < 0) {
 		o->failed = true;
@@ -229,6 +232,8 @@ static struct session_output *output_for(struct braid_recv_node *n, uint32_t id,
 
 static void close_output(struct braid_recv_node *n, uint32_t id)
 {
+	if (n->peers)
+		braid_tunnel_peers_forget(n->peers, id);
 	struct session_output *o = find_slot(n, id);
 	if (n->holder == id)
 		n->holder = 0;
@@ -266,6 +271,8 @@ static void release_due(struct braid_recv_node *n, uint64_t now)
 			continue;
 		}
 		if (n->cfg.output != BRAID_OUTPUT_UDP) {
+			if (n->peers)
+				braid_tunnel_peers_learn(n->peers, d->buf, len, session_id, now);
 			write_all(n, o->fd, d->buf, len);
 			continue;
 		}
@@ -354,13 +361,14 @@ static void on_reverse(struct braid_loop *loop, int fd, uint32_t events, void *a
 	drain(n);
 }
 
-/* The session the TUN's packets go back to: the one holding the output, or the only one
- * before it has released anything. 0: none. */
-static uint32_t tun_session(const struct braid_recv_node *n)
+/* The session a TUN packet goes back to: the field unit that sent from its destination,
+ * or else the only session there is. 0: none. */
+static uint32_t tun_session(const struct braid_recv_node *n, const uint8_t *pkt, size_t len)
 {
 	uint32_t ids[2];
-	if (n->holder)
-		return n->holder;
+	uint32_t id = braid_tunnel_peers_lookup(n->peers, pkt, len);
+	if (id)
+		return id;
 	return braid_receiver_sessions(n->receiver, ids, 2) == 1 ? ids[0] : 0;
 }
 
@@ -474,6 +482,12 @@ struct braid_recv_node *braid_recv_node_open(struct braid_loop *loop,
 		return NULL;
 	}
 	n->listen_fd = n->out_fd = -1;
+	if (cfg->output == BRAID_OUTPUT_TUN && !(n->peers = calloc(1, sizeof(*n->peers)))) {
+		snprintf(err, err_len, "out of memory");
+		free(n->buffers);
+		free(n);
+		return NULL;
+	}
 	n->per_session = cfg->output == BRAID_OUTPUT_FILE &&
 			 strstr(cfg->output_path, BRAID_OUTPUT_SESSION_TEMPLATE) != NULL;
 	for (size_t b = 0; b < BATCH; b++) {
@@ -511,6 +525,7 @@ void braid_recv_node_close(struct braid_recv_node *n)
 	braid_rist_out_close(n->rist_out);
 	braid_report_close(&n->report);
 	braid_receiver_free(n->receiver);
+	free(n->peers);
 	free(n->buffers);
 	free(n);
 }
@@ -531,12 +546,14 @@ int braid_recv_node_listen_addr(const struct braid_recv_node *n, struct braid_ad
 	return braid_udp_local(n->listen_fd, out);
 }
 
-void braid_recv_node_reverse(struct braid_recv_node *n, const uint8_t *buf, size_t len)
+int braid_recv_node_reverse(struct braid_recv_node *n, const uint8_t *buf, size_t len)
 {
-	uint32_t id = tun_session(n);
-	if (!id || braid_receiver_send_reverse(n->receiver, id, buf, len,
-					       braid_loop_now(n->loop)) < 0)
+	uint32_t id = tun_session(n, buf, len);
+	if (!id)
+		return -1;
+	if (braid_receiver_send_reverse(n->receiver, id, buf, len, braid_loop_now(n->loop)) < 0)
 		n->tun_unsent++;
+	return 0;
 }
 
 void braid_recv_node_drain(struct braid_recv_node *n)

@@ -2,7 +2,8 @@
  * destination with one socket per session so replies find their way back, a file, or
  * stdout), timers and reports, on an event loop owned by the caller.
  *
- * Outputs are never interleaved: a file whose name holds {session} gets one file per
+ * A TUN output takes every session's packets (braid tunnel's gateway). Other outputs are
+ * never interleaved: a file whose name holds {session} gets one file per
  * session; any other output (UDP, one file, stdout) carries one session at a time, and the
  * media of the others is refused (counted, one line per refused session) until the holder
  * ends or releases nothing for BRAID_OUTPUT_HANDOVER_US. Files are appended to. */
@@ -56,11 +57,12 @@ void braid_recv_node_flush(struct braid_recv_node *n);
 void braid_recv_node_close(struct braid_recv_node *n);
 const struct braid_receiver *braid_recv_node_receiver(const struct braid_recv_node *n);
 int braid_recv_node_listen_addr(const struct braid_recv_node *n, struct braid_addr *out);
-/* TUN: a packet for the field, on the reverse channel of the session holding the output
- * (or the only one); and after a batch of them, the datagrams they lead to. */
-void braid_recv_node_reverse(struct braid_recv_node *n, const uint8_t *buf, size_t len);
+/* TUN: a packet for a field unit, on the reverse channel of the session that released
+ * packets from its destination address (or of the only session): 0, or -1 when no session
+ * is known for it (nothing sent, not counted). After a batch, drain. */
+int braid_recv_node_reverse(struct braid_recv_node *n, const uint8_t *buf, size_t len);
 void braid_recv_node_drain(struct braid_recv_node *n);
-/* TUN: packets from the device no session could take (none yet, or the queue full). */
+/* TUN: packets from the device its session's reverse queue refused. */
 uint64_t braid_recv_node_tun_unsent(const struct braid_recv_node *n);
 void braid_recv_node_report(struct braid_recv_node *n, bool final);
 

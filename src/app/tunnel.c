@@ -74,6 +74,7 @@ struct tunnel {
 	size_t sessions;
 	struct braid_send_node *send[BRAID_CLASS_COUNT];
 	struct braid_recv_node *recv[BRAID_CLASS_COUNT];
+	uint64_t unrouted; /* gateway: packets for no known field unit */
 	uint8_t buf[BRAID_MAX_DATAGRAM];
 };
 
@@ -82,6 +83,19 @@ static size_t class_of(const struct tunnel *t, size_t len)
 	if (t->sessions == 1)
 		return BRAID_CLASS_MEDIA;
 	return braid_tunnel_classify(&t->cfg->classes, t->buf, len);
+}
+
+/* The gateway's packet for a field unit: the reverse channel has no budget, so either
+ * class's session serves; its own class's first, the other's when only that one has
+ * heard from the destination (a connection the gateway's side opens). */
+static void reverse(struct tunnel *t, size_t c, size_t len)
+{
+	if (braid_recv_node_reverse(t->recv[c], t->buf, len) == 0)
+		return;
+	size_t other = c == BRAID_CLASS_MEDIA ? BRAID_CLASS_FAST : BRAID_CLASS_MEDIA;
+	if (t->recv[other] && braid_recv_node_reverse(t->recv[other], t->buf, len) == 0)
+		return;
+	t->unrouted++;
 }
 
 /* Packets routed into the TUN, each to its class's session, a batch at a time so that
@@ -99,7 +113,7 @@ static void on_tun(struct braid_loop *loop, int fd, uint32_t events, void *arg)
 		if (t->send[c])
 			braid_send_node_push(t->send[c], t->buf, (size_t)got);
 		else
-			braid_recv_node_reverse(t->recv[c], t->buf, (size_t)got);
+			reverse(t, c, (size_t)got);
 	}
 	for (size_t c = 0; c < t->sessions; c++) {
 		if (t->send[c])
@@ -161,8 +175,8 @@ static void close_sessions(struct tunnel *t)
 		}
 		if (t->recv[c]) {
 			braid_recv_node_report(t->recv[c], true);
-			fprintf(stderr, "braid tunnel: %llu packets from %s with no session to "
-				"take them\n", (unsigned long long)braid_recv_node_tun_unsent(t->recv[c]),
+			fprintf(stderr, "braid tunnel: %llu packets from %s refused by the "
+				"reverse queue\n", (unsigned long long)braid_recv_node_tun_unsent(t->recv[c]),
 				t->cfg->tun_name);
 			braid_recv_node_close(t->recv[c]);
 		}
@@ -188,6 +202,9 @@ static int run_sessions(struct tunnel *t)
 		fprintf(stderr, "braid tunnel: %s\n", err);
 	}
 	close_sessions(t);
+	if (!field)
+		fprintf(stderr, "braid tunnel: %llu packets from %s for no known field unit\n",
+			(unsigned long long)t->unrouted, t->cfg->tun_name);
 	return rc < 0 ? 1 : 0;
 }
 
