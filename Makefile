@@ -9,7 +9,7 @@ BRAID := $(BUILD)/src/braid
 # Where `make install` puts things; DESTDIR (staging, packaging) goes in front of it.
 PREFIX ?= /usr/local
 
-.PHONY: all deps build demo check test-build test-asan test-fuzz bench bench-traces clean \
+.PHONY: all deps build demo check test-build test-asan test-fuzz bench bench-traces bench-tunnel clean \
 	install uninstall
 
 all: build
@@ -72,6 +72,11 @@ bench: build
 	/usr/bin/python3 bench/braidd.py --build $(BUILD)
 	/usr/bin/python3 bench/sessions.py --build $(BUILD)
 	$(MAKE) --no-print-directory bench-traces
+
+# braid tunnel against the direct path in network namespaces (root; docs/tunnel.md).
+bench-tunnel: build
+	/usr/bin/python3 bench/tunnel.py --build $(BUILD)
+	/usr/bin/python3 bench/tunnel.py --build $(BUILD) --psk
 
 # Sender modes against the clairvoyant bound on recorded cellular traces (../shared/traces
 # or BRAID_TRACES=DIR); BENCH_TRACES_FLAGS=--synthetic-only runs the project's own alone.

@@ -17,6 +17,8 @@ packages=(
   python3 binutils valgrind procps iproute2 strace
   # interop peers and stream tools
   ffmpeg srt-tools tshark
+  # braid tunnel's tests and bench: TCP and UDP through the tunnel, the NAT recipe
+  iperf3 nftables
   # RIST peers, the bench's comparison and the netns bench's example runs: librist's
   # ristsender/ristreceiver, GStreamer's ristsink/ristsrc
   rist-tools gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good

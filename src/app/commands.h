@@ -13,9 +13,11 @@ int braid_cmd_rtcp(int argc, char **argv);
 int braid_cmd_sim(int argc, char **argv);
 int braid_cmd_ctl(int argc, char **argv);
 int braid_cmd_plot(int argc, char **argv);
+int braid_cmd_tunnel(int argc, char **argv);
 
 /* What each one's --help prints and its manual page says (help.h). */
 extern const struct braid_help braid_send_help, braid_recv_help, braid_demo_help,
-	braid_emu_help, braid_rtcp_help, braid_sim_help, braid_plot_help, braid_ctl_help;
+	braid_emu_help, braid_rtcp_help, braid_sim_help, braid_plot_help, braid_ctl_help,
+	braid_tunnel_help;
 
 #endif

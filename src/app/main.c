@@ -16,6 +16,7 @@ static const struct {
 	{ braid_cmd_sim, &braid_sim_help },
 	{ braid_cmd_plot, &braid_plot_help },
 	{ braid_cmd_ctl, &braid_ctl_help },
+	{ braid_cmd_tunnel, &braid_tunnel_help },
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
 
@@ -48,7 +49,7 @@ static const struct braid_help braid_help = {
 		{ NULL, NULL, NULL } },
 	.notes = (const char *const[]){
 		"Exit status: 0 done, 1 run-time failure, 2 bad argument.", NULL },
-	.see_also = "braid-send(1), braid-recv(1), braid-demo(1), braid-emu(1), braid-rtcp(1), "
+	.see_also = "braid-send(1), braid-recv(1), braid-tunnel(1), braid-demo(1), braid-emu(1), braid-rtcp(1), "
 		    "braid-sim(1), braid-plot(1), braid-ctl(1), braidd(8)",
 };
 

@@ -13,6 +13,7 @@
 #include "io/seed.h"
 #include "io/udp.h"
 #include "report.h"
+#include "tunnel_peers.h"
 #include "rist_out.h"
 
 #define BATCH 32
@@ -50,6 +51,8 @@ struct braid_recv_node {
 	struct braid_datagram out[BATCH]; /* released media for one session's socket */
 	size_t out_count;
 	struct session_output *out_slot; /* whose media out[] holds */
+	uint64_t tun_unsent;
+	struct braid_tunnel_peers *peers; /* TUN: return routes by inner address */
 };
 
 static void write_all(struct braid_recv_node *n, int fd, const uint8_t *buf, size_t len)
@@ -148,6 +151,11 @@ static int open_slot(struct braid_recv_node *n, struct session_output *o)
 	char path[4096];
 	if (n->cfg.output == BRAID_OUTPUT_UDP)
 		return open_udp(n, o);
+	if (n->cfg.output == BRAID_OUTPUT_TUN) {
+		o->fd = n->cfg.tun_fd;
+		o->shared = true;
+		return 0;
+	}
 	if (n->cfg.output == BRAID_OUTPUT_RIST) {
 		o->fd = braid_rist_out_fd(n->rist_out); /* marks it open; never closed here */
 		o->shared = true;
@@ -207,7 +215,8 @@ static struct session_output *output_for(struct braid_recv_node *n, uint32_t id,
 		n->report.output_errors++;
 		return NULL;
 	}
-	if (!n->per_session && !hold_output(n, o, now))
+	/* A TUN takes every session's packets (each is whole): no holder. */
+	if (!n->per_session && n->cfg.output != BRAID_OUTPUT_TUN && !hold_output(n, o, now))
 		return NULL;
 	if (o->fd < 0 && !o->failed && open_slot(n, o) < 0) {
 		o->failed = true;
@@ -223,6 +232,8 @@ static struct session_output *output_for(struct braid_recv_node *n, uint32_t id,
 
 static void close_output(struct braid_recv_node *n, uint32_t id)
 {
+	if (n->peers)
+		braid_tunnel_peers_forget(n->peers, id);
 	struct session_output *o = find_slot(n, id);
 	if (n->holder == id)
 		n->holder = 0;
@@ -260,6 +271,8 @@ static void release_due(struct braid_recv_node *n, uint64_t now)
 			continue;
 		}
 		if (n->cfg.output != BRAID_OUTPUT_UDP) {
+			if (n->peers)
+				braid_tunnel_peers_learn(n->peers, d->buf, len, session_id, now);
 			write_all(n, o->fd, d->buf, len);
 			continue;
 		}
@@ -348,6 +361,17 @@ static void on_reverse(struct braid_loop *loop, int fd, uint32_t events, void *a
 	drain(n);
 }
 
+/* The session a TUN packet goes back to: the field unit that sent from its destination,
+ * or else the only session there is. 0: none. */
+static uint32_t tun_session(const struct braid_recv_node *n, const uint8_t *pkt, size_t len)
+{
+	uint32_t ids[2];
+	uint32_t id = braid_tunnel_peers_lookup(n->peers, pkt, len);
+	if (id)
+		return id;
+	return braid_receiver_sessions(n->receiver, ids, 2) == 1 ? ids[0] : 0;
+}
+
 static void on_listen(struct braid_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct braid_recv_node *n = arg;
@@ -389,6 +413,8 @@ static int open_output(struct braid_recv_node *n, char *err, size_t err_len)
 		n->report.extra_arg = n->rist_out;
 		return n->rist_out ? 0 : -1;
 	}
+	if (n->cfg.output == BRAID_OUTPUT_TUN)
+		return 0; /* released packets go to tun_fd; the caller reads it */
 	if (n->cfg.output == BRAID_OUTPUT_STDOUT) {
 		n->out_fd = STDOUT_FILENO;
 	} else if (n->cfg.output == BRAID_OUTPUT_FILE && !n->per_session) {
@@ -456,6 +482,12 @@ struct braid_recv_node *braid_recv_node_open(struct braid_loop *loop,
 		return NULL;
 	}
 	n->listen_fd = n->out_fd = -1;
+	if (cfg->output == BRAID_OUTPUT_TUN && !(n->peers = calloc(1, sizeof(*n->peers)))) {
+		snprintf(err, err_len, "out of memory");
+		free(n->buffers);
+		free(n);
+		return NULL;
+	}
 	n->per_session = cfg->output == BRAID_OUTPUT_FILE &&
 			 strstr(cfg->output_path, BRAID_OUTPUT_SESSION_TEMPLATE) != NULL;
 	for (size_t b = 0; b < BATCH; b++) {
@@ -493,6 +525,7 @@ void braid_recv_node_close(struct braid_recv_node *n)
 	braid_rist_out_close(n->rist_out);
 	braid_report_close(&n->report);
 	braid_receiver_free(n->receiver);
+	free(n->peers);
 	free(n->buffers);
 	free(n);
 }
@@ -511,6 +544,26 @@ const struct braid_receiver *braid_recv_node_receiver(const struct braid_recv_no
 int braid_recv_node_listen_addr(const struct braid_recv_node *n, struct braid_addr *out)
 {
 	return braid_udp_local(n->listen_fd, out);
+}
+
+int braid_recv_node_reverse(struct braid_recv_node *n, const uint8_t *buf, size_t len)
+{
+	uint32_t id = tun_session(n, buf, len);
+	if (!id)
+		return -1;
+	if (braid_receiver_send_reverse(n->receiver, id, buf, len, braid_loop_now(n->loop)) < 0)
+		n->tun_unsent++;
+	return 0;
+}
+
+void braid_recv_node_drain(struct braid_recv_node *n)
+{
+	drain(n);
+}
+
+uint64_t braid_recv_node_tun_unsent(const struct braid_recv_node *n)
+{
+	return n->tun_unsent;
 }
 
 void braid_recv_node_report(struct braid_recv_node *n, bool final)

@@ -2,7 +2,8 @@
  * destination with one socket per session so replies find their way back, a file, or
  * stdout), timers and reports, on an event loop owned by the caller.
  *
- * Outputs are never interleaved: a file whose name holds {session} gets one file per
+ * A TUN output takes every session's packets (braid tunnel's gateway). Other outputs are
+ * never interleaved: a file whose name holds {session} gets one file per
  * session; any other output (UDP, one file, stdout) carries one session at a time, and the
  * media of the others is refused (counted, one line per refused session) until the holder
  * ends or releases nothing for BRAID_OUTPUT_HANDOVER_US. Files are appended to. */
@@ -22,6 +23,9 @@ enum braid_output_kind {
 	BRAID_OUTPUT_FILE,
 	BRAID_OUTPUT_STDOUT,
 	BRAID_OUTPUT_RIST, /* output_addr: RTP there, RTCP on the next port (rist_out.h) */
+	BRAID_OUTPUT_TUN,  /* tun_fd: IP packets into a TUN device (braid tunnel); the
+			    * caller reads the TUN and hands its packets to
+			    * braid_recv_node_reverse */
 };
 
 #define BRAID_OUTPUT_SESSION_TEMPLATE "{session}"
@@ -32,6 +36,7 @@ struct braid_recv_config {
 	enum braid_output_kind output;
 	struct braid_addr output_addr; /* UDP */
 	const char *output_path;       /* FILE; may hold BRAID_OUTPUT_SESSION_TEMPLATE */
+	int tun_fd;                    /* TUN: the caller's, not closed here */
 	struct braid_receiver_settings core; /* seeds and wall clock: set by the node */
 	const char *stats_path;
 	uint64_t stats_interval_us;
@@ -52,6 +57,13 @@ void braid_recv_node_flush(struct braid_recv_node *n);
 void braid_recv_node_close(struct braid_recv_node *n);
 const struct braid_receiver *braid_recv_node_receiver(const struct braid_recv_node *n);
 int braid_recv_node_listen_addr(const struct braid_recv_node *n, struct braid_addr *out);
+/* TUN: a packet for a field unit, on the reverse channel of the session that released
+ * packets from its destination address (or of the only session): 0, or -1 when no session
+ * is known for it (nothing sent, not counted). After a batch, drain. */
+int braid_recv_node_reverse(struct braid_recv_node *n, const uint8_t *buf, size_t len);
+void braid_recv_node_drain(struct braid_recv_node *n);
+/* TUN: packets from the device its session's reverse queue refused. */
+uint64_t braid_recv_node_tun_unsent(const struct braid_recv_node *n);
 void braid_recv_node_report(struct braid_recv_node *n, bool final);
 
 #endif

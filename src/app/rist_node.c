@@ -172,6 +172,8 @@ static int open_output(struct braid_rist_node *n, char *err, size_t err_len)
 		n->rist_out = braid_rist_out_open(n->loop, &n->cfg.output_addr,
 						  n->cfg.core.buffer_us, err, err_len);
 		return n->rist_out ? 0 : -1;
+	case BRAID_OUTPUT_TUN: /* braid tunnel's alone; cmd_recv never asks for it */
+		break;
 	}
 	return -1;
 }

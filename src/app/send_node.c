@@ -44,6 +44,7 @@ struct braid_send_node {
 	size_t stdin_fill;
 	bool stdin_polled; /* a pipe or socket in epoll; otherwise read on a timer */
 	bool finished;
+	uint64_t tun_write_errors;
 	uint8_t *buffers; /* BATCH * BRAID_MAX_DATAGRAM per link, a receive batch, a spare */
 	uint8_t *spare;   /* where the next datagram is encoded */
 	struct braid_datagram rx[BATCH];
@@ -100,13 +101,23 @@ static void drain_transmit(struct braid_send_node *n)
 		flush_link(&n->links[i]);
 }
 
+/* A TUN takes whole packets or refuses them: a refusal (a malformed packet from the far
+ * side, a full queue) loses that packet only, and is counted. */
+static void tun_write(struct braid_send_node *n, const uint8_t *buf, size_t len)
+{
+	if (write(n->cfg.tun_fd, buf, len) != (ssize_t)len)
+		n->tun_write_errors++;
+}
+
 static void drain_output(struct braid_send_node *n)
 {
 	uint8_t buf[BRAID_MAX_PAYLOAD];
 	size_t len;
 	while (braid_sender_poll_reverse(n->sender, braid_loop_now(n->loop), buf, sizeof(buf),
 					 &len) == 1) {
-		if (n->input_fd >= 0 && n->encoder.len)
+		if (n->cfg.input_tun)
+			tun_write(n, buf, len);
+		else if (n->input_fd >= 0 && n->encoder.len)
 			braid_udp_send(n->input_fd, &n->encoder, buf, len);
 	}
 }
@@ -254,6 +265,10 @@ static void on_stdin_timer(struct braid_loop *loop, void *arg)
 
 static int open_input(struct braid_send_node *n, char *err, size_t err_len)
 {
+	if (n->cfg.input_tun) { /* the caller reads the TUN and pushes (braid tunnel) */
+		n->input_fd = -1;
+		return 0;
+	}
 	if (n->cfg.input_stdin) {
 		n->input_fd = -1;
 		int flags = fcntl(STDIN_FILENO, F_GETFL);
@@ -484,6 +499,21 @@ void braid_send_node_close(struct braid_send_node *n)
 const struct braid_sender *braid_send_node_sender(const struct braid_send_node *n)
 {
 	return n->sender;
+}
+
+void braid_send_node_push(struct braid_send_node *n, const uint8_t *buf, size_t len)
+{
+	braid_sender_push(n->sender, buf, len, braid_loop_now(n->loop));
+}
+
+void braid_send_node_pump(struct braid_send_node *n)
+{
+	pump(n);
+}
+
+uint64_t braid_send_node_tun_write_errors(const struct braid_send_node *n)
+{
+	return n->tun_write_errors;
 }
 
 bool braid_send_node_finished(const struct braid_send_node *n)

@@ -17,6 +17,10 @@ typedef void (*braid_event_fn)(void *arg, const struct braid_event *ev, const ch
 
 struct braid_send_config {
 	bool input_stdin;             /* read MPEG-TS from stdin instead of a socket */
+	bool input_tun;               /* no input: the caller pushes IP packets it reads from
+				       * tun_fd (braid tunnel); the far side's are written
+				       * back into it */
+	int tun_fd;                   /* the caller's; not closed here */
 	struct braid_addr input;      /* where the encoder sends */
 	struct braid_addr to;         /* default destination of every link */
 	struct braid_link_spec links[BRAID_MAX_LINKS];
@@ -45,6 +49,12 @@ const struct braid_sender *braid_send_node_sender(const struct braid_send_node *
 bool braid_send_node_finished(const struct braid_send_node *n);
 /* The input socket's bound address (to tell an encoder where to send). */
 int braid_send_node_input_addr(const struct braid_send_node *n, struct braid_addr *out);
+/* With input_tun: one packet for the sender (refusals are counted by the core), and
+ * after a batch of them, the datagrams and timers they lead to. */
+void braid_send_node_push(struct braid_send_node *n, const uint8_t *buf, size_t len);
+void braid_send_node_pump(struct braid_send_node *n);
+/* With input_tun: packets from the far side the TUN refused. */
+uint64_t braid_send_node_tun_write_errors(const struct braid_send_node *n);
 /* Prints the final report. */
 void braid_send_node_report(struct braid_send_node *n, bool final);
 

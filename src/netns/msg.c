@@ -143,6 +143,38 @@ struct nlmsghdr *braid_nl_addr_add(void *buf, uint32_t seq, int ifindex, struct 
 	return nlh;
 }
 
+struct nlmsghdr *braid_nl_link_mtu(void *buf, uint32_t seq, int ifindex, unsigned mtu)
+{
+	void *hdr;
+	struct nlmsghdr *nlh = request(buf, seq, RTM_NEWLINK, 0, sizeof(struct ifinfomsg), &hdr);
+	struct ifinfomsg *ifm = hdr;
+
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = ifindex;
+	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	return nlh;
+}
+
+struct nlmsghdr *braid_nl_addr_add_family(void *buf, uint32_t seq, int ifindex, int family,
+					  const void *addr, unsigned prefix_len)
+{
+	void *hdr;
+	struct nlmsghdr *nlh = request(buf, seq, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL,
+				       sizeof(struct ifaddrmsg), &hdr);
+	struct ifaddrmsg *ifa = hdr;
+	size_t len = family == AF_INET6 ? sizeof(struct in6_addr) : sizeof(struct in_addr);
+
+	ifa->ifa_family = (uint8_t)family;
+	ifa->ifa_prefixlen = (uint8_t)prefix_len;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = (uint32_t)ifindex;
+	/* A TUN is point-to-point: IFA_LOCAL is ours, and IFA_ADDRESS with the prefix makes
+	 * the kernel route the whole subnet through the device. */
+	mnl_attr_put(nlh, IFA_LOCAL, len, addr);
+	mnl_attr_put(nlh, IFA_ADDRESS, len, addr);
+	return nlh;
+}
+
 struct nlmsghdr *braid_nl_route_add(void *buf, uint32_t seq, uint32_t table, struct in_addr dst,
 				    unsigned dst_len, struct in_addr gateway, int oif)
 {

@@ -29,6 +29,11 @@ struct nlmsghdr *braid_nl_link_up(void *buf, uint32_t seq, int ifindex, int forw
 struct nlmsghdr *braid_nl_link_get(void *buf, uint32_t seq, const char *name);
 struct nlmsghdr *braid_nl_addr_add(void *buf, uint32_t seq, int ifindex, struct in_addr addr,
 				   unsigned prefix_len);
+/* Sets a device's MTU (bytes of IP packet it carries). */
+struct nlmsghdr *braid_nl_link_mtu(void *buf, uint32_t seq, int ifindex, unsigned mtu);
+/* An address of either family (AF_INET: a struct in_addr, AF_INET6: a struct in6_addr). */
+struct nlmsghdr *braid_nl_addr_add_family(void *buf, uint32_t seq, int ifindex, int family,
+					  const void *addr, unsigned prefix_len);
 /* A unicast route to dst/dst_len in `table` out of oif, through gateway unless it is 0. */
 struct nlmsghdr *braid_nl_route_add(void *buf, uint32_t seq, uint32_t table, struct in_addr dst,
 				    unsigned dst_len, struct in_addr gateway, int oif);

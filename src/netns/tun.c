@@ -34,8 +34,11 @@ static int open_here(const char *name)
 
 int braid_tun_open(int netns_fd, const char *name)
 {
-	int home = braid_netns_enter(netns_fd), fd;
+	int home, fd;
 
+	if (netns_fd < 0)
+		return open_here(name);
+	home = braid_netns_enter(netns_fd);
 	if (home < 0)
 		return home;
 	fd = open_here(name);

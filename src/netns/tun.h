@@ -7,7 +7,7 @@
 #include <sys/types.h>
 
 /* Creates TUN device `name` (IFF_TUN, no packet information header) in the namespace
- * netns_fd refers to; returns its non-blocking fd or -errno. */
+ * netns_fd refers to (-1: the caller's); returns its non-blocking fd or -errno. */
 int braid_tun_open(int netns_fd, const char *name);
 /* One IP packet: its length, 0 when none is waiting, or -errno. */
 ssize_t braid_tun_read(int fd, void *buf, size_t cap);

@@ -26,6 +26,7 @@ SOURCES = {
     "braid-sim": ["cmd_sim.c"],
     "braid-plot": ["cmd_plot.c"],
     "braid-ctl": ["cmd_ctl.c"],
+    "braid-tunnel": ["cmd_tunnel.c"],
     "braidd": ["braidd_main.c"],
 }
 OPTION = r"--[a-z][a-z0-9-]*"
