@@ -12,6 +12,7 @@
 #include "braid/error.h"
 #include "io/seed.h"
 #include "io/udp.h"
+#include "io/udp_reader.h"
 #include "report.h"
 #include "rist_out.h"
 
@@ -36,6 +37,7 @@ struct braid_recv_node {
 	struct braid_recv_config cfg;
 	struct braid_receiver *receiver;
 	int listen_fd;
+	struct braid_udp_reader *listen_reader; /* GRO: a sender's GSO runs arrive whole */
 	int out_fd; /* the single FILE, or STDOUT */
 	struct braid_rist_out *rist_out; /* RIST: the one flow sessions take turns on */
 	bool per_session; /* FILE with {session}: one file each */
@@ -352,12 +354,13 @@ static void on_listen(struct braid_loop *loop, int fd, uint32_t events, void *ar
 {
 	struct braid_recv_node *n = arg;
 	(void)events;
-	int got = braid_udp_recv_batch(fd, n->rx, BATCH);
+	(void)fd;
+	struct braid_datagram *rx;
+	int got = braid_udp_reader_recv(n->listen_reader, &rx);
 	uint64_t now = braid_loop_now(loop);
 	for (int i = 0; i < got; i++)
-		braid_receiver_handle_datagram(n->receiver, &n->rx[i].addr, n->rx[i].buf,
-					       n->rx[i].len,
-					       n->rx[i].truncated ? BRAID_DATAGRAM_TRUNCATED : 0, now);
+		braid_receiver_handle_datagram(n->receiver, &rx[i].addr, rx[i].buf, rx[i].len,
+					       rx[i].truncated ? BRAID_DATAGRAM_TRUNCATED : 0, now);
 	drain(n);
 }
 
@@ -424,6 +427,11 @@ static int setup(struct braid_recv_node *n, char *err, size_t err_len)
 			 braid_addr_format(&n->cfg.listen, a, sizeof(a)), strerror(errno));
 		return -1;
 	}
+	n->listen_reader = braid_udp_reader_new(n->listen_fd, BRAID_MAX_DATAGRAM, true);
+	if (!n->listen_reader) {
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
 	if (open_output(n, err, err_len) < 0 ||
 	    braid_loop_add_fd(n->loop, n->listen_fd, EPOLLIN, on_listen, n) < 0)
 		return -1;
@@ -488,6 +496,7 @@ void braid_recv_node_close(struct braid_recv_node *n)
 		braid_loop_del_fd(n->loop, n->listen_fd);
 		close(n->listen_fd);
 	}
+	braid_udp_reader_free(n->listen_reader);
 	if (n->out_fd >= 0 && n->out_fd != STDOUT_FILENO)
 		close(n->out_fd);
 	braid_rist_out_close(n->rist_out);

@@ -11,6 +11,7 @@
 #include "braid/error.h"
 #include "io/seed.h"
 #include "io/udp.h"
+#include "io/udp_reader.h"
 #include "report.h"
 
 #define BATCH 32
@@ -20,6 +21,7 @@
 struct link_io {
 	struct braid_send_node *node;
 	int fd;
+	struct braid_udp_reader *reader; /* GRO: the gateway's GSO runs arrive whole */
 	uint16_t link_id;
 	char name[BRAID_LINK_NAME_MAX + 1];
 	struct braid_addr dest;
@@ -183,11 +185,13 @@ static void on_link(struct braid_loop *loop, int fd, uint32_t events, void *arg)
 	struct link_io *l = arg;
 	struct braid_send_node *n = l->node;
 	(void)events;
-	int got = braid_udp_recv_batch(fd, n->rx, BATCH);
+	(void)fd;
+	struct braid_datagram *rx;
+	int got = braid_udp_reader_recv(l->reader, &rx);
 	uint64_t now = braid_loop_now(loop);
 	for (int i = 0; i < got; i++)
-		braid_sender_handle_datagram(n->sender, l->link_id, n->rx[i].buf, n->rx[i].len,
-					     n->rx[i].truncated ? BRAID_DATAGRAM_TRUNCATED : 0, now);
+		braid_sender_handle_datagram(n->sender, l->link_id, rx[i].buf, rx[i].len,
+					     rx[i].truncated ? BRAID_DATAGRAM_TRUNCATED : 0, now);
 	pump(n);
 }
 
@@ -288,7 +292,10 @@ static int open_link_socket(struct braid_send_node *n, struct link_io *l)
 	int fd = braid_udp_open(&opt);
 	if (fd < 0)
 		return -1;
-	if (braid_loop_add_fd(n->loop, fd, EPOLLIN, on_link, l) < 0) {
+	l->reader = braid_udp_reader_new(fd, BRAID_MAX_DATAGRAM, true);
+	if (!l->reader || braid_loop_add_fd(n->loop, fd, EPOLLIN, on_link, l) < 0) {
+		braid_udp_reader_free(l->reader);
+		l->reader = NULL;
 		close(fd);
 		return -1;
 	}
@@ -303,6 +310,8 @@ static void close_link_socket(struct braid_send_node *n, struct link_io *l)
 	braid_loop_del_fd(n->loop, l->fd);
 	close(l->fd);
 	l->fd = -1;
+	braid_udp_reader_free(l->reader);
+	l->reader = NULL;
 }
 
 static void on_socket_timer(struct braid_loop *loop, void *arg)
