@@ -35,7 +35,38 @@ struct braid_udp_reader {
 	struct braid_datagram *out;
 	size_t out_cap;
 	uint64_t message_count, datagram_count;
+	/* recvmmsg's arguments, set up once: a call resets only what the kernel rewrites */
+	struct mmsghdr msgs[PLAIN_MESSAGES];
+	struct iovec iov[PLAIN_MESSAGES];
+	struct braid_addr from[PLAIN_MESSAGES];
+	_Alignas(struct cmsghdr) char control[PLAIN_MESSAGES][CMSG_SPACE(sizeof(int))];
 };
+
+static void prepare(struct braid_udp_reader *r)
+{
+	for (size_t k = 0; k < r->messages; k++) {
+		struct msghdr *h = &r->msgs[k].msg_hdr;
+
+		r->iov[k].iov_base = r->area + k * r->message_cap;
+		r->iov[k].iov_len = r->message_cap;
+		h->msg_name = &r->from[k].u.storage;
+		h->msg_iov = &r->iov[k];
+		h->msg_iovlen = 1;
+		if (r->gro)
+			h->msg_control = r->control[k];
+	}
+}
+
+static void reset(struct braid_udp_reader *r)
+{
+	for (size_t k = 0; k < r->messages; k++) {
+		struct msghdr *h = &r->msgs[k].msg_hdr;
+
+		h->msg_namelen = sizeof(r->from[k].u.storage);
+		h->msg_controllen = r->gro ? sizeof(r->control[k]) : 0;
+		h->msg_flags = 0;
+	}
+}
 
 static bool enable_gro(int fd)
 {
@@ -67,6 +98,7 @@ struct braid_udp_reader *braid_udp_reader_new(int fd, size_t datagram_cap, bool 
 		braid_udp_reader_free(r);
 		return NULL;
 	}
+	prepare(r);
 	return r;
 }
 
@@ -134,34 +166,14 @@ static size_t split(struct braid_udp_reader *r, size_t k, struct mmsghdr *m,
 	return used;
 }
 
-static void prepare(struct braid_udp_reader *r, size_t k, struct mmsghdr *m,
-		    struct iovec *iov, struct braid_addr *from, void *control, size_t control_len)
-{
-	iov->iov_base = r->area + k * r->message_cap;
-	iov->iov_len = r->message_cap;
-	memset(m, 0, sizeof(*m));
-	m->msg_hdr.msg_name = &from->u.storage;
-	m->msg_hdr.msg_namelen = sizeof(from->u.storage);
-	m->msg_hdr.msg_iov = iov;
-	m->msg_hdr.msg_iovlen = 1;
-	if (r->gro) {
-		m->msg_hdr.msg_control = control;
-		m->msg_hdr.msg_controllen = control_len;
-	}
-}
-
 /* One recvmmsg: the message count, 0 when none waits, or -1 with errno. */
-static int receive(struct braid_udp_reader *r, struct mmsghdr *msgs, struct braid_addr *from)
+static int receive(struct braid_udp_reader *r)
 {
-	struct iovec iov[PLAIN_MESSAGES];
-	_Alignas(struct cmsghdr) char control[GRO_MESSAGES][CMSG_SPACE(sizeof(int))];
 	int got;
 
-	for (size_t k = 0; k < r->messages; k++)
-		prepare(r, k, &msgs[k], &iov[k], &from[k], control[k % GRO_MESSAGES],
-			sizeof(control[0]));
+	reset(r);
 	for (int refused = 0;; refused++) {
-		got = recvmmsg(r->fd, msgs, (unsigned)r->messages, MSG_DONTWAIT, NULL);
+		got = recvmmsg(r->fd, r->msgs, (unsigned)r->messages, MSG_DONTWAIT, NULL);
 		/* An ICMP error left on the socket is reported once, then cleared: the
 		 * datagrams behind it are still there to read. */
 		if (got >= 0 || errno != ECONNREFUSED || refused >= REFUSED_RETRIES)
@@ -174,23 +186,23 @@ static int receive(struct braid_udp_reader *r, struct mmsghdr *msgs, struct brai
 
 int braid_udp_reader_recv(struct braid_udp_reader *r, struct braid_datagram **out)
 {
-	struct mmsghdr msgs[PLAIN_MESSAGES];
-	struct braid_addr from[PLAIN_MESSAGES];
 	size_t used = 0;
 	int got;
 
 	if (!r || !out)
 		return BRAID_ERR_INVAL;
 	*out = r->out;
-	got = receive(r, msgs, from);
+	got = receive(r);
 	if (got < 0)
 		return BRAID_ERR_IO;
 	for (int k = 0; k < got && used < r->out_cap; k++) {
-		from[k].len = msgs[k].msg_hdr.msg_namelen;
-		if (from[k].len > sizeof(from[k].u.storage))
-			from[k].len = sizeof(from[k].u.storage);
-		braid_udp_unmap_v4(&from[k]);
-		used = split(r, (size_t)k, &msgs[k], &from[k], used);
+		struct braid_addr *from = &r->from[k];
+
+		from->len = r->msgs[k].msg_hdr.msg_namelen;
+		if (from->len > sizeof(from->u.storage))
+			from->len = sizeof(from->u.storage);
+		braid_udp_unmap_v4(from);
+		used = split(r, (size_t)k, &r->msgs[k], from, used);
 	}
 	r->message_count += (uint64_t)got;
 	r->datagram_count += used;
