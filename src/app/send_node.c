@@ -35,6 +35,7 @@ struct braid_send_node {
 	struct braid_send_config cfg;
 	struct braid_sender *sender;
 	int input_fd;
+	struct braid_udp_reader *input_reader;
 	struct braid_addr encoder; /* where the stream comes from; replies go back there */
 	struct link_io links[BRAID_MAX_LINKS];
 	size_t link_count;
@@ -46,9 +47,8 @@ struct braid_send_node {
 	size_t stdin_fill;
 	bool stdin_polled; /* a pipe or socket in epoll; otherwise read on a timer */
 	bool finished;
-	uint8_t *buffers; /* BATCH * BRAID_MAX_DATAGRAM per link, a receive batch, a spare */
+	uint8_t *buffers; /* BATCH * BRAID_MAX_DATAGRAM per link, a spare */
 	uint8_t *spare;   /* where the next datagram is encoded */
-	struct braid_datagram rx[BATCH];
 };
 
 static void pump(struct braid_send_node *n);
@@ -170,12 +170,14 @@ static void on_input(struct braid_loop *loop, int fd, uint32_t events, void *arg
 {
 	struct braid_send_node *n = arg;
 	(void)events;
-	int got = braid_udp_recv_batch(fd, n->rx, BATCH);
+	(void)fd;
+	struct braid_datagram *rx;
+	int got = braid_udp_reader_recv(n->input_reader, &rx);
 	uint64_t now = braid_loop_now(loop);
 	for (int i = 0; i < got; i++) {
-		n->encoder = n->rx[i].addr;
-		braid_sender_push(n->sender, n->rx[i].buf, n->rx[i].truncated ? BRAID_MAX_PAYLOAD + 1
-									    : n->rx[i].len, now);
+		n->encoder = rx[i].addr;
+		braid_sender_push(n->sender, rx[i].buf,
+				  rx[i].truncated ? BRAID_MAX_PAYLOAD + 1 : rx[i].len, now);
 	}
 	pump(n);
 }
@@ -274,6 +276,12 @@ static int open_input(struct braid_send_node *n, char *err, size_t err_len)
 		char a[64];
 		snprintf(err, err_len, "cannot listen on input %s: %s",
 			 braid_addr_format(&n->cfg.input, a, sizeof(a)), strerror(errno));
+		return -1;
+	}
+	/* Its headers are set up once: at low rates most calls carry one datagram. */
+	n->input_reader = braid_udp_reader_new(n->input_fd, BRAID_MAX_DATAGRAM, true);
+	if (!n->input_reader) {
+		snprintf(err, err_len, "out of memory");
 		return -1;
 	}
 	return braid_loop_add_fd(n->loop, n->input_fd, EPOLLIN, on_input, n);
@@ -391,7 +399,7 @@ struct braid_send_node *braid_send_node_open(struct braid_loop *loop,
 	struct braid_send_node *n = calloc(1, sizeof(*n));
 	size_t per_link = (size_t)BATCH * BRAID_MAX_DATAGRAM;
 	if (n)
-		n->buffers = malloc(per_link * (cfg->link_count + 1) + BRAID_MAX_DATAGRAM);
+		n->buffers = malloc(per_link * cfg->link_count + BRAID_MAX_DATAGRAM);
 	if (!n || !n->buffers) {
 		snprintf(err, err_len, "out of memory");
 		free(n);
@@ -415,11 +423,7 @@ struct braid_send_node *braid_send_node_open(struct braid_loop *loop,
 	braid_timer_init(&n->socket_timer, on_socket_timer, n);
 	braid_timer_init(&n->bitrate_timer, on_bitrate_timer, n);
 	n->bitrate_fd = -1;
-	for (size_t b = 0; b < BATCH; b++) {
-		n->rx[b].buf = n->buffers + per_link * cfg->link_count + b * (per_link / BATCH);
-		n->rx[b].cap = BRAID_MAX_DATAGRAM;
-	}
-	n->spare = n->buffers + per_link * (cfg->link_count + 1);
+	n->spare = n->buffers + per_link * cfg->link_count;
 	uint64_t now = braid_loop_now(loop);
 	n->cfg.core.wall_clock_us = braid_wall_clock_at(now);
 	n->sender = braid_sender_new(&n->cfg.core, now);
@@ -482,6 +486,7 @@ void braid_send_node_close(struct braid_send_node *n)
 		braid_loop_del_fd(n->loop, n->input_fd);
 		close(n->input_fd);
 	}
+	braid_udp_reader_free(n->input_reader);
 	if (n->stdin_polled)
 		braid_loop_del_fd(n->loop, STDIN_FILENO);
 	braid_report_close(&n->report);
