@@ -20,6 +20,9 @@
 
 struct braid_receiver_settings {
 	uint64_t latency_us;           /* release = sender timestamp + offset + latency; default 1 s */
+	/* When media is due, what falls due within this window goes out with it, up to this
+	 * early: one wake-up and one send for several releases. Default 0 (each at its time). */
+	uint64_t release_window_us;
 	const uint8_t *psk;            /* copied; NULL = no encryption */
 	size_t psk_len;
 	/* With a psk: a random seed for the receiver's ephemeral keys, the caller's wall clock

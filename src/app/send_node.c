@@ -11,6 +11,7 @@
 #include "braid/error.h"
 #include "io/seed.h"
 #include "io/udp.h"
+#include "io/udp_reader.h"
 #include "report.h"
 
 #define BATCH 32
@@ -20,6 +21,7 @@
 struct link_io {
 	struct braid_send_node *node;
 	int fd;
+	struct braid_udp_reader *reader; /* GRO: the gateway's GSO runs arrive whole */
 	uint16_t link_id;
 	char name[BRAID_LINK_NAME_MAX + 1];
 	struct braid_addr dest;
@@ -33,6 +35,7 @@ struct braid_send_node {
 	struct braid_send_config cfg;
 	struct braid_sender *sender;
 	int input_fd;
+	struct braid_udp_reader *input_reader;
 	struct braid_addr encoder; /* where the stream comes from; replies go back there */
 	struct link_io links[BRAID_MAX_LINKS];
 	size_t link_count;
@@ -45,9 +48,8 @@ struct braid_send_node {
 	bool stdin_polled; /* a pipe or socket in epoll; otherwise read on a timer */
 	bool finished;
 	uint64_t tun_write_errors;
-	uint8_t *buffers; /* BATCH * BRAID_MAX_DATAGRAM per link, a receive batch, a spare */
+	uint8_t *buffers; /* BATCH * BRAID_MAX_DATAGRAM per link, a spare */
 	uint8_t *spare;   /* where the next datagram is encoded */
-	struct braid_datagram rx[BATCH];
 };
 
 static void pump(struct braid_send_node *n);
@@ -179,12 +181,14 @@ static void on_input(struct braid_loop *loop, int fd, uint32_t events, void *arg
 {
 	struct braid_send_node *n = arg;
 	(void)events;
-	int got = braid_udp_recv_batch(fd, n->rx, BATCH);
+	(void)fd;
+	struct braid_datagram *rx;
+	int got = braid_udp_reader_recv(n->input_reader, &rx);
 	uint64_t now = braid_loop_now(loop);
 	for (int i = 0; i < got; i++) {
-		n->encoder = n->rx[i].addr;
-		braid_sender_push(n->sender, n->rx[i].buf, n->rx[i].truncated ? BRAID_MAX_PAYLOAD + 1
-									    : n->rx[i].len, now);
+		n->encoder = rx[i].addr;
+		braid_sender_push(n->sender, rx[i].buf,
+				  rx[i].truncated ? BRAID_MAX_PAYLOAD + 1 : rx[i].len, now);
 	}
 	pump(n);
 }
@@ -194,11 +198,13 @@ static void on_link(struct braid_loop *loop, int fd, uint32_t events, void *arg)
 	struct link_io *l = arg;
 	struct braid_send_node *n = l->node;
 	(void)events;
-	int got = braid_udp_recv_batch(fd, n->rx, BATCH);
+	(void)fd;
+	struct braid_datagram *rx;
+	int got = braid_udp_reader_recv(l->reader, &rx);
 	uint64_t now = braid_loop_now(loop);
 	for (int i = 0; i < got; i++)
-		braid_sender_handle_datagram(n->sender, l->link_id, n->rx[i].buf, n->rx[i].len,
-					     n->rx[i].truncated ? BRAID_DATAGRAM_TRUNCATED : 0, now);
+		braid_sender_handle_datagram(n->sender, l->link_id, rx[i].buf, rx[i].len,
+					     rx[i].truncated ? BRAID_DATAGRAM_TRUNCATED : 0, now);
 	pump(n);
 }
 
@@ -287,6 +293,12 @@ static int open_input(struct braid_send_node *n, char *err, size_t err_len)
 			 braid_addr_format(&n->cfg.input, a, sizeof(a)), strerror(errno));
 		return -1;
 	}
+	/* Its headers are set up once: at low rates most calls carry one datagram. */
+	n->input_reader = braid_udp_reader_new(n->input_fd, BRAID_MAX_DATAGRAM, true);
+	if (!n->input_reader) {
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
 	return braid_loop_add_fd(n->loop, n->input_fd, EPOLLIN, on_input, n);
 }
 
@@ -303,7 +315,10 @@ static int open_link_socket(struct braid_send_node *n, struct link_io *l)
 	int fd = braid_udp_open(&opt);
 	if (fd < 0)
 		return -1;
-	if (braid_loop_add_fd(n->loop, fd, EPOLLIN, on_link, l) < 0) {
+	l->reader = braid_udp_reader_new(fd, BRAID_MAX_DATAGRAM, true);
+	if (!l->reader || braid_loop_add_fd(n->loop, fd, EPOLLIN, on_link, l) < 0) {
+		braid_udp_reader_free(l->reader);
+		l->reader = NULL;
 		close(fd);
 		return -1;
 	}
@@ -318,6 +333,8 @@ static void close_link_socket(struct braid_send_node *n, struct link_io *l)
 	braid_loop_del_fd(n->loop, l->fd);
 	close(l->fd);
 	l->fd = -1;
+	braid_udp_reader_free(l->reader);
+	l->reader = NULL;
 }
 
 static void on_socket_timer(struct braid_loop *loop, void *arg)
@@ -397,7 +414,7 @@ struct braid_send_node *braid_send_node_open(struct braid_loop *loop,
 	struct braid_send_node *n = calloc(1, sizeof(*n));
 	size_t per_link = (size_t)BATCH * BRAID_MAX_DATAGRAM;
 	if (n)
-		n->buffers = malloc(per_link * (cfg->link_count + 1) + BRAID_MAX_DATAGRAM);
+		n->buffers = malloc(per_link * cfg->link_count + BRAID_MAX_DATAGRAM);
 	if (!n || !n->buffers) {
 		snprintf(err, err_len, "out of memory");
 		free(n);
@@ -421,11 +438,7 @@ struct braid_send_node *braid_send_node_open(struct braid_loop *loop,
 	braid_timer_init(&n->socket_timer, on_socket_timer, n);
 	braid_timer_init(&n->bitrate_timer, on_bitrate_timer, n);
 	n->bitrate_fd = -1;
-	for (size_t b = 0; b < BATCH; b++) {
-		n->rx[b].buf = n->buffers + per_link * cfg->link_count + b * (per_link / BATCH);
-		n->rx[b].cap = BRAID_MAX_DATAGRAM;
-	}
-	n->spare = n->buffers + per_link * (cfg->link_count + 1);
+	n->spare = n->buffers + per_link * cfg->link_count;
 	uint64_t now = braid_loop_now(loop);
 	n->cfg.core.wall_clock_us = braid_wall_clock_at(now);
 	n->sender = braid_sender_new(&n->cfg.core, now);
@@ -488,6 +501,7 @@ void braid_send_node_close(struct braid_send_node *n)
 		braid_loop_del_fd(n->loop, n->input_fd);
 		close(n->input_fd);
 	}
+	braid_udp_reader_free(n->input_reader);
 	if (n->stdin_polled)
 		braid_loop_del_fd(n->loop, STDIN_FILENO);
 	braid_report_close(&n->report);

@@ -49,6 +49,7 @@ struct braid_receiver {
 	struct braid_event event_slots[EVENT_QUEUE_SIZE];
 	struct braid__event_ring events; /* over event_slots */
 	bool flushing;
+	uint64_t release_until; /* a release batch takes what is due by then */
 	uint64_t now; /* the latest now_us seen: the core's clock never goes back */
 	size_t next_output; /* session to look at first, so sessions take turns */
 	struct braid_receiver_stats stats;
@@ -99,7 +100,8 @@ struct braid_receiver *braid_receiver_new(const struct braid_receiver_settings *
 	if (!set || set->max_sessions == 0 || set->reorder_capacity == 0 ||
 	    set->health.probe_interval_us == 0 || set->max_sessions_per_source == 0 ||
 	    !(set->hellos_per_source >= 1) || !(set->cookies_per_second >= 1) ||
-	    (set->psk && (set->psk_len == 0 || set->wall_clock_us == 0)))
+	    (set->psk && (set->psk_len == 0 || set->wall_clock_us == 0)) ||
+	    set->release_window_us > set->latency_us)
 		return NULL;
 	if (set->psk && !braid__crypto_init())
 		return NULL;
@@ -794,12 +796,41 @@ int braid_receiver_poll_transmit(struct braid_receiver *r, uint64_t now_us, stru
 	return 1;
 }
 
+static uint64_t earliest_release(const struct braid_receiver *r)
+{
+	uint64_t next = UINT64_MAX;
+	for (size_t i = 0; i < r->in_use; i++) {
+		if (!r->sessions[i].used)
+			continue;
+		uint64_t t = braid_rxbuf_next_release(r->sessions[i].rxbuf);
+		if (t < next)
+			next = t;
+	}
+	return next;
+}
+
+/* Releases wait for their time, but once one is due, those due within the release window
+ * go with it (a batch stays open until its horizon): fewer wake-ups and sends. */
+static uint64_t release_horizon(struct braid_receiver *r, uint64_t now_us)
+{
+	uint64_t window = r->settings.release_window_us;
+	if (window == 0)
+		return now_us;
+	if (r->release_until >= now_us)
+		return r->release_until;
+	if (earliest_release(r) <= now_us) {
+		r->release_until = now_us + window;
+		return r->release_until;
+	}
+	return now_us;
+}
+
 int braid_receiver_poll_output(struct braid_receiver *r, uint64_t now_us, uint32_t *session_id,
 			       uint8_t *buf, size_t cap, size_t *len)
 {
 	now_us = advance_clock(r, now_us);
 	size_t n = r->in_use;
-	uint64_t when = r->flushing ? UINT64_MAX : now_us;
+	uint64_t when = r->flushing ? UINT64_MAX : release_horizon(r, now_us);
 	for (size_t k = 0; k < n; k++) {
 		struct braid__rx_session *s = &r->sessions[(r->next_output + k) % n];
 		if (!s->used)

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "braid/error.h"
+#include "io/udp_internal.h"
 
 enum {
 	BRAID_UDP_DEFAULT_BUFFER = 4 * 1024 * 1024,
@@ -215,7 +216,7 @@ uint16_t braid_addr_port(const struct braid_addr *a)
 /* A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; storing them as plain IPv4
  * makes one peer compare equal whichever socket heard it. Linux sends to a plain IPv4
  * address from a dual-stack socket, so replies work unchanged. */
-static void unmap_v4(struct braid_addr *a)
+void braid_udp_unmap_v4(struct braid_addr *a)
 {
 	struct sockaddr_in in4 = { .sin_family = AF_INET };
 
@@ -353,7 +354,7 @@ static void finish_recv(struct braid_datagram *d, const struct mmsghdr *m)
 	d->addr.len = m->msg_hdr.msg_namelen;
 	if (d->addr.len > sizeof(d->addr.u.storage))
 		d->addr.len = sizeof(d->addr.u.storage);
-	unmap_v4(&d->addr);
+	braid_udp_unmap_v4(&d->addr);
 	d->len = m->msg_len < d->cap ? m->msg_len : d->cap;
 	d->truncated = (m->msg_hdr.msg_flags & MSG_TRUNC) != 0;
 }

@@ -638,6 +638,55 @@ static void test_broadcast(void)
 	sim_free(sim);
 }
 
+/* Release instants: how many distinct times the receiver released media at, and the
+ * earliest and latest release against push + latency + delay, in µs. */
+static size_t release_instants(const struct sim *sim, const struct sim_sender *s,
+			       uint64_t delay_us, double *earliest, double *latest)
+{
+	size_t instants = 0;
+	*earliest = 0;
+	*latest = 0;
+	for (uint32_t i = 0; i < s->out_count; i++) {
+		double want = (double)(s->push_us[s->out_idx[i]] + sim->latency_us + delay_us);
+		double err = (double)s->out_us[i] - want;
+		*earliest = err < *earliest ? err : *earliest;
+		*latest = err > *latest ? err : *latest;
+		instants += i == 0 || s->out_us[i] != s->out_us[i - 1];
+	}
+	return instants;
+}
+
+/* With a 1 ms release window, media due within 1 ms of a due packet goes out with it:
+ * packets 400 µs apart leave in threes, none late, none more than 1 ms early. A window
+ * wider than the latency budget is refused. */
+static void test_release_window(void)
+{
+	const uint64_t delays[] = { 20 * MS };
+	struct sim *sim = sim_new(0, 300 * MS, NULL);
+	struct braid_receiver_settings set;
+	double earliest, latest;
+	braid_receiver_settings_default(&set);
+	set.latency_us = 300 * MS;
+	set.reorder_capacity = 8192;
+	set.release_window_us = 1 * MS;
+	braid_receiver_free(sim->rx);
+	sim->rx = braid_receiver_new(&set, sim->now);
+	CHECK(sim->rx != NULL);
+	struct sim_sender *s = sim_add_sender(sim, 0x2009, BRAID_MODE_BROADCAST, delays, 1, NULL);
+	sim_run_until(sim, 200 * MS);
+	sim_stream(sim, s, 1500, 400);
+	sim_run_until(sim, 2000 * MS);
+	check_complete(s);
+	size_t instants = release_instants(sim, s, delays[0], &earliest, &latest);
+	CHECK(instants <= 1500 / 3 + 10);
+	CHECK(earliest >= -1.0 * MS);
+	CHECK(earliest <= -0.7 * MS); /* the third of each batch went 800 µs early */
+	CHECK(latest <= 100);
+	set.release_window_us = set.latency_us + 1;
+	CHECK(braid_receiver_new(&set, 0) == NULL);
+	sim_free(sim);
+}
+
 /* One link loses every 4th datagram (both ways): the sender measures the loss from the
  * probe answers and marks it DEGRADED; the other link keeps the stream whole. */
 static void test_lossy_link(void)
@@ -1451,6 +1500,7 @@ int main(void)
 	RUN_TEST(test_latency_mismatch);
 	RUN_TEST(test_handshake);
 	RUN_TEST(test_broadcast);
+	RUN_TEST(test_release_window);
 	RUN_TEST(test_lossy_link);
 	RUN_TEST(test_silent_death);
 	RUN_TEST(test_backup_failover);
