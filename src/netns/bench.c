@@ -37,6 +37,9 @@ struct step {
 };
 
 static int fail(struct step *s, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct step *s, int rc, const char *fmt, ...)
 {
 	char what[256];
 	va_list ap;

@@ -10,6 +10,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/gen_stats.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -191,11 +192,18 @@ static int keep_attr(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
+/* Whether attr, inside nest, is a whole attribute: libmnl's nested loop macro casts the
+ * const away, which this project's warnings refuse, so the loops below walk it by hand. */
+static bool nested_ok(const struct nlattr *nest, const struct nlattr *attr)
+{
+	const char *end = (const char *)mnl_attr_get_payload(nest) + mnl_attr_get_payload_len(nest);
+	return mnl_attr_ok(attr, (int)(end - (const char *)attr));
+}
+
 static void parse_stats2(const struct nlattr *stats, struct braid_qdisc_info *out)
 {
-	const struct nlattr *attr;
-
-	mnl_attr_for_each_nested(attr, stats) {
+	for (const struct nlattr *attr = mnl_attr_get_payload(stats); nested_ok(stats, attr);
+	     attr = mnl_attr_next(attr)) {
 		uint16_t type = mnl_attr_get_type(attr);
 		uint16_t len = mnl_attr_get_payload_len(attr);
 
@@ -219,9 +227,8 @@ static void parse_stats2(const struct nlattr *stats, struct braid_qdisc_info *ou
 
 static void parse_tbf_options(const struct nlattr *options, struct braid_qdisc_info *out)
 {
-	const struct nlattr *attr;
-
-	mnl_attr_for_each_nested(attr, options) {
+	for (const struct nlattr *attr = mnl_attr_get_payload(options); nested_ok(options, attr);
+	     attr = mnl_attr_next(attr)) {
 		uint16_t type = mnl_attr_get_type(attr);
 		uint16_t len = mnl_attr_get_payload_len(attr);
 
