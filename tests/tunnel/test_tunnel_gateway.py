@@ -10,6 +10,7 @@ sees the connection come from the gateway's address."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -124,7 +125,10 @@ def run_checks(c, procs, bench, net_ns):
     fields = [start_field(procs, bench, tun, address) for tun, address, _ in FIELDS]
     # Two field units, each a media and a fast session.
     procs.wait_stderr(gateway, r"(session \S+ started[\s\S]*){4}")
-    c.check(True, "the gateway has two sessions (media, fast) for each field unit")
+    started = set(re.findall(r"session (\S+) started", procs.stderr(gateway)))
+    c.check(len(started) == 2 * len(FIELDS),
+            f"the gateway has two sessions (media, fast) for each field unit: "
+            f"{len(started)} for {len(FIELDS)}")
     for (tun, _, _), r in zip(FIELDS, iperf_pair(procs, bench)):
         got = r.get("end", {}).get("sum_received", {}).get("bytes", 0)
         c.check("error" not in r and got > 500_000,
