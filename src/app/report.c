@@ -92,33 +92,32 @@ void braid_report_rates_done(struct braid_report *r, uint64_t now_us)
 	r->rates.at_us = now_us;
 }
 
-/* The receiver has no capacity model: its link objects leave capacity_kbps out, and its
- * delivered_kbps is the rate it received on the link. */
-static void json_rx_link(FILE *f, const struct braid_link_stats *l, double bps, bool first)
+/* A link object. The receiver has no capacity model (capacity_kbps < 0): its objects
+ * leave capacity_kbps out, and its delivered_kbps is the rate it received on the link. */
+static void json_link_object(FILE *f, const struct braid_link_stats *l, double bps,
+			     double capacity_kbps, double delivered_kbps, bool first)
 {
 	fprintf(f,
 		"%s{\"id\":%u,\"name\":\"%s\",\"state\":\"%s\",\"rtt_ms\":%.2f,\"loss\":%.4f,"
 		"\"jitter_ms\":%.2f,\"packets_sent\":%llu,\"bytes_sent\":%llu,"
-		"\"packets_received\":%llu,\"bytes_received\":%llu,\"bitrate_kbps\":%.1f,"
-		"\"delivered_kbps\":%.1f,\"down_events\":%u}",
+		"\"packets_received\":%llu,\"bytes_received\":%llu,\"bitrate_kbps\":%.1f,",
 		first ? "" : ",", l->id, l->name, braid_link_state_name(l->state), l->rtt_ms,
 		l->loss, l->jitter_ms, (unsigned long long)l->packets_sent,
 		(unsigned long long)l->bytes_sent, (unsigned long long)l->packets_received,
-		(unsigned long long)l->bytes_received, bps / 1000.0, bps / 1000.0, l->down_events);
+		(unsigned long long)l->bytes_received, bps / 1000.0);
+	if (capacity_kbps >= 0)
+		fprintf(f, "\"capacity_kbps\":%.1f,", capacity_kbps);
+	fprintf(f, "\"delivered_kbps\":%.1f,\"down_events\":%u}", delivered_kbps, l->down_events);
+}
+
+static void json_rx_link(FILE *f, const struct braid_link_stats *l, double bps, bool first)
+{
+	json_link_object(f, l, bps, -1, bps / 1000.0, first);
 }
 
 static void json_link(FILE *f, const struct braid_link_stats *l, double bps, bool first)
 {
-	fprintf(f,
-		"%s{\"id\":%u,\"name\":\"%s\",\"state\":\"%s\",\"rtt_ms\":%.2f,\"loss\":%.4f,"
-		"\"jitter_ms\":%.2f,\"packets_sent\":%llu,\"bytes_sent\":%llu,"
-		"\"packets_received\":%llu,\"bytes_received\":%llu,\"bitrate_kbps\":%.1f,"
-		"\"capacity_kbps\":%.1f,\"delivered_kbps\":%.1f,\"down_events\":%u}",
-		first ? "" : ",", l->id, l->name, braid_link_state_name(l->state), l->rtt_ms,
-		l->loss, l->jitter_ms, (unsigned long long)l->packets_sent,
-		(unsigned long long)l->bytes_sent, (unsigned long long)l->packets_received,
-		(unsigned long long)l->bytes_received, bps / 1000.0, l->capacity_kbps,
-		l->delivered_kbps, l->down_events);
+	json_link_object(f, l, bps, l->capacity_kbps, l->delivered_kbps, first);
 }
 
 static void json_drops(FILE *f, const struct braid_drop_stats *d)
